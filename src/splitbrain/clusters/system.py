@@ -1,0 +1,219 @@
+"""The System and Client interfaces: what a system under test offers the harness.
+
+A System knows how to install, start, kill, pause, restart, wipe and collect
+logs on a Node, and how to open a Client to one node. A user's own system is a
+subclass loaded with ``--system package.module:Class`` (see README).
+
+Clients expose *capabilities* (read, write, cas, txn, lock, ...). Every client
+error is a :class:`ClientError` saying whether the op certainly did not happen
+(``definite=True`` -> the harness records ``fail``) or may have (``info``).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from splitbrain.clusters.node import HarnessError, Node
+
+# Capability names workloads ask for.
+READ, WRITE, CAS, DELETE, TXN, LOCK = "read", "write", "cas", "delete", "txn", "lock"
+
+
+class ClientError(Exception):
+    """An op that errored. ``definite``: True if it certainly did not take effect."""
+
+    def __init__(self, message: str, *, definite: bool) -> None:
+        super().__init__(message)
+        self.definite = definite
+
+
+@dataclass(frozen=True, slots=True)
+class SystemOption:
+    """An option a system declares for ``-o key=value`` (plugins declare theirs too)."""
+
+    default: Any
+    help: str
+    type: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
+
+
+def parse_bool(s: str) -> bool:
+    v = s.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {s!r}")
+
+
+class Client:
+    """A connection to one node. Subclasses implement the capabilities they list.
+
+    Values are JSON-able (ints, strings, lists, None). ``read`` returns ``None``
+    for a missing key. ``txn`` takes micro-ops ``[f, key, value]`` with f in
+    ``r`` / ``w`` / ``append`` and returns them with read values filled in.
+    """
+
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def read(self, key: str) -> Any:
+        raise NotImplementedError
+
+    def write(self, key: str, value: Any) -> None:
+        raise NotImplementedError
+
+    def cas(self, key: str, expected: Any, new: Any) -> bool:
+        """Set key to ``new`` if it holds ``expected``; False (a definite no) otherwise."""
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def txn(self, ops: list[list[Any]]) -> list[list[Any]]:
+        raise NotImplementedError
+
+    def lock_acquire(self, name: str, lease_s: float) -> Any:
+        """Block until held (or raise ClientError); return a token for release."""
+        raise NotImplementedError
+
+    def lock_release(self, name: str, token: Any) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+class System(ABC):
+    """A system under test on a set of nodes.
+
+    Subclasses set ``name``, ``daemon`` (the daemon name used for the pid file),
+    ``options`` (declared ``-o`` options) and implement install/start/wait/client.
+    Kill, pause and resume default to signals on the daemon's process group.
+    """
+
+    name: ClassVar[str] = "system"
+    daemon: ClassVar[str] = "db"
+    options: ClassVar[dict[str, SystemOption]] = {}
+    #: faults this system can take: a subset of kill, pause, member, clock
+    supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause"})
+
+    def __init__(self, nodes: list[Node], opts: dict[str, Any], test_name: str = "test") -> None:
+        self.nodes = nodes
+        self.opts = opts
+        self.test_name = test_name
+
+    @classmethod
+    def parse_options(cls, raw: dict[str, str]) -> dict[str, Any]:
+        """Validate ``-o`` options against the declared ones; fill defaults."""
+        out = {k: o.default for k, o in cls.options.items()}
+        for k, v in raw.items():
+            if k not in cls.options:
+                known = ", ".join(sorted(cls.options)) or "none"
+                raise HarnessError(f"system {cls.name!r} has no option {k!r} (known: {known})")
+            o = cls.options[k]
+            if o.choices and v not in o.choices:
+                raise HarnessError(f"-o {k}={v}: expected one of {', '.join(o.choices)}")
+            try:
+                out[k] = o.type(v) if isinstance(v, str) else v
+            except ValueError as e:
+                raise HarnessError(f"-o {k}={v}: {e}") from None
+        return out
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    # -- lifecycle ---------------------------------------------------------------
+    def install(self, node: Node) -> None:
+        """Put binaries/config on the node (idempotent)."""
+
+    @abstractmethod
+    def start(self, node: Node) -> None:
+        """Start the daemon on the node (with existing state if any)."""
+
+    def stop(self, node: Node) -> None:
+        node.stop_daemon(self.daemon)
+
+    def kill(self, node: Node) -> None:
+        node.signal_daemon(self.daemon, signal.SIGKILL)
+
+    def pause(self, node: Node) -> None:
+        node.signal_daemon(self.daemon, signal.SIGSTOP)
+
+    def resume(self, node: Node) -> None:
+        node.signal_daemon(self.daemon, signal.SIGCONT)
+
+    def is_running(self, node: Node) -> bool:
+        return node.daemon_running(self.daemon)
+
+    def wipe(self, node: Node) -> None:
+        """Delete the node's data (the daemon must be stopped)."""
+
+    def setup(self) -> None:
+        """Install and start every node, then wait until healthy."""
+        for n in self.nodes:
+            self.install(n)
+        for n in self.nodes:
+            self.start(n)
+        self.wait_healthy()
+
+    def teardown(self) -> None:
+        for n in self.nodes:
+            try:
+                self.stop(n)
+            except Exception:  # noqa: BLE001 - teardown is best effort, the backend removes nodes
+                pass
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        """Block until the cluster serves requests, or raise HarnessError."""
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                if self.healthy():
+                    return
+            except Exception as e:  # noqa: BLE001 - retried until the deadline
+                last = e
+            time.sleep(0.3)
+        raise HarnessError(f"{self.name} cluster not healthy after {timeout:.0f}s"
+                           + (f": {last}" if last else ""))
+
+    def healthy(self) -> bool:
+        """True once the cluster accepts client requests."""
+        return True
+
+    def leader(self) -> Node | None:
+        """The current leader, if the system has one and it is known."""
+        return None
+
+    def members(self) -> list[str]:
+        """Names of the nodes currently in the cluster configuration."""
+        return [n.name for n in self.nodes]
+
+    def member_remove(self, node: Node) -> None:
+        raise HarnessError(f"{self.name} does not support membership changes")
+
+    def member_add(self, node: Node) -> None:
+        raise HarnessError(f"{self.name} does not support membership changes")
+
+    def log_files(self, node: Node) -> list[str]:
+        """Paths on the node of logs worth keeping in the store."""
+        return [f"{node.work_dir}/logs/{self.daemon}.log"]
+
+    def endpoint(self, node: Node) -> str:
+        """A human-readable client endpoint for ``cluster up`` output."""
+        return node.address
+
+    @abstractmethod
+    def client(self, node: Node) -> Client:
+        """Open a client pinned to ``node``."""
