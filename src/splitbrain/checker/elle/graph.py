@@ -1,0 +1,310 @@
+"""The transaction dependency graph, its strongly connected components, and typed cycle search.
+
+Vertices are ints: transactions first (``0..n_txn-1``), then auxiliary "clock" vertices.
+The real-time order is represented by a chain of clock vertices, one per completion, so
+that ``T1 -> clock(T1 completes) -> ... -> clock(last completion before T2 began) -> T2``.
+A path through the chain is exactly one real-time edge, and the whole order costs O(n)
+edges instead of O(n * concurrency). Everything is iterative: no recursion limits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+WW, WR, RW, PROCESS, REALTIME = 1, 2, 4, 8, 16
+REL_NAMES = {WW: "ww", WR: "wr", RW: "rw", PROCESS: "process", REALTIME: "realtime"}
+DATA = WW | WR | RW
+
+
+@dataclass
+class DepGraph:
+    """Adjacency as one ``{target: relation bitmask}`` dict per vertex."""
+
+    n_txn: int
+    out: list[dict[int, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.out:
+            self.out = [{} for _ in range(self.n_txn)]
+
+    def add_vertex(self) -> int:
+        self.out.append({})
+        return len(self.out) - 1
+
+    def link(self, a: int, b: int, rel: int) -> None:
+        """Add an ``a -rel-> b`` edge (self-edges are dropped: a txn never depends on itself)."""
+        if a != b:
+            d = self.out[a]
+            d[b] = d.get(b, 0) | rel
+
+    def edge_count(self, mask: int = -1) -> int:
+        return sum(1 for d in self.out for m in d.values() if m & mask)
+
+
+def sccs(g: DepGraph, mask: int, within: set[int] | None = None,
+         roots: list[int] | None = None) -> list[list[int]]:
+    """Nontrivial strongly connected components of the subgraph of edges matching ``mask``.
+
+    Iterative Tarjan. ``within`` restricts vertices; ``roots`` are the start vertices
+    (default: every vertex of ``within`` or of the graph).
+    """
+    out = g.out
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[int] = []
+    result: list[list[int]] = []
+    counter = 0
+    starts = roots if roots is not None else (sorted(within) if within is not None
+                                              else range(len(out)))
+    for root in starts:
+        if root in index:
+            continue
+        work = [(root, iter(out[root].items()))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, it = work[-1]
+            advanced = False
+            for w, m in it:
+                if not m & mask or (within is not None and w not in within):
+                    continue
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(out[w].items())))
+                    advanced = True
+                    break
+                if w in on_stack and index[w] < low[v]:
+                    low[v] = index[w]
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                if low[v] < low[parent]:
+                    low[parent] = low[v]
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1:
+                    result.append(comp)
+    return result
+
+
+@dataclass(frozen=True)
+class CycleSpec:
+    """What a cycle of one anomaly type may and must contain.
+
+    ``free``: relations usable any number of times. ``counted``: relation (rw) whose
+    count is constrained by ``mode`` (``"none"``, ``"one"``, ``"multi"``).
+    ``nonadjacent``: counted edges may not follow each other; ``adjacent``: at least two
+    must. ``required``: relations that must each appear at least once.
+    """
+
+    name: str
+    free: int
+    counted: int = 0
+    mode: str = "none"
+    nonadjacent: bool = False
+    adjacent: bool = False
+    required: tuple[int, ...] = ()
+
+
+BASE_SPECS = [
+    CycleSpec("G0", WW),
+    CycleSpec("G1c", WW | WR, required=(WR,)),
+    CycleSpec("G-single", WW | WR, RW, "one"),
+    CycleSpec("G-nonadjacent", WW | WR, RW, "multi", nonadjacent=True),
+    CycleSpec("G2-item", WW | WR, RW, "multi", adjacent=True),
+]
+
+
+def variant(spec: CycleSpec, rel: int) -> CycleSpec:
+    """The ``-process`` / ``-realtime`` variant: may use, and must use, ``rel`` edges."""
+    suffix = "-process" if rel == PROCESS else "-realtime"
+    return CycleSpec(spec.name + suffix, spec.free | rel, spec.counted, spec.mode,
+                     spec.nonadjacent, spec.adjacent, spec.required + (rel,))
+
+
+CYCLE_SPECS = (BASE_SPECS + [variant(s, PROCESS) for s in BASE_SPECS]
+               + [variant(s, REALTIME) for s in BASE_SPECS])
+CYCLE_TYPES = frozenset(s.name for s in CYCLE_SPECS)
+
+
+class SearchTimeout(Exception):
+    """Raised when a cycle search passes its deadline."""
+
+
+def _lowest_bit(m: int) -> int:
+    return m & -m
+
+
+def find_cycle(g: DepGraph, spec: CycleSpec, comp: set[int], deadline: float | None,
+               max_anchors_after_hit: int = 4) -> list[tuple[int, int, int]] | None:
+    """Shortest-found cycle of type ``spec`` inside ``comp``, as ``[(a, b, rel), ...]``.
+
+    The cycle is anchored on an edge of the constrained relation (``counted``, else the
+    first ``required``, else any free edge); from the anchor's head a 0-1 BFS (clock
+    vertices cost 0) looks for the way back, tracking how many counted edges were used,
+    whether the last one was counted, and which required relations were seen.
+    Returns ``None`` if there is none. Raises :class:`SearchTimeout` past ``deadline``.
+    """
+    union = spec.free | spec.counted
+    sub = sccs(g, union, within=comp)
+    anchor_rel = spec.counted or (spec.required[0] if spec.required else spec.free)
+    best: list[tuple[int, int, int]] | None = None
+    extra = 0
+    for part in sorted(sub, key=len):
+        pset = set(part)
+        for u in sorted(part):
+            for v, m in g.out[u].items():
+                if not m & anchor_rel or v not in pset:
+                    continue
+                if deadline is not None and time.monotonic() > deadline:
+                    raise SearchTimeout
+                limit = len(best) if best is not None else None
+                cyc = _bfs_close(g, spec, pset, u, v, _lowest_bit(m & anchor_rel), limit)
+                if cyc is not None and (best is None or _txn_len(g, cyc) < _txn_len(g, best)):
+                    best = cyc
+                if best is not None:
+                    extra += 1
+                    if extra > max_anchors_after_hit or _txn_len(g, best) <= 2:
+                        return best
+    return best
+
+
+def _txn_len(g: DepGraph, cyc: list[tuple[int, int, int]]) -> int:
+    return sum(1 for _, b, _ in cyc if b < g.n_txn)
+
+
+def _bfs_close(g: DepGraph, spec: CycleSpec, pset: set[int], u: int, v: int, anchor: int,
+               limit: int | None) -> list[tuple[int, int, int]] | None:
+    """Find a path v ~> u so that u -anchor-> v closes a cycle satisfying ``spec``."""
+    n_txn = g.n_txn
+    counted = spec.counted
+    req = spec.required
+    req_all = (1 << len(req)) - 1
+
+    def req_bits(rel: int) -> int:
+        b = 0
+        for i, r in enumerate(req):
+            if rel & r:
+                b |= 1 << i
+        return b
+
+    a_is_c = 1 if anchor & counted else 0
+    # state: (vertex, count(0..2), req bits, last_counted, adjacent_seen)
+    start = (v, a_is_c, req_bits(anchor), a_is_c, 0)
+    parent: dict[tuple, tuple | None] = {start: None}
+    dist = {start: 0}
+    dq: deque[tuple] = deque([start])
+    one = spec.mode == "one"
+    while dq:
+        st = dq.popleft()
+        x, cnt, rb, last, adj = st
+        d = dist[st]
+        if limit is not None and d >= limit:
+            continue
+        for y, m in g.out[x].items():
+            if y not in pset:
+                continue
+            w = 1 if y < n_txn else 0
+            choices = []
+            free = m & spec.free
+            if free:
+                # Prefer a required relation when the edge carries one.
+                pick = 0
+                for r in req:
+                    if free & r:
+                        pick = r
+                        break
+                choices.append((pick or _lowest_bit(free), 0))
+            if m & counted:
+                choices.append((counted, 1))
+            for rel, c in choices:
+                if c:
+                    if one and cnt >= 1:
+                        continue
+                    if spec.nonadjacent and last:
+                        continue
+                    ncnt = min(cnt + 1, 2)
+                    nadj = adj | last
+                    nlast = 1
+                else:
+                    ncnt, nadj, nlast = cnt, adj, 0
+                nrb = rb | req_bits(rel)
+                if y == u:
+                    # Closing: the anchor edge u -> v follows.
+                    if (_closes(spec, ncnt, nrb, nlast, nadj, a_is_c, req_all)):
+                        path = [(x, y, rel)]
+                        cur = st
+                        while parent[cur] is not None:
+                            prev, prel = parent[cur]
+                            path.append((prev[0], cur[0], prel))
+                            cur = prev
+                        path.reverse()
+                        return [(u, v, anchor)] + path
+                    # u may also be an intermediate vertex? No: a simple cycle visits u once.
+                    continue
+                ns = (y, ncnt, nrb, nlast, nadj)
+                nd = d + w
+                od = dist.get(ns)
+                if od is None or nd < od:
+                    dist[ns] = nd
+                    parent[ns] = (st, rel)
+                    if w:
+                        dq.append(ns)
+                    else:
+                        dq.appendleft(ns)
+    return None
+
+
+def _closes(spec: CycleSpec, cnt: int, rb: int, last: int, adj: int, a_is_c: int,
+            req_all: int) -> bool:
+    if rb != req_all:
+        return False
+    if spec.mode == "one" and cnt != 1:
+        return False
+    if spec.mode == "multi" and cnt < 2:
+        return False
+    if spec.mode == "none" and cnt:
+        return False
+    if spec.nonadjacent and last and a_is_c:
+        return False
+    if spec.adjacent and not (adj or (last and a_is_c)):
+        return False
+    return True
+
+
+def collapse(g: DepGraph, cyc: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Turn a vertex-level cycle into transaction steps: runs through clock vertices
+    become one real-time step. Rotated so that it starts at a transaction."""
+    n = g.n_txn
+    k = next(i for i, (a, _, _) in enumerate(cyc) if a < n)
+    cyc = cyc[k:] + cyc[:k]
+    steps: list[tuple[int, int, int]] = []
+    i = 0
+    while i < len(cyc):
+        a, b, rel = cyc[i]
+        if b < n:
+            steps.append((a, b, rel))
+            i += 1
+            continue
+        j = i
+        while cyc[j][1] >= n:
+            j += 1
+        steps.append((a, cyc[j][1], REALTIME))
+        i = j + 1
+    return steps

@@ -1,0 +1,134 @@
+"""Transactions from a history: pair invocations with completions, and order them.
+
+A transaction is one ``txn`` operation: its micro-ops (from the completion when there is
+one), its outcome (``ok`` / ``fail`` / ``info``), its process, and where it began and
+ended in the history (for the real-time order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from splitbrain.clusters.node import HarnessError
+from splitbrain.harness.history import Op
+
+from .graph import PROCESS, REALTIME, DepGraph
+
+READ, APPEND, WRITE = "r", "append", "w"
+
+
+@dataclass(slots=True)
+class Txn:
+    """One transaction; ``node`` is its vertex in the dependency graph (-1 for failures)."""
+
+    type: str
+    process: Any
+    mops: list[list[Any]]
+    index: int  # op index of the completion (of the invocation if it never completed)
+    inv_pos: int
+    cmp_pos: int | None  # None: never known to have completed (info / unfinished)
+    node: int = -1
+
+
+def _is_txn(op: Op) -> bool:
+    return op.f in ("txn", None) and op.process != "nemesis"
+
+
+def _check_mops(value: Any, op: Op, pos: int, kinds: frozenset[str]) -> list[list[Any]]:
+    if not isinstance(value, (list, tuple)):
+        raise HarnessError(f"op {pos}: a txn value must be a list of [f key value] micro-ops, "
+                           f"got {type(value).__name__}; is this a transactional history?")
+    out = []
+    for mop in value:
+        if not isinstance(mop, (list, tuple)) or len(mop) != 3:
+            raise HarnessError(f"op {pos}: micro-op {mop!r} is not [f key value]; "
+                               f"fix the history or use another checker")
+        f, k, v = mop
+        if f not in kinds:
+            raise HarnessError(f"op {pos}: micro-op function {f!r} is not one of "
+                               f"{sorted(kinds)}; pick the checker matching the workload")
+        if isinstance(k, list):
+            k = tuple(k)
+        if isinstance(v, tuple):
+            v = list(v)
+        out.append([f, k, v])
+    return out
+
+
+def collect(ops: list[Op], kinds: frozenset[str]) -> list[Txn]:
+    """Pair txn ops into transactions, in invocation order.
+
+    Completions without an invocation (histories of completions only, as in many Elle
+    tests) begin where they end. Invocations never completed count as ``info``.
+    """
+    txns: list[Txn] = []
+    open_: dict[Any, tuple[Op, int]] = {}
+    for pos, op in enumerate(ops):
+        if not _is_txn(op):
+            continue
+        idx = op.index if op.index is not None and op.index >= 0 else pos
+        if op.type == "invoke":
+            open_[op.process] = (op, pos)
+            continue
+        if op.type not in ("ok", "fail", "info"):
+            raise HarnessError(f"op {pos}: unknown op type {op.type!r}; expected invoke, ok, "
+                               f"fail or info")
+        inv = open_.pop(op.process, None)
+        value = op.value
+        if value is None and inv is not None:
+            value = inv[0].value
+        mops = _check_mops(value if value is not None else [], op, pos, kinds)
+        inv_pos = inv[1] if inv is not None else pos
+        txns.append(Txn(op.type, op.process, mops, idx, inv_pos,
+                        pos if op.type == "ok" else None))
+    for p, (op, pos) in open_.items():
+        idx = op.index if op.index is not None and op.index >= 0 else pos
+        mops = _check_mops(op.value if op.value is not None else [], op, pos, kinds)
+        txns.append(Txn("info", p, mops, idx, pos, None))
+    txns.sort(key=lambda t: t.inv_pos)
+    return txns
+
+
+def add_process_edges(g: DepGraph, txns: list[Txn]) -> None:
+    """Link consecutive possibly-committed transactions of each process."""
+    last: dict[Any, int] = {}
+    for t in txns:
+        if t.node < 0:
+            continue
+        prev = last.get(t.process)
+        if prev is not None:
+            g.link(prev, t.node, PROCESS)
+        last[t.process] = t.node
+
+
+def add_realtime_edges(g: DepGraph, txns: list[Txn]) -> int:
+    """Encode "T1 completed before T2 was invoked" with a chain of clock vertices.
+
+    Returns the number of transaction pairs that have a real-time edge between their
+    neighbours in the chain (0 means the real-time order is empty).
+    """
+    done = sorted((t for t in txns if t.node >= 0 and t.cmp_pos is not None),
+                  key=lambda t: t.cmp_pos)
+    if not done:
+        return 0
+    clocks = []
+    prev = -1
+    for t in done:
+        c = g.add_vertex()
+        g.link(t.node, c, REALTIME)
+        if prev >= 0:
+            g.link(prev, c, REALTIME)
+        clocks.append(c)
+        prev = c
+    positions = [t.cmp_pos for t in done]
+    import bisect
+    linked = 0
+    for t in txns:
+        if t.node < 0:
+            continue
+        j = bisect.bisect_left(positions, t.inv_pos) - 1
+        if j >= 0:
+            g.link(clocks[j], t.node, REALTIME)
+            linked += 1
+    return linked

@@ -1,0 +1,331 @@
+"""Linearizability checking: a port of Porcupine's algorithm.
+
+Wing & Gong's search with Lowe's just-in-time linearization and a cache of
+``(linearized set, model state)`` pairs (Porcupine's ``checkSingle``), applied per
+history partition (P-compositionality). Our own code; the algorithm is Porcupine's.
+
+Jepsen semantics: ``fail`` ops did not happen and are dropped (unless
+``failed_cas_observes``, where a failed cas is an observation with a return time);
+an ``info`` op, or an invocation never completed, may take effect at any point
+after its invocation, or never. Such ops have no return entry: the search may
+linearize them whenever it likes and succeeds once every *completed* op is
+linearized, so an info op left out simply never happened. Info ops whose effect
+is nil (reads with an unknown result) are dropped up front.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from splitbrain.checker.models import UNKNOWN, Model, get_model
+from splitbrain.checker.result import UNKNOWN_VERDICT, LinResult, merge_valid
+from splitbrain.harness.history import FAIL, INFO, INVOKE, NEMESIS, OK, Op
+
+#: memory budget for the search cache of one check, in bytes (approximate)
+DEFAULT_MEMORY_BUDGET = 1 << 30
+MAX_FAILURES = 3
+#: go parallel only when the history is at least this many ops in this many partitions
+PARALLEL_MIN_OPS = 20_000
+PARALLEL_MIN_PARTITIONS = 8
+
+
+@dataclass(slots=True)
+class Call:
+    """One operation of a partition, prepared for the search."""
+
+    call: int            # position of the invocation in the history (orders entries)
+    ret: int | None      # position of the completion; None: info / never completed
+    inp: Any
+    out: Any
+    index: int           # the invocation op's index
+    process: Any
+    f: str
+    call_time: int
+    ret_time: int | None
+    outcome: str
+
+
+@dataclass(slots=True)
+class Partition:
+    key: Any
+    calls: list[Call]
+
+
+def prepare(ops: list[Op], model: Model, failed_cas_observes: bool = False) -> list[Partition]:
+    """Pair ops, apply Jepsen semantics (drop fails and no-op infos) and split by key."""
+    open_: dict[Any, int] = {}
+    pairs: list[list[Any]] = []
+    for pos, op in enumerate(ops):
+        if op.process == NEMESIS:
+            continue
+        if op.type == INVOKE:
+            open_[op.process] = len(pairs)
+            pairs.append([pos, op, None, None])
+        else:
+            j = open_.pop(op.process, None)
+            if j is not None:
+                pairs[j][2], pairs[j][3] = pos, op
+    parts: dict[Any, list[Call]] = {}
+    for pos, inv, cpos, comp in pairs:
+        outcome = comp.type if comp is not None else INFO
+        if outcome == FAIL and not (failed_cas_observes and inv.f == "cas"):
+            continue
+        io = model.prepare(inv, comp, outcome, failed_cas_observes)
+        if io is None:
+            continue
+        done = outcome in (OK, FAIL)
+        c = Call(pos, cpos if done else None, io[0], io[1],
+                 inv.index if inv.index >= 0 else pos, inv.process, inv.f, inv.time,
+                 comp.time if done else None, outcome)
+        parts.setdefault(model.partition(inv), []).append(c)
+    return [Partition(k, v) for k, v in parts.items()]
+
+
+class _Budget(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _search(model: Model, calls: list[Call], deadline: float | None, max_cache: int,
+            track: bool) -> dict[str, Any]:
+    """Porcupine's ``checkSingle`` over one partition. Returns ``{"valid": ...}`` and,
+    when ``track`` and invalid, the partial linearizations."""
+    n = len(calls)
+    steps = [model.stepper(c.inp) for c in calls]
+    inps = [c.inp for c in calls]
+    outs = [c.out for c in calls]
+    bits = [1 << i for i in range(n)]
+    events: list[tuple[int, int, bool]] = []
+    for i, c in enumerate(calls):
+        events.append((c.call, i, True))
+        if c.ret is not None:
+            events.append((c.ret, i, False))
+    events.sort()
+    size = len(events)
+    tail = size + 1
+    nxt = list(range(1, size + 2)) + [tail]
+    prv = [0, *range(0, size + 1)]
+    match = [-1] * (size + 2)
+    oid = [-1] * (size + 2)
+    retnode = [0] * n
+    for node, (_, i, is_call) in enumerate(events, 1):
+        oid[node] = i
+        if not is_call:
+            retnode[i] = node
+    for node, (_, i, is_call) in enumerate(events, 1):
+        if is_call:
+            match[node] = retnode[i]
+    remaining = sum(1 for c in calls if c.ret is not None)
+    if remaining == 0:
+        return {"valid": True}
+    cache: set[tuple[int, Any]] = set()
+    stack: list[tuple[int, Any, int]] = []
+    state = model.init()
+    lin = 0
+    e = nxt[0]
+    ticks = 0
+    best_depth = -1
+    failing = -1
+    best_state = state
+    longest: list[list[int] | None] = [None] * n
+    longest_len = [0] * n
+    clock = time.monotonic
+    while True:
+        m = match[e]
+        if m >= 0:
+            i = oid[e]
+            ok, ns = steps[i](state, inps[i], outs[i])
+            if ok:
+                nl = lin | bits[i]
+                key = (nl, ns)
+                if key not in cache:
+                    cache.add(key)
+                    stack.append((e, state, lin))
+                    state = ns
+                    lin = nl
+                    p = prv[e]
+                    q = nxt[e]
+                    nxt[p] = q
+                    prv[q] = p
+                    if m:
+                        p = prv[m]
+                        q = nxt[m]
+                        nxt[p] = q
+                        prv[q] = p
+                        remaining -= 1
+                        if not remaining:
+                            return {"valid": True}
+                    ticks += 1
+                    if not ticks & 1023:
+                        if deadline is not None and clock() > deadline:
+                            return {"valid": UNKNOWN_VERDICT, "reason": "time limit ran out",
+                                    "cache": len(cache)}
+                        if len(cache) > max_cache:
+                            return {"valid": UNKNOWN_VERDICT, "cache": len(cache),
+                                    "reason": f"memory budget ran out ({len(cache)} cached "
+                                              f"configurations)"}
+                    e = nxt[0]
+                    continue
+            e = nxt[e]
+            continue
+        # a return entry: the op could not be linearized before returning; backtrack
+        if track:
+            d = len(stack)
+            if d > best_depth:
+                best_depth, failing, best_state = d, oid[e], state
+            seq: list[int] | None = None
+            for se, _, _ in stack:
+                j = oid[se]
+                if longest_len[j] < d:
+                    if seq is None:
+                        seq = [oid[x[0]] for x in stack]
+                    longest[j] = seq
+                    longest_len[j] = d
+        if not stack:
+            break
+        e, state, lin = stack.pop()
+        m = match[e]
+        if m:
+            p = prv[m]
+            nxt[p] = m
+            prv[nxt[m]] = m
+            remaining += 1
+        nxt[prv[e]] = e
+        prv[nxt[e]] = e
+        e = nxt[e]
+    if not track:
+        return {"valid": False}
+    return {"valid": False, "failing": failing, "longest": longest, "best_state": best_state}
+
+
+def _failure(model: Model, part: Partition, res: dict[str, Any]) -> dict[str, Any]:
+    """The report data for one invalid partition (see ``LinResult.to_dict``)."""
+    calls = part.calls
+    ops = []
+    for i, c in enumerate(calls):
+        ops.append({"id": i, "process": c.process, "f": c.f, "input": _jsonable(c.inp),
+                    "output": None if c.out is UNKNOWN else _jsonable(c.out),
+                    "call": c.call_time, "return": c.ret_time, "outcome": c.outcome,
+                    "index": c.index, "desc": model.describe_operation(c.inp, c.out)})
+    seqs: list[dict[str, Any]] = []
+    seen: dict[int, int] = {}
+    op_longest: dict[str, int] = {}
+    for i, seq in enumerate(res.get("longest") or []):
+        if seq is None:
+            continue
+        k = seen.get(id(seq))
+        if k is None:
+            k = seen[id(seq)] = len(seqs)
+            states, st = [], model.init()
+            for j in seq:
+                _, st = model.step(st, calls[j].inp, calls[j].out)
+                states.append(model.describe_state(st))
+            seqs.append({"ops": list(seq), "states": states})
+        op_longest[str(i)] = k
+    order = sorted(range(len(seqs)), key=lambda k: -len(seqs[k]["ops"]))
+    remap = {old: new for new, old in enumerate(order)}
+    return {"key": _jsonable(part.key), "valid": False, "ops": ops,
+            "failing_op": res.get("failing"), "longest": [seqs[k] for k in order],
+            "op_longest": {i: remap[k] for i, k in op_longest.items()},
+            "state_before_failing": model.describe_state(res.get("best_state", model.init()))}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, tuple | list):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, frozenset | set):
+        return sorted((_jsonable(x) for x in v), key=repr)
+    if v is UNKNOWN:
+        return None
+    return v
+
+
+def _check_parts(model: Model, parts: list[Partition], deadline: float | None,
+                 max_cache_bytes: int) -> list[dict[str, Any]]:
+    """Check partitions in order; an invalid one is re-searched to record partial linearizations."""
+    out = []
+    for part in parts:
+        per_entry = 120 + len(part.calls) // 8
+        max_cache = max(1000, max_cache_bytes // per_entry)
+        res = _search(model, part.calls, deadline, max_cache, False)
+        if res["valid"] is False:
+            full = _search(model, part.calls, None, max_cache, True)
+            if full["valid"] is False:
+                res = {"valid": False, "failure": _failure(model, part, full)}
+        out.append(res)
+        if deadline is not None and time.monotonic() > deadline:
+            for _ in parts[len(out):]:
+                out.append({"valid": UNKNOWN_VERDICT, "reason": "time limit ran out",
+                            "skipped": True})
+            break
+    return out
+
+
+def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
+          failed_cas_observes: bool = False, parallel: bool = True,
+          memory_budget: int = DEFAULT_MEMORY_BUDGET) -> LinResult:
+    """Check a history for linearizability against ``model``.
+
+    ``valid`` is ``"unknown"`` when ``time_limit`` (seconds, for the whole check) or
+    ``memory_budget`` (bytes of search cache) runs out first; never ``True`` by default.
+    """
+    t0 = time.monotonic()
+    m = get_model(model)
+    deadline = t0 + time_limit if time_limit is not None else None
+    parts = prepare(ops, m, failed_cas_observes)
+    total = sum(len(p.calls) for p in parts)
+    workers = min(os.cpu_count() or 1, 8)
+    if (parallel and workers > 1 and total >= PARALLEL_MIN_OPS
+            and len(parts) >= PARALLEL_MIN_PARTITIONS):
+        results = _check_parallel(m, parts, deadline, memory_budget, workers)
+    else:
+        results = _check_parts(m, parts, deadline, memory_budget)
+    verdict = merge_valid([r["valid"] for r in results])
+    res = LinResult(model=m.name, valid=verdict, elapsed_s=time.monotonic() - t0,
+                    partitions=len(parts),
+                    partitions_checked=sum(1 for r in results if not r.get("skipped")))
+    for part, r in zip(parts, results, strict=True):
+        if r["valid"] is False and len(res.failures) < MAX_FAILURES:
+            res.failures.append(r["failure"])
+    if verdict is False:
+        f = res.failures[0]
+        op = f["ops"][f["failing_op"]] if f["failing_op"] is not None else None
+        where = f" key {f['key']!r}:" if f["key"] is not None else ""
+        n_bad = sum(1 for r in results if r["valid"] is False)
+        res.reason = (f"{n_bad} of {len(parts)} partition(s) not linearizable;{where} "
+                      f"{op['desc'] if op else 'an op'} (process {op['process'] if op else '?'}, "
+                      f"history index {op['index'] if op else '?'}) cannot be linearized after "
+                      f"state {f['state_before_failing']}")
+    elif verdict == UNKNOWN_VERDICT:
+        why = next(r["reason"] for r in results if r["valid"] == UNKNOWN_VERDICT)
+        n_unk = sum(1 for r in results if r["valid"] == UNKNOWN_VERDICT)
+        limit = f" ({time_limit:g}s)" if time_limit is not None and "time" in why else ""
+        res.reason = f"{n_unk} of {len(parts)} partition(s) undecided: {why}{limit}"
+    return res
+
+
+def _check_parallel(model: Model, parts: list[Partition], deadline: float | None,
+                    memory_budget: int, workers: int) -> list[dict[str, Any]]:
+    """Spread partitions over processes in balanced batches; results in partition order."""
+    order = sorted(range(len(parts)), key=lambda i: -len(parts[i].calls))
+    nb = workers * 4
+    batches: list[list[int]] = [[] for _ in range(nb)]
+    loads = [0] * nb
+    for i in order:
+        b = loads.index(min(loads))
+        batches[b].append(i)
+        loads[b] += len(parts[i].calls)
+    results: list[dict[str, Any] | None] = [None] * len(parts)
+    per_worker_budget = max(1 << 24, memory_budget // workers)
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        futs = [(b, ex.submit(_check_parts, model, [parts[i] for i in b], deadline,
+                              per_worker_budget)) for b in batches if b]
+        for b, fut in futs:
+            for i, r in zip(b, fut.result(), strict=True):
+                results[i] = r
+    return [r if r is not None else {"valid": UNKNOWN_VERDICT, "reason": "not checked"}
+            for r in results]
