@@ -92,18 +92,27 @@ class _Budget(Exception):
 
 def _search(model: Model, calls: list[Call], deadline: float | None, max_cache: int,
             track: bool) -> dict[str, Any]:
-    """Porcupine's ``checkSingle`` over one partition. Returns ``{"valid": ...}`` and,
-    when ``track`` and invalid, the partial linearizations."""
-    n = len(calls)
+    """Porcupine's ``checkSingle`` over one partition, with info ops handled lazily.
+
+    Completed ops sit in Porcupine's doubly linked list of call/return entries.
+    Info ops have no return entry and live apart: at each configuration they are
+    tried only after every completed candidate, and the cache maps
+    ``(completed-set, state)`` to the info-sets seen with it; a configuration whose
+    info-set is a superset of one already seen is pruned (an info op may also never
+    happen, so the smaller set can do everything the larger can).
+    Returns ``{"valid": ...}``; with ``track`` and invalid, the partial linearizations.
+    """
+    req = [i for i, c in enumerate(calls) if c.ret is not None]
+    inf = sorted((i for i, c in enumerate(calls) if c.ret is None), key=lambda i: calls[i].call)
+    if not req:
+        return {"valid": True}
     steps = [model.stepper(c.inp) for c in calls]
     inps = [c.inp for c in calls]
     outs = [c.out for c in calls]
-    bits = [1 << i for i in range(n)]
     events: list[tuple[int, int, bool]] = []
-    for i, c in enumerate(calls):
-        events.append((c.call, i, True))
-        if c.ret is not None:
-            events.append((c.ret, i, False))
+    for i in req:
+        events.append((calls[i].call, i, True))
+        events.append((calls[i].ret, i, False))  # type: ignore[arg-type]
     events.sort()
     size = len(events)
     tail = size + 1
@@ -111,92 +120,157 @@ def _search(model: Model, calls: list[Call], deadline: float | None, max_cache: 
     prv = [0, *range(0, size + 1)]
     match = [-1] * (size + 2)
     oid = [-1] * (size + 2)
-    retnode = [0] * n
-    for node, (_, i, is_call) in enumerate(events, 1):
+    pos = [0] * (size + 2)
+    rbit = [0] * (size + 2)
+    retnode = {}
+    for node, (p_, i, is_call) in enumerate(events, 1):
         oid[node] = i
+        pos[node] = p_
         if not is_call:
             retnode[i] = node
+    for j, i in enumerate(req):
+        node_bit = 1 << j
+        rbit[retnode[i]] = node_bit
     for node, (_, i, is_call) in enumerate(events, 1):
         if is_call:
             match[node] = retnode[i]
-    remaining = sum(1 for c in calls if c.ret is not None)
-    if remaining == 0:
-        return {"valid": True}
-    cache: set[tuple[int, Any]] = set()
-    stack: list[tuple[int, Any, int]] = []
+            rbit[node] = rbit[retnode[i]]
+    pos[tail] = 1 << 62
+    ninfo = len(inf)
+    icall = [calls[i].call for i in inf]
+    ibit = [1 << k for k in range(ninfo)]
+    istep = [steps[i] for i in inf]
+    iinp = [inps[i] for i in inf]
+    iout = [outs[i] for i in inf]
+
+    remaining = len(req)
+    cache: dict[tuple[int, Any], Any] = {}
+    csize = 0
+    # stack entries: (node >= 1 | -1 - info k, state, rl, il, return node of the info scan)
+    stack: list[tuple[int, Any, int, int, int]] = []
     state = model.init()
-    lin = 0
+    rl = il = 0
     e = nxt[0]
+    k0 = 0
     ticks = 0
     best_depth = -1
     failing = -1
     best_state = state
+    n = len(calls)
     longest: list[list[int] | None] = [None] * n
     longest_len = [0] * n
     clock = time.monotonic
     while True:
         m = match[e]
-        if m >= 0:
+        if m > 0:  # the call entry of a completed op
             i = oid[e]
             ok, ns = steps[i](state, inps[i], outs[i])
             if ok:
-                nl = lin | bits[i]
+                nl = rl | rbit[e]
                 key = (nl, ns)
-                if key not in cache:
-                    cache.add(key)
-                    stack.append((e, state, lin))
-                    state = ns
-                    lin = nl
-                    p = prv[e]
-                    q = nxt[e]
-                    nxt[p] = q
-                    prv[q] = p
-                    if m:
-                        p = prv[m]
-                        q = nxt[m]
-                        nxt[p] = q
-                        prv[q] = p
-                        remaining -= 1
-                        if not remaining:
-                            return {"valid": True}
-                    ticks += 1
-                    if not ticks & 1023:
-                        if deadline is not None and clock() > deadline:
-                            return {"valid": UNKNOWN_VERDICT, "reason": "time limit ran out",
-                                    "cache": len(cache)}
-                        if len(cache) > max_cache:
-                            return {"valid": UNKNOWN_VERDICT, "cache": len(cache),
-                                    "reason": f"memory budget ran out ({len(cache)} cached "
-                                              f"configurations)"}
-                    e = nxt[0]
-                    continue
-            e = nxt[e]
+                seen = cache.get(key)
+                if seen is None:
+                    cache[key] = il
+                elif seen.__class__ is int:
+                    if seen | il == il:
+                        e = nxt[e]
+                        continue
+                    cache[key] = [seen, il]
+                else:
+                    if any(x | il == il for x in seen):
+                        e = nxt[e]
+                        continue
+                    seen.append(il)
+                csize += 1
+                stack.append((e, state, rl, il, 0))
+                state = ns
+                rl = nl
+                p = prv[e]
+                q = nxt[e]
+                nxt[p] = q
+                prv[q] = p
+                p = prv[m]
+                q = nxt[m]
+                nxt[p] = q
+                prv[q] = p
+                remaining -= 1
+                if not remaining:
+                    return {"valid": True}
+                ticks += 1
+                if not ticks & 1023:
+                    if deadline is not None and clock() > deadline:
+                        return {"valid": UNKNOWN_VERDICT, "reason": "time limit ran out"}
+                    if csize > max_cache:
+                        return {"valid": UNKNOWN_VERDICT,
+                                "reason": f"memory budget ran out ({csize} cached configurations)"}
+                e = nxt[0]
+            else:
+                e = nxt[e]
             continue
-        # a return entry: the op could not be linearized before returning; backtrack
+        # e is the first return entry: its op cannot be linearized yet. Try info ops.
+        k = k0
+        k0 = 0
+        limit = pos[e]
+        pushed = False
+        while k < ninfo and icall[k] < limit:
+            b = ibit[k]
+            if not il & b:
+                ok, ns = istep[k](state, iinp[k], iout[k])
+                if ok:
+                    nil_ = il | b
+                    key = (rl, ns)
+                    seen = cache.get(key)
+                    dominated = False
+                    if seen is None:
+                        cache[key] = nil_
+                    elif seen.__class__ is int:
+                        if seen | nil_ == nil_:
+                            dominated = True
+                        else:
+                            cache[key] = [seen, nil_]
+                    elif any(x | nil_ == nil_ for x in seen):
+                        dominated = True
+                    else:
+                        seen.append(nil_)
+                    if not dominated:
+                        csize += 1
+                        stack.append((-1 - k, state, rl, il, e))
+                        state = ns
+                        il = nil_
+                        pushed = True
+                        break
+            k += 1
+        if pushed:
+            e = nxt[0]
+            continue
+        # backtrack
         if track:
             d = len(stack)
             if d > best_depth:
                 best_depth, failing, best_state = d, oid[e], state
             seq: list[int] | None = None
-            for se, _, _ in stack:
-                j = oid[se]
+            for x in stack:
+                j = oid[x[0]] if x[0] > 0 else inf[-1 - x[0]]
                 if longest_len[j] < d:
                     if seq is None:
-                        seq = [oid[x[0]] for x in stack]
+                        seq = [oid[y[0]] if y[0] > 0 else inf[-1 - y[0]] for y in stack]
                     longest[j] = seq
                     longest_len[j] = d
         if not stack:
             break
-        e, state, lin = stack.pop()
-        m = match[e]
-        if m:
+        x, state, rl, il, ret = stack.pop()
+        if x > 0:
+            m = match[x]
             p = prv[m]
             nxt[p] = m
             prv[nxt[m]] = m
+            nxt[prv[x]] = x
+            prv[nxt[x]] = x
             remaining += 1
-        nxt[prv[e]] = e
-        prv[nxt[e]] = e
-        e = nxt[e]
+            e = nxt[x]
+        else:
+            k0 = -x  # resume the info scan after info op -1 - x
+            e = ret
     if not track:
         return {"valid": False}
     return {"valid": False, "failing": failing, "longest": longest, "best_state": best_state}
@@ -288,7 +362,7 @@ def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
     res = LinResult(model=m.name, valid=verdict, elapsed_s=time.monotonic() - t0,
                     partitions=len(parts),
                     partitions_checked=sum(1 for r in results if not r.get("skipped")))
-    for part, r in zip(parts, results, strict=True):
+    for r in results:
         if r["valid"] is False and len(res.failures) < MAX_FAILURES:
             res.failures.append(r["failure"])
     if verdict is False:
