@@ -13,7 +13,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from splitbrain.clusters.node import Backend, ExecResult, HarnessError, Node, NodeCommandError, quote
+from splitbrain.clusters.node import (
+    Backend,
+    ExecResult,
+    HarnessError,
+    Node,
+    NodeCommandError,
+    quote,
+)
 
 
 def local_root() -> Path:
