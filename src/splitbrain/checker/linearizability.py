@@ -70,6 +70,7 @@ def prepare(ops: list[Op], model: Model, failed_cas_observes: bool = False) -> l
             if j is not None:
                 pairs[j][2], pairs[j][3] = pos, op
     parts: dict[Any, list[Call]] = {}
+    timed = any(op.time for op in ops)  # no clock in the file: positions stand in for times
     for pos, inv, cpos, comp in pairs:
         outcome = comp.type if comp is not None else INFO
         if outcome == FAIL and not (failed_cas_observes and inv.f == "cas"):
@@ -79,8 +80,9 @@ def prepare(ops: list[Op], model: Model, failed_cas_observes: bool = False) -> l
             continue
         done = outcome in (OK, FAIL)
         c = Call(pos, cpos if done else None, io[0], io[1],
-                 inv.index if inv.index >= 0 else pos, inv.process, inv.f, inv.time,
-                 comp.time if done else None, outcome)
+                 inv.index if inv.index >= 0 else pos, inv.process, inv.f,
+                 inv.time if timed else pos,
+                 (comp.time if timed else cpos) if done else None, outcome)
         parts.setdefault(model.partition(inv), []).append(c)
     return [Partition(k, v) for k, v in parts.items()]
 

@@ -103,7 +103,7 @@ class Model:
 
     def _bad(self, op: Op, why: str = "") -> ModelError:
         extra = f": {why}" if why else ""
-        return ModelError(f"model {self.name} cannot check op #{op.index} (f {op.f!r}, value "
+        return ModelError(f"model {self.name} cannot check the op at history index {op.index} (f {op.f!r}, value "
                           f"{op.value!r}){extra}; it knows f in {', '.join(self.fs)}")
 
 

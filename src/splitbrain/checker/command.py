@@ -1,0 +1,182 @@
+"""``splitbrain check FILE...``: check recorded histories, one verdict line per file.
+
+Exit codes (Jepsen's): 0 all valid, 1 any invalid, 2 any unknown and none invalid,
+3 an input error (a bad file or option; the other files are still checked).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from splitbrain.checker.models import MODELS, ModelError
+from splitbrain.checker.result import merge_valid
+from splitbrain.harness.history import HistoryError
+
+CHECKERS = ("linearizability", "elle-list-append", "elle-rw-register")
+HISTORY_SUFFIXES = (".jsonl", ".edn", ".log", ".txt")
+_NOT_HISTORIES = {"splitbrain.log", "readme.txt", "readme.md", "requirements.txt"}
+
+
+def expand_paths(paths: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files as given; directories -> every history file inside (recursively, sorted).
+
+    Returns the files and ``(path, error)`` pairs for paths that do not exist.
+    """
+    files: list[Path] = []
+    errors: list[tuple[str, str]] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(
+                f for f in p.rglob("*")
+                if f.is_file() and f.suffix.lower() in HISTORY_SUFFIXES
+                and f.name.lower() not in _NOT_HISTORIES
+                and not any(part.startswith(".") or part == "nodes"
+                            for part in f.relative_to(p).parts))
+            if not found:
+                errors.append((raw, "directory holds no history files (.jsonl, .edn, .log, .txt)"))
+            files.extend(found)
+        elif p.exists():
+            files.append(p)
+        else:
+            errors.append((raw, "no such file or directory"))
+    return files, errors
+
+
+def _word(v: Any) -> str:
+    return "valid" if v is True else "INVALID" if v is False else "unknown"
+
+
+def _style(v: Any) -> str:
+    return "green" if v is True else "bold red" if v is False else "yellow"
+
+
+def _check_one(path: Path, *, checker: str, model: str | None, fmt: str,
+               time_limit: float | None, failed_cas_observes: bool,
+               consistency_model: str | None) -> tuple[int, dict[str, Any], str]:
+    """Read and check one file: (op count, result dict, one-line detail)."""
+    from splitbrain.harness.formats import read_history
+
+    ops = read_history(path, fmt)
+    if checker == "linearizability":
+        from splitbrain.checker.linearizability import check
+
+        res = check(ops, model or "", time_limit=time_limit,
+                    failed_cas_observes=failed_cas_observes)
+        d = res.to_dict()
+        detail = ""
+        if d["failures"]:
+            f0 = d["failures"][0]
+            op = f0["ops"][f0["failing_op"]] if f0.get("failing_op") is not None else None
+            key = f"key {f0['key']!r}: " if f0["key"] is not None else ""
+            if op is not None:
+                detail = f"{key}{op['desc']} by process {op['process']} (history index {op['index']})"
+        elif d["valid"] != True:  # noqa: E712 - "unknown" is a str
+            detail = d["reason"]
+        return len(ops), d, detail
+    from splitbrain.checker.elle import check as elle_check  # lazy: optional module
+
+    kind = "list-append" if checker == "elle-list-append" else "rw-register"
+    t0 = time.monotonic()
+    d = dict(elle_check(ops, kind=kind, consistency_model=consistency_model or "strict-serializable"))
+    d.setdefault("elapsed_s", time.monotonic() - t0)
+    types = d.get("anomaly_types") or []
+    return len(ops), d, ", ".join(map(str, types))
+
+
+def run_check(paths: list[str], *, model: str | None, fmt: str = "auto",
+              time_limit: float | None = None, failed_cas_observes: bool = False,
+              json_out: bool = False, checker: str = "linearizability",
+              consistency_model: str | None = None, console: Any = None) -> int:
+    """Check every history in ``paths`` (files or directories) and print verdicts.
+
+    Returns the exit code: 0 all valid, 1 any invalid, 2 any unknown (none invalid),
+    3 any input error.
+    """
+    from rich.console import Console
+    from rich.markup import escape
+
+    con = console if console is not None else Console(highlight=False)
+
+    def fatal(msg: str) -> int:
+        if json_out:
+            _emit_json(con, {"files": [], "valid": None, "error": msg})
+        else:
+            con.print(f"[red]error:[/red] {escape(msg)}", soft_wrap=True)
+        return 3
+
+    if checker not in CHECKERS:
+        return fatal(f"unknown checker {checker!r}; use one of {', '.join(CHECKERS)}")
+    if checker == "linearizability":
+        if not model:
+            return fatal(f"--model is required for linearizability; models: {', '.join(sorted(MODELS))}")
+        if model not in MODELS:
+            return fatal(f"unknown model {model!r}; models: {', '.join(sorted(MODELS))}")
+    else:
+        try:
+            import splitbrain.checker.elle as elle_mod
+
+            if not hasattr(elle_mod, "check"):
+                raise ImportError("splitbrain.checker.elle has no check()")
+        except ImportError as e:
+            return fatal(f"the {checker} checker is not available ({e})")
+    if not paths:
+        return fatal("no history files given")
+
+    files, missing = expand_paths(paths)
+    entries: list[dict[str, Any]] = []
+    verdicts: list[Any] = []
+    input_error = bool(missing)
+    for raw, why in missing:
+        entries.append({"file": raw, "valid": None, "error": why})
+        if not json_out:
+            con.print(f"[red]error[/red]  {escape(raw)}: {escape(why)}", soft_wrap=True)
+    t_all = time.monotonic()
+    width = max((len(str(f)) for f in files), default=10)
+    for f in files:
+        t0 = time.monotonic()
+        try:
+            n, d, detail = _check_one(f, checker=checker, model=model, fmt=fmt,
+                                      time_limit=time_limit,
+                                      failed_cas_observes=failed_cas_observes,
+                                      consistency_model=consistency_model)
+        except (HistoryError, ModelError) as e:
+            input_error = True
+            msg = str(e) if isinstance(e, HistoryError) else f"{f}: {e}"
+            entries.append({"file": str(f), "valid": None, "error": msg})
+            if not json_out:
+                con.print(f"[red]error[/red]  {escape(msg)}", soft_wrap=True)
+            continue
+        v = d.get("valid")
+        verdicts.append(v)
+        entries.append({"file": str(f), "ops": n, "valid": v, "result": d})
+        if not json_out:
+            dt = time.monotonic() - t0
+            line = (f"{escape(str(f)).ljust(width)}  {n:>7} ops  "
+                    f"[{_style(v)}]{_word(v):<7}[/{_style(v)}]  {dt:7.3f}s")
+            if detail:
+                line += f"  {escape(detail)}"
+            con.print(line, soft_wrap=True)
+    overall = merge_valid(verdicts) if verdicts else None
+    if json_out:
+        _emit_json(con, {"files": entries, "valid": overall})
+    else:
+        counts = {w: sum(1 for v in verdicts if _word(v) == w) for w in ("valid", "INVALID", "unknown")}
+        errs = sum(1 for e in entries if "error" in e)
+        con.print(f"{len(files) + len(missing)} file(s): {counts['valid']} valid, "
+                  f"{counts['INVALID']} invalid, {counts['unknown']} unknown, {errs} error(s) "
+                  f"in {time.monotonic() - t_all:.2f}s", soft_wrap=True)
+    if input_error:
+        return 3
+    return 0 if overall is True else 1 if overall is False else 2
+
+
+def _emit_json(con: Any, doc: dict[str, Any]) -> None:
+    text = json.dumps(doc, default=str, ensure_ascii=False)
+    out = getattr(con, "file", None) or sys.stdout
+    out.write(text + "\n")
+    out.flush()
