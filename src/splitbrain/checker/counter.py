@@ -1,0 +1,108 @@
+"""The counter checker: every read lies within what the adds allow, and reads
+never go backwards in real time.
+
+For a read invoked at position i and completed at position j (history order is
+real-time order):
+
+* lower bound: the sum of adds acknowledged (ok) before i — they certainly
+  happened before the read began;
+* upper bound: the sum of adds invoked before j that did not fail — ok or info
+  (an info add may or may not have applied, an unfinished one too).
+
+So a value outside [lower, upper] is impossible for any linearizable counter
+whatever the info adds did. Because adds are positive, a read that begins after
+another read completed must not return less ("backwards"); concurrent reads may
+legitimately differ and are not compared. The final value is the ``final-read``
+ops of the final phase (after heal): all adds are then finished, so its bounds
+are [acknowledged, acknowledged + info]. Without a successful final read the
+verdict is at best ``unknown``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from splitbrain.harness.history import FAIL, INVOKE, NEMESIS, OK, Op, pair
+from splitbrain.workloads.base import Checker
+
+READS = ("read", "final-read")
+MAX_REPORTED = 20
+
+
+class CounterChecker(Checker):
+    """Bounds and monotonicity of counter reads (f ``add`` / ``read`` / ``final-read``)."""
+
+    name = "counter"
+
+    def check(self, history: list[Op], *, time_limit: float | None = None) -> dict[str, Any]:
+        ops = [op for op in history if op.process != NEMESIS and op.f in ("add", *READS)]
+        if any(op.f == "add" and _delta(op.value) < 0 for op in ops):
+            return {"valid": "unknown",
+                    "error": "negative adds: these bounds and the backwards check assume "
+                             "increments only"}
+        outcome = {id(p.invoke): p.outcome for p in pair(ops)}
+        acked = possible = 0          # running sums of ok adds / not-failed add invocations
+        acked_total = info_total = 0
+        floor: tuple[int, int] | None = None   # (max value of completed reads, its index)
+        open_reads: dict[Any, tuple[Op, int, tuple[int, int] | None]] = {}
+        out_of_bounds: list[dict[str, Any]] = []
+        backwards: list[dict[str, Any]] = []
+        bad_values: list[dict[str, Any]] = []
+        final_reads: list[int] = []
+        n_reads = 0
+        for op in ops:
+            if op.f == "add":
+                if op.type == INVOKE:
+                    res = outcome[id(op)]
+                    if res != FAIL:
+                        possible += _delta(op.value)
+                        if res != OK:
+                            info_total += _delta(op.value)
+                elif op.type == OK:
+                    acked += _delta(op.value)
+                    acked_total += _delta(op.value)
+                continue
+            if op.type == INVOKE:
+                open_reads[op.process] = (op, acked, floor)
+                continue
+            inv, lower, fl = open_reads.pop(op.process, (op, acked, floor))
+            if op.type != OK:
+                continue
+            v = 0 if op.value is None else op.value
+            if not isinstance(v, int) or isinstance(v, bool):
+                bad_values.append({"index": op.index, "value": op.value})
+                continue
+            n_reads += 1
+            if op.f == "final-read":
+                final_reads.append(v)
+            if not lower <= v <= possible:
+                out_of_bounds.append({"index": op.index, "f": op.f, "value": v,
+                                      "lower": lower, "upper": possible,
+                                      "invoke-index": inv.index})
+            if fl is not None and v < fl[0]:
+                backwards.append({"index": op.index, "value": v, "earlier-value": fl[0],
+                                  "earlier-index": fl[1]})
+            if floor is None or v > floor[0]:
+                floor = (v, op.index)
+        problems = bool(out_of_bounds or backwards or bad_values)
+        valid: bool | str = False if problems else (True if final_reads else "unknown")
+        out: dict[str, Any] = {
+            "valid": valid,
+            "reads": n_reads,
+            "final-reads": final_reads,
+            "bounds": {"acknowledged": acked_total, "possible": acked_total + info_total},
+            "out-of-bounds-count": len(out_of_bounds),
+            "out-of-bounds": out_of_bounds[:MAX_REPORTED],
+            "backwards-count": len(backwards),
+            "backwards": backwards[:MAX_REPORTED],
+        }
+        if bad_values:
+            out["bad-values"] = bad_values[:MAX_REPORTED]
+        if not final_reads:
+            out["note"] = "no successful final-read: the final value is unchecked"
+        return out
+
+
+def _delta(v: Any) -> int:
+    """An add's amount (Jepsen histories use plain ints)."""
+    return v if isinstance(v, int) else 0

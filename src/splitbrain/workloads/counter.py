@@ -1,0 +1,86 @@
+"""The ``counter`` workload: a distributed counter built from read + compare-and-set.
+
+``add d`` reads the counter (a missing key is 0) and tries ``cas(key, seen,
+seen + d)``, re-reading and retrying while the cas answers a definite no, at most
+``max-retries`` times. Outcomes, chosen so the history never lies:
+
+* cas said yes                 -> ok d
+* every attempt was refused    -> fail d (nothing was written)
+* a read errored               -> fail (a read writes nothing, and every earlier
+                                  cas was a definite no)
+* a cas errored, definite      -> retried like a refusal (it did not apply)
+* a cas errored, not definite  -> ClientError(definite=False): info, it may have applied
+
+``read`` returns the counter (0 when missing). After heal every worker does one
+``final-read``. The counter checker judges the history.
+
+A missing key holds ``None``: ``cas(key, None, d)`` creates it only if absent.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from splitbrain.checker.counter import CounterChecker
+from splitbrain.checker.stats import StatsChecker
+from splitbrain.clusters.node import HarnessError
+from splitbrain.clusters.system import CAS, READ, Client, ClientError
+from splitbrain.harness.generator import EachWorker, Generator, Mix, Once, OpSpec
+from splitbrain.workloads.base import Checker, Workload, WorkloadConfig
+from splitbrain.workloads.naming import int_option, run_prefix
+
+
+class CounterWorkload(Workload):
+    """Adds (read + cas retry loops) and reads of one counter; bounds-checked."""
+
+    name = "counter"
+    requires = frozenset({READ, CAS})
+
+    def __init__(self, config: WorkloadConfig) -> None:
+        super().__init__(config)
+        self.key = run_prefix(config, "counter") + "value"
+        self.max_retries = int_option(config, "max-retries", 10)
+        self.max_delta = int_option(config, "max-delta", 5)
+
+    def generator(self) -> Generator:
+        key, hi = self.key, self.max_delta
+
+        def add(rng: random.Random) -> OpSpec:
+            return OpSpec("add", rng.randint(1, hi), key)
+
+        def read(rng: random.Random) -> OpSpec:
+            return OpSpec("read", None, key)
+
+        return Mix([(3, add), (1, read)])
+
+    def final_generator(self) -> Generator | None:
+        key = self.key
+        return EachWorker(lambda: Once(OpSpec("final-read", None, key)))
+
+    def apply(self, client: Client, op: OpSpec) -> tuple[str, Any]:
+        if op.f in ("read", "final-read"):
+            v = client.read(op.key)
+            return "ok", 0 if v is None else v
+        if op.f == "add":
+            return self._add(client, op.key, op.value)
+        raise HarnessError(f"counter workload: unknown op {op.f!r}")
+
+    def _add(self, client: Client, key: str, delta: int) -> tuple[str, Any]:
+        for _ in range(self.max_retries):
+            try:
+                seen = client.read(key)
+            except ClientError as e:
+                # a read writes nothing and every earlier cas was a definite no
+                raise ClientError(f"add gave up: read failed: {e}", definite=True) from e
+            current = 0 if seen is None else seen
+            try:
+                if client.cas(key, seen, current + delta):
+                    return "ok", delta
+            except ClientError as e:
+                if not e.definite:
+                    raise
+        return "fail", delta
+
+    def checkers(self) -> list[Checker]:
+        return [CounterChecker(), StatsChecker()]
