@@ -1,0 +1,143 @@
+"""Minimal HTTP/1.1 + JSON over asyncio streams: a keep-alive server and a forwarder.
+
+Only what the client API needs: request line, headers, ``Content-Length`` bodies, JSON
+responses, persistent connections. The forwarder proxies a request to the leader and
+classifies failures: nothing sent yet -> definite; sent but no answer -> not definite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+
+Handler = Callable[[str, str, dict, bytes], Awaitable[tuple[int, dict]]]
+REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 409: "Conflict",
+           500: "Internal Server Error", 503: "Service Unavailable"}
+MAX_BODY = 64 * 1024 * 1024
+
+
+class ApiError(Exception):
+    """An error answer; ``definite`` says the request certainly took no effect."""
+
+    def __init__(self, message: str, definite: bool, status: int = 503) -> None:
+        super().__init__(message)
+        self.definite = definite
+        self.status = status
+
+
+def encode_response(status: int, obj: dict, keep_alive: bool = True) -> bytes:
+    body = json.dumps(obj, separators=(",", ":")).encode()
+    head = (f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n")
+    return head.encode() + body
+
+
+async def read_message(r: asyncio.StreamReader) -> tuple[str, dict, bytes] | None:
+    """Read one request or response: (start line, lower-cased headers, body)."""
+    try:
+        head = await r.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for ln in lines[1:]:
+        if ":" in ln:
+            k, v = ln.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    n = int(headers.get("content-length", "0"))
+    if n > MAX_BODY:
+        raise ValueError("body too large")
+    body = await r.readexactly(n) if n else b""
+    return lines[0], headers, body
+
+
+class HttpServer:
+    """Serves ``handler(method, path, headers, body) -> (status, json)`` with keep-alive."""
+
+    def __init__(self, host: str, port: int, handler: Handler) -> None:
+        self.host, self.port, self.handler = host, port, handler
+        self.server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, self.host, self.port,
+                                                 limit=MAX_BODY)
+
+    async def _serve(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                msg = await read_message(r)
+                if msg is None:
+                    return
+                start, headers, body = msg
+                parts = start.split(" ")
+                if len(parts) < 2:
+                    return
+                try:
+                    status, obj = await self.handler(parts[0], parts[1], headers, body)
+                except ApiError as e:
+                    status, obj = e.status, {"ok": False, "error": str(e),
+                                             "definite": e.definite}
+                keep = headers.get("connection", "").lower() != "close"
+                w.write(encode_response(status, obj, keep))
+                await w.drain()
+                if not keep:
+                    return
+        except (OSError, ValueError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            w.close()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+class Forwarder:
+    """Proxies requests to another node's client port over pooled connections."""
+
+    def __init__(self) -> None:
+        self.idle: dict[str, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+
+    async def forward(self, addr: str, method: str, path: str, body: bytes,
+                      timeout: float) -> tuple[int, dict]:
+        host, port = addr.rsplit(":", 1)
+        pool = self.idle.setdefault(addr, [])
+        fresh = not pool
+        if pool:
+            r, w = pool.pop()
+        else:
+            try:
+                r, w = await asyncio.wait_for(asyncio.open_connection(host, int(port)),
+                                              min(timeout, 1.0))
+            except (TimeoutError, OSError) as e:
+                raise ApiError(f"cannot reach leader at {addr}: {e}", definite=True) from e
+        req = (f"{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body)}\r\nX-Raft-Forwarded: 1\r\n\r\n").encode() + body
+        try:
+            w.write(req)
+            msg = await asyncio.wait_for(read_message(r), timeout)
+            if msg is None:
+                raise ConnectionResetError("leader closed the connection")
+        except (TimeoutError, OSError, ValueError) as e:
+            w.close()
+            if not fresh and isinstance(e, ConnectionResetError | BrokenPipeError):
+                # A pooled connection the leader had closed while idle: nothing was
+                # processed, so retry once on a new connection.
+                # processed, so retry once on a new connection. If the leader did
+                # process it and died, the retry's error cannot be definite.
+                try:
+                    return await self.forward(addr, method, path, body, timeout)
+                except ApiError as e2:
+                    raise ApiError(str(e2), definite=False) from e2
+            raise ApiError(f"no answer from leader at {addr}: {e or type(e).__name__}",
+                           definite=False) from e
+        start, _h, rbody = msg
+        pool.append((r, w))
+        if len(pool) > 64:
+            _r, old = pool.pop(0)
+            with contextlib.suppress(Exception):
+                old.close()
+        return int(start.split(" ")[1]), json.loads(rbody)

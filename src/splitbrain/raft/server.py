@@ -1,0 +1,402 @@
+"""The node: drives :class:`RaftCore` with ticks, peer messages and client requests.
+
+One main loop owns the core. Each turn it takes everything queued (ticks, inbound
+messages, client proposals), steps the core, then handles the Ready in the order Raft
+needs: persist (one fsync for the whole batch: group commit), send, apply, answer.
+HTTP handlers never touch the core directly; they queue work and await futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .core import LEADER, NotLeader, RaftCore
+from .httpapi import ApiError, Forwarder, HttpServer
+from .kv import KVStore
+from .log import RaftLog
+from .storage import Storage
+
+log = logging.getLogger("splitbrain.raft")
+WRITE_PATHS = {"/kv/put", "/kv/cas", "/kv/delete", "/kv/txn", "/lock/acquire",
+               "/lock/release"}
+ADMIN_PATHS = {"/members/add", "/members/remove", "/leader/transfer"}
+
+
+@dataclass
+class Options:
+    """Everything the command line configures."""
+    node_id: str
+    peers: dict[str, str]              # id -> "host:raftport:clientport"
+    data_dir: str
+    host: str | None = None
+    join: bool = False
+    bugs: set[str] = field(default_factory=set)
+    tick_ms: float = 25.0
+    heartbeat_ms: float = 75.0
+    election_ms: float = 300.0
+    request_timeout: float = 4.0
+    snapshot_entries: int = 10000
+
+
+def client_addr(member_addr: str) -> str:
+    host, _raft, client = member_addr.split(":")
+    return f"{host}:{client}"
+
+
+class Node:
+    """A running Raft KV server (peer transport + client HTTP API)."""
+
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.storage = Storage(opts.data_dir, fsync="no-fsync" not in opts.bugs)
+        self.kv = KVStore(dedup="no-dedup" not in opts.bugs)
+        self.inbox: list[dict] = []
+        self.work: list[tuple[str, Any, asyncio.Future]] = []
+        self.pending: dict[int, tuple[int, asyncio.Future]] = {}
+        self.read_waits: list[tuple[int, asyncio.Future]] = []
+        self.ticks = 0
+        self.snapshot: dict | None = None
+        self.forwarder = Forwarder()
+        self.was_leader = False
+
+    # ----------------------------------------------------------------- setup
+    def _load(self) -> None:
+        o = self.opts
+        term, vote, snap, entries = self.storage.load()
+        boot_path = f"{o.data_dir}/bootstrap.json"
+        try:
+            with open(boot_path) as f:
+                boot = json.load(f)
+        except FileNotFoundError:
+            boot = {} if o.join else dict(o.peers)
+            with open(boot_path, "w") as f:
+                json.dump(boot, f)
+        rlog = RaftLog(snap["index"] if snap else 0, snap["term"] if snap else 0, entries)
+        if snap:
+            self.kv.restore(snap["data"])
+            self.snapshot = snap
+        ticks_e = max(2, round(o.election_ms / o.tick_ms))
+        ticks_h = max(1, round(o.heartbeat_ms / o.tick_ms))
+        self.core = RaftCore(o.node_id, boot, rlog, term, vote,
+                             snapshot_config=snap["config"] if snap else None,
+                             election_ticks=ticks_e, heartbeat_ticks=ticks_h, bugs=o.bugs)
+
+    def _addr_of(self, peer: str) -> str | None:
+        a = self.core.address_of(peer) or self.opts.peers.get(peer)
+        return None if a is None else ":".join(a.split(":")[:2])
+
+    async def start(self) -> None:
+        from .transport import Transport
+        self._load()
+        me = self.opts.peers[self.opts.node_id]
+        host, raft_port, client_port = me.split(":")
+        bind = self.opts.host or host
+        self.wake = asyncio.Event()
+        self.transport = Transport(bind, int(raft_port), self._addr_of, self._on_message,
+                                   self._on_broken)
+        await self.transport.start()
+        self.http = HttpServer(bind, int(client_port), self.handle)
+        await self.http.start()
+        loop = asyncio.get_running_loop()
+        self.tasks = [loop.create_task(self._ticker()), loop.create_task(self._main())]
+        log.info("node %s up: raft %s:%s client %s:%s bugs=%s", self.opts.node_id, bind,
+                 raft_port, bind, client_port, sorted(self.opts.bugs))
+
+    async def _ticker(self) -> None:
+        period = self.opts.tick_ms / 1000
+        while True:
+            await asyncio.sleep(period)
+            self.ticks += 1
+            self.wake.set()
+
+    def _on_message(self, m: dict) -> None:
+        self.inbox.append(m)
+        self.wake.set()
+
+    def _on_broken(self, peer: str) -> None:
+        self.work.append(("unreachable", peer, None))
+        self.wake.set()
+
+    # ------------------------------------------------------------- main loop
+    async def _main(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            try:
+                await self._turn()
+            except Exception:  # keep the node alive; a bug here must not wedge it silently
+                log.exception("main loop error")
+
+    async def _turn(self) -> None:
+        core = self.core
+        ticks, self.ticks = self.ticks, 0
+        for _ in range(ticks):
+            core.tick()
+        msgs, self.inbox = self.inbox, []
+        for m in msgs:
+            core.step(m)
+        work, self.work = self.work, []
+        for kind, arg, fut in work:
+            self._do_work(kind, arg, fut)
+        rd = core.take_ready()
+        if rd.hard_state or rd.log_dirty_from is not None or rd.snapshot:
+            await asyncio.to_thread(self._persist, rd)
+        if rd.snapshot is not None:
+            self.snapshot = rd.snapshot
+            self.kv.restore(rd.snapshot["data"])
+        for to, m in rd.messages:
+            if m.get("need_snapshot"):
+                if self.snapshot is None:
+                    continue
+                m = {"type": "snap", "term": m["term"], "from": m["from"],
+                     "snapshot": self.snapshot}
+            self.transport.send(to, m)
+        for e in rd.committed:
+            self._apply(e)
+        for ctx in rd.dropped_reads:
+            if not ctx.done():
+                ctx.set_exception(ApiError("leadership lost during read", definite=True))
+        for ctx, idx in rd.read_states:
+            self.read_waits.append((idx, ctx))
+        if self.read_waits:
+            ready = [(i, f) for i, f in self.read_waits if i <= core.applied]
+            self.read_waits = [(i, f) for i, f in self.read_waits if i > core.applied]
+            for _i, f in ready:
+                if not f.done():
+                    f.set_result(None)
+        is_leader = core.state == LEADER
+        if self.was_leader and not is_leader:
+            self._fail_pending("leadership lost after proposing")
+        self.was_leader = is_leader
+        if core.applied - core.log.snapshot_index >= self.opts.snapshot_entries:
+            await self._take_snapshot()
+
+    def _persist(self, rd) -> None:
+        if rd.snapshot is not None:
+            self.storage.save_snapshot(rd.snapshot, self.core.log)
+            self.core.log.mark_persisted()
+        if rd.hard_state is not None:
+            self.storage.save_hard_state(*rd.hard_state)
+        if self.core.log.dirty_from is not None:
+            self.storage.save_log(self.core.log, self.core.log.dirty_from)
+            self.core.log.mark_persisted()
+
+    async def _take_snapshot(self) -> None:
+        core = self.core
+        idx = core.applied
+        snap = {"index": idx, "term": core.log.term(idx), "config": core.config_at(idx),
+                "data": json.loads(json.dumps(self.kv.snapshot()))}
+        core.compact(idx)
+        await asyncio.to_thread(self.storage.save_snapshot, snap, core.log)
+        core.log.mark_persisted()
+        self.snapshot = snap
+
+    def _do_work(self, kind: str, arg: Any, fut: asyncio.Future | None) -> None:
+        core = self.core
+        try:
+            if kind == "unreachable":
+                core.report_unreachable(arg)
+            elif kind == "propose":
+                if kind == "propose" and arg.get("op") == "lock_acquire":
+                    arg["ts"] = time.time()
+                idx, term = core.propose(arg)
+                self.pending[idx] = (term, fut)
+            elif kind == "read":
+                core.read_index(fut)
+            elif kind == "add":
+                core.add_member(*arg)
+                fut.set_result(None)
+            elif kind == "remove":
+                idx, term = core.remove_member(arg)
+                self.pending[idx] = (term, fut)
+            elif kind == "transfer":
+                core.transfer_leadership(arg)
+                fut.set_result(None)
+        except NotLeader as e:
+            fut.set_exception(ApiError(str(e), definite=True))
+        except ValueError as e:
+            fut.set_exception(ApiError(str(e), definite=True, status=400))
+
+    def _apply(self, e: list) -> None:
+        idx, term, data = e
+        result = self.kv.apply(idx, data)
+        waiter = self.pending.pop(idx, None)
+        if waiter is None:
+            return
+        pterm, fut = waiter
+        if fut.done():
+            return
+        if pterm != term:
+            fut.set_exception(ApiError("entry was overwritten by a new leader", definite=False))
+        else:
+            fut.set_result(result)
+
+    def _fail_pending(self, why: str) -> None:
+        for _term, fut in self.pending.values():
+            if not fut.done():
+                fut.set_exception(ApiError(why, definite=False))
+        self.pending.clear()
+
+    # ------------------------------------------------------------ client API
+    async def _submit(self, kind: str, arg: Any) -> Any:
+        fut = asyncio.get_running_loop().create_future()
+        self.work.append((kind, arg, fut))
+        self.wake.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), self.opts.request_timeout)
+        except TimeoutError:
+            definite = kind in ("read",)
+            raise ApiError(f"timed out after {self.opts.request_timeout}s waiting for commit",
+                           definite=definite) from None
+
+    async def _await_leader(self) -> str | None:
+        deadline = time.monotonic() + min(self.opts.request_timeout,
+                                          4 * self.opts.election_ms / 1000)
+        while self.core.leader is None and time.monotonic() < deadline:
+            await asyncio.sleep(self.opts.tick_ms / 1000)
+        return self.core.leader
+
+    def status(self) -> dict:
+        c = self.core
+        leader_addr = c.address_of(c.leader) if c.leader else None
+        return {"ok": True, "id": c.id, "role": c.state, "term": c.term, "leader": c.leader,
+                "leader_client": client_addr(leader_addr) if leader_addr else None,
+                "commit": c.commit, "applied": c.applied, "last_index": c.log.last_index,
+                "snapshot_index": c.log.snapshot_index, "members": c.voters,
+                "voter": c.promotable, "bugs": sorted(self.opts.bugs)}
+
+    async def handle(self, method: str, path: str, headers: dict, body: bytes) -> tuple[int, dict]:
+        if method == "GET" and path == "/status":
+            return 200, self.status()
+        if method != "POST":
+            raise ApiError(f"unknown endpoint {method} {path}", definite=True, status=404)
+        try:
+            req = json.loads(body or b"{}")
+            if not isinstance(req, dict):
+                raise ValueError("body must be a JSON object")
+        except ValueError as e:
+            raise ApiError(f"bad JSON body: {e}", definite=True, status=400) from None
+        if path == "/kv/get" and "stale-read" in self.opts.bugs:
+            return 200, self.kv.get(_str(req, "key"))  # BUG: local state, no ReadIndex
+        if path not in WRITE_PATHS | ADMIN_PATHS | {"/kv/get"}:
+            raise ApiError(f"unknown endpoint POST {path}", definite=True, status=404)
+        attempts = 0
+        while True:
+            attempts += 1
+            leader = await self._await_leader()
+            if leader is None:
+                raise ApiError("no leader known", definite=True)
+            if leader != self.core.id:
+                if headers.get("x-raft-forwarded"):
+                    raise ApiError(f"not the leader (leader is {leader})", definite=True)
+                addr = self.core.address_of(leader)
+                if addr is None:
+                    raise ApiError(f"leader {leader} has no known address", definite=True)
+                try:
+                    return await self.forwarder.forward(client_addr(addr), method, path, body,
+                                                        self.opts.request_timeout + 1)
+                except ApiError as e:
+                    if path == "/kv/get":
+                        e.definite = True
+                    raise
+            try:
+                return 200, await self._local(path, req)
+            except ApiError as e:
+                if not e.definite or e.status != 503 or attempts >= 3:
+                    raise
+                await asyncio.sleep(self.opts.tick_ms / 1000)
+
+    async def _local(self, path: str, req: dict) -> dict:
+        if path == "/kv/get":
+            key = _str(req, "key")
+            await self._submit("read", None)
+            return self.kv.get(key)
+        if path in WRITE_PATHS:
+            cmd = _command(path, req)
+            res = await self._submit("propose", cmd)
+            if isinstance(res, dict) and "error" in res:
+                raise ApiError(res["error"], definite=res.get("definite", True), status=409)
+            return res
+        if path == "/members/add":
+            return await self._member_add(_str(req, "id"), _str(req, "addr"))
+        if path == "/members/remove":
+            await self._submit("remove", _str(req, "id"))
+            return {"ok": True, "members": self.core.voters}
+        target = _str(req, "id")
+        await self._submit("transfer", target)
+        deadline = time.monotonic() + 4 * self.opts.election_ms / 1000
+        while time.monotonic() < deadline:
+            if self.core.leader == target:
+                return {"ok": True, "leader": target}
+            await asyncio.sleep(self.opts.tick_ms / 1000)
+        raise ApiError("leadership transfer did not complete in time", definite=False)
+
+    async def _member_add(self, node: str, addr: str) -> dict:
+        parts = addr.split(":")
+        if len(parts) == 2:
+            parts.append(self.opts.peers[self.opts.node_id].split(":")[2])
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+            raise ApiError("addr must be HOST:RAFTPORT[:CLIENTPORT]", definite=True, status=400)
+        await self._submit("add", (node, ":".join(parts)))
+        deadline = time.monotonic() + max(self.opts.request_timeout,
+                                          12 * self.opts.election_ms / 1000)
+        while time.monotonic() < deadline:
+            res = self.core.learner_result(node)
+            if res is not None and res[0] == "failed":
+                raise ApiError(f"member add failed: {res[1]}", definite=True)
+            if res is not None and res[0] == "proposed":
+                _, idx, term = res
+                if self.core.log.term(idx) not in (term, None):
+                    raise ApiError("membership entry overwritten", definite=False)
+                if self.core.applied >= idx:
+                    return {"ok": True, "members": self.core.voters}
+            await asyncio.sleep(self.opts.tick_ms / 1000)
+        res = self.core.learner_result(node)
+        raise ApiError("member add timed out", definite=res is None or res[0] != "proposed")
+
+
+def _str(req: dict, name: str) -> str:
+    v = req.get(name)
+    if not isinstance(v, str) or not v:
+        raise ApiError(f"field {name!r} must be a non-empty string", definite=True, status=400)
+    return v
+
+
+def _command(path: str, req: dict) -> dict:
+    """Validate a write request and build the log command (session fields included)."""
+    op = path.rsplit("/", 1)[1]
+    cmd: dict[str, Any] = {"op": op}
+    if path.startswith("/lock/"):
+        cmd["op"] = "lock_" + op
+        cmd["name"] = _str(req, "name")
+        if op == "acquire":
+            cmd["owner"] = _str(req, "owner")
+            lease = req.get("lease_s", 10)
+            if not isinstance(lease, int | float) or lease <= 0:
+                raise ApiError("lease_s must be a positive number", definite=True, status=400)
+            cmd["lease_s"] = lease
+        else:
+            cmd["token"] = req.get("token")
+    elif op == "txn":
+        if not isinstance(req.get("ops"), list):
+            raise ApiError("ops must be a list of [f, key, value]", definite=True, status=400)
+        cmd["ops"] = req["ops"]
+    else:
+        cmd["key"] = _str(req, "key")
+        if op == "put":
+            cmd["value"] = req.get("value")
+        elif op == "cas":
+            cmd["expected"] = req.get("expected")
+            cmd["new"] = req.get("new")
+            cmd["create_only"] = bool(req.get("create_only", False))
+    if req.get("client") is not None:
+        if not isinstance(req.get("seq"), int):
+            raise ApiError("seq must be an integer when client is given", definite=True,
+                           status=400)
+        cmd["client"], cmd["seq"] = str(req["client"]), req["seq"]
+    return cmd
