@@ -1,0 +1,154 @@
+"""The Elle-style checker: infer dependencies, find anomalies, say which models they rule out."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from splitbrain.clusters.node import HarnessError
+from splitbrain.harness.history import Op
+
+from . import models
+from .explain import classify, cycle_case
+from .graph import (
+    CYCLE_SPECS,
+    CYCLE_TYPES,
+    DATA,
+    PROCESS,
+    REALTIME,
+    DepGraph,
+    SearchTimeout,
+    collapse,
+    find_cycle,
+    sccs,
+)
+from .list_append import ListAppend
+from .rw_register import RwRegister, lost_updates
+from .txns import APPEND, READ, WRITE, Txn, add_process_edges, add_realtime_edges, collect
+
+KINDS = {"list-append": frozenset({APPEND, READ}), "rw-register": frozenset({WRITE, READ})}
+
+
+def _kind(kind: str) -> str:
+    k = kind.strip().lower().replace("_", "-")
+    k = k[len("elle-"):] if k.startswith("elle-") else k
+    if k not in KINDS:
+        raise HarnessError(f"unknown Elle workload kind {kind!r}; use list-append or "
+                           f"rw-register")
+    return k
+
+
+def check(ops: list[Op], *, kind: str = "list-append",
+          consistency_model: str = "strict-serializable", time_limit: float | None = None,
+          wfr_keys: bool = False, sequential_keys: bool = False,
+          linearizable_keys: bool = False) -> dict[str, Any]:
+    """Check a transactional history for isolation anomalies, as Elle does.
+
+    ``kind`` is ``list-append`` or ``rw-register``; ``consistency_model`` the model the
+    system claims (aliases accepted); ``time_limit`` bounds the cycle search in seconds
+    (running out makes the verdict ``unknown`` unless an anomaly was already proven).
+    The last three options are rw-register inference rules (Elle's ``:wfr-keys?``,
+    ``:sequential-keys?``, ``:linearizable-keys?``), off by default as in Elle.
+    """
+    t0 = time.monotonic()
+    k = _kind(kind)
+    model = models.canonical_model(consistency_model)
+    if model is None:
+        raise HarnessError(f"unknown consistency model {consistency_model!r}; known: "
+                           + ", ".join(sorted(models.ALL_MODELS)))
+    deadline = t0 + time_limit if time_limit is not None else None
+    txns = collect(ops, KINDS[k])
+    analysis: ListAppend | RwRegister
+    if k == "list-append":
+        analysis = ListAppend(txns)
+    else:
+        analysis = RwRegister(txns, wfr_keys=wfr_keys, sequential_keys=sequential_keys,
+                              linearizable_keys=linearizable_keys)
+    possible = analysis.possible
+    for i, t in enumerate(possible):
+        t.node = i
+    found: dict[str, list[dict]] = dict(analysis.find_anomalies())
+    if k == "list-append":
+        lost = lost_updates([t for t in txns if t.type == "ok"], APPEND,
+                            lambda t, v: tuple(v or ()))
+        if lost:
+            found["lost-update"] = lost
+
+    prohibited = models.prohibited_anomalies(model)
+    search = [s for s in CYCLE_SPECS if s.name in prohibited]
+    extra = 0
+    if any(s.name.endswith("-realtime") for s in search):
+        extra = REALTIME
+    elif any(s.name.endswith("-process") for s in search):
+        extra = PROCESS
+    search = [s for s in search if not s.name.endswith(("-realtime", "-process"))
+              or s.required[-1] == extra]
+
+    g = DepGraph(len(possible))
+    analysis.add_edges(g)
+    rt_linked = 0
+    if extra == PROCESS:
+        add_process_edges(g, possible)
+    elif extra == REALTIME:
+        rt_linked = add_realtime_edges(g, possible)
+    n = len(possible)
+    if rt_linked == 0 and not any(b < n for d in g.out[:n] for b in d):
+        found["empty-transaction-graph"] = [{
+            "explanation": "no dependencies between transactions could be inferred, so "
+                           "nothing can be proven either way"}]
+
+    cycles = _search(g, possible, search, deadline, analysis.explain)
+    for name, cases in cycles.items():
+        found.setdefault(name, []).extend(cases)
+    return _result(k, model, found, prohibited, len(txns), time.monotonic() - t0)
+
+
+def _search(g: DepGraph, node_txn: list[Txn], specs: list, deadline: float | None,
+            explain_data: Any) -> dict[str, list[dict]]:
+    """Search each strongly connected component for each anomaly type, worst first."""
+    out: dict[str, list[dict]] = {}
+    if not specs:
+        return out
+    mask = DATA | PROCESS | REALTIME
+    for comp in sorted(sccs(g, mask), key=lambda c: min(c)):
+        if not any(v < g.n_txn for v in comp):
+            continue
+        cset = set(comp)
+        skip: set[str] = set()
+        try:
+            for spec in specs:
+                if spec.name in skip:
+                    continue
+                raw = find_cycle(g, spec, cset, deadline)
+                if raw is None:
+                    continue
+                if classify(collapse(g, raw)) != spec.name:
+                    continue  # defensive: never report a cycle under the wrong name
+                out.setdefault(spec.name, []).append(
+                    cycle_case(g, node_txn, raw, spec.name, explain_data))
+                skip |= models.implied_anomalies([spec.name])
+        except SearchTimeout:
+            size = sum(1 for v in comp if v < g.n_txn)
+            out.setdefault("cycle-search-timeout", []).append({
+                "scc_size": size, "searching_for": spec.name,
+                "explanation": f"the time limit ran out while searching a strongly connected "
+                               f"group of {size} transactions for {spec.name}; it does contain "
+                               f"a cycle, but we could not name its type"})
+            break
+    return out
+
+
+def _result(kind: str, model: str, found: dict[str, list[dict]], prohibited: set[str],
+            n_txn: int, elapsed: float) -> dict[str, Any]:
+    reportable = prohibited | models.UNKNOWN_ANOMALIES
+    shown = {k: v for k, v in found.items() if k in reportable}
+    bad = [k for k in shown if k in prohibited]
+    valid: bool | str = False if bad else ("unknown" if shown else True)
+    is_not, also_not = models.boundary(found)
+    return {"checker": f"elle-{kind}", "valid": valid, "consistency_model": model,
+            "anomaly_types": sorted(shown), "not": is_not, "also_not": also_not,
+            "anomalies": {k: shown[k] for k in sorted(shown)},
+            "txn_count": n_txn, "elapsed_s": round(elapsed, 4)}
+
+
+__all__ = ["check", "CYCLE_TYPES"]

@@ -1,0 +1,309 @@
+"""List-append inference: version orders from reads, non-cyclic anomalies, and ww/wr/rw edges.
+
+Every key is a list; transactions append unique elements and read whole lists. A read
+shows a prefix of the key's version order, so the longest read gives the order (Elle's
+central trick). Appends never read are placed after the last element anyone observed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from splitbrain.clusters.node import HarnessError
+
+from .graph import RW, WR, WW, DepGraph
+from .txns import APPEND, READ, Txn
+
+INIT = ("<init>",)  # the empty list: the version before the first append
+
+
+def _hashable(x: Any) -> Any:
+    if isinstance(x, list):
+        return tuple(_hashable(e) for e in x)
+    if isinstance(x, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in x.items()))
+    return x
+
+
+def _read_list(t: Txn, v: Any) -> tuple | None:
+    """The list a read saw, or None when unknown (reads of info txns without a result)."""
+    if v is None:
+        return () if t.type == "ok" else None
+    if not isinstance(v, (list, tuple)):
+        raise HarnessError(f"op {t.index}: list-append read returned {v!r}, not a list; "
+                           f"use --checker elle-rw-register for registers")
+    return tuple(_hashable(e) for e in v)
+
+
+class ListAppend:
+    """All list-append analyses of one history. ``possible`` txns (ok/info) are graph nodes."""
+
+    def __init__(self, txns: list[Txn]) -> None:
+        self.txns = txns
+        self.possible = [t for t in txns if t.type in ("ok", "info")]
+        self.anomalies: dict[str, list[dict]] = {}
+        self._unique_appends()
+        # Reads of possible txns, normalized: (txn, mop index, key, tuple)
+        self.reads: list[tuple[Txn, int, Any, tuple]] = []
+        for t in self.possible:
+            for i, (f, k, v) in enumerate(t.mops):
+                if f == READ:
+                    r = _read_list(t, v)
+                    if r is not None:
+                        self.reads.append((t, i, k, r))
+        self.write_index: dict[Any, dict[Any, Txn]] = defaultdict(dict)
+        for t in self.possible:
+            for f, k, v in t.mops:
+                if f == APPEND:
+                    self.write_index[k][_hashable(v)] = t
+        self._orders()
+
+    # ------------------------------------------------------------------ checks
+    def _unique_appends(self) -> None:
+        seen: dict[tuple, Txn] = {}
+        for t in self.txns:
+            for f, k, v in t.mops:
+                if f == APPEND:
+                    key = (k, _hashable(v))
+                    other = seen.get(key)
+                    if other is not None and other is not t:
+                        raise HarnessError(
+                            f"value {v!r} appended to key {k!r} by two transactions (ops "
+                            f"{other.index} and {t.index}); list-append needs unique appends")
+                    seen[key] = t
+
+    def _orders(self) -> None:
+        by_key: dict[Any, set[tuple]] = defaultdict(set)
+        for _t, _i, k, r in self.reads:
+            if r:
+                by_key[k].add(r)
+        single: dict[Any, Any] = {}
+        for t in self.possible:
+            for f, k, v in t.mops:
+                if f == APPEND:
+                    single[k] = INIT if k in single else _hashable(v)
+        for k, v in single.items():
+            if v is not INIT and k not in by_key:
+                by_key[k] = {(v,)}
+        self.order: dict[Any, list] = {}
+        self.position: dict[Any, dict[Any, int]] = {}
+        bad = []
+        for k, values in by_key.items():
+            vals = sorted(values, key=len)
+            for a, b in zip(vals, vals[1:], strict=False):
+                if b[:len(a)] != a:
+                    bad.append({"key": k, "values": [list(a), list(b)],
+                                "explanation": f"reads of {k!r} saw {list(a)} and {list(b)}: "
+                                               f"neither is a prefix of the other, so they "
+                                               f"cannot come from one order of appends"})
+                    break
+            longest = list(dict.fromkeys(vals[-1]))
+            self.order[k] = longest
+            self.position[k] = {e: i for i, e in enumerate(longest)}
+        if bad:
+            self.anomalies["incompatible-order"] = bad
+
+    def find_anomalies(self) -> dict[str, list[dict]]:
+        """G1a, G1b, internal, future-read, duplicate-elements, dirty-update cases."""
+        a = self.anomalies
+        failed: dict[tuple, Txn] = {}
+        intermediate: dict[tuple, Txn] = {}
+        for t in self.txns:
+            last: dict[Any, Any] = {}
+            for f, k, v in t.mops:
+                if f == APPEND:
+                    hv = _hashable(v)
+                    if t.type == "fail":
+                        failed[(k, hv)] = t
+                    if k in last:
+                        intermediate[(k, last[k])] = t
+                    last[k] = hv
+        g1a, g1b, dups = [], [], []
+        for t, i, k, r in self.reads:
+            mop = t.mops[i]
+            if t.type == "ok":
+                for e in r:
+                    w = failed.get((k, e))
+                    if w is not None:
+                        g1a.append({"op": _brief(t), "writer": _brief(w), "mop": mop,
+                                    "element": e,
+                                    "explanation": f"T{t.index} read {k!r} = {list(r)}, which "
+                                                   f"includes {e!r}, appended by T{w.index}, "
+                                                   f"a transaction that failed (aborted)"})
+                if r:
+                    w = intermediate.get((k, r[-1]))
+                    if w is not None and w is not t:
+                        g1b.append({"op": _brief(t), "writer": _brief(w), "mop": mop,
+                                    "element": r[-1],
+                                    "explanation": f"T{t.index} read {k!r} = {list(r)}, ending "
+                                                   f"in {r[-1]!r}, which T{w.index} appended "
+                                                   f"but then appended more to {k!r} in the same "
+                                                   f"transaction: an intermediate state"})
+            if len(set(r)) != len(r):
+                counts: dict[Any, int] = defaultdict(int)
+                for e in r:
+                    counts[e] += 1
+                d = {e: c for e, c in counts.items() if c > 1}
+                dups.append({"op": _brief(t), "mop": mop, "duplicates": list(d.items()),
+                             "explanation": f"T{t.index} read {k!r} = {list(r)}, with "
+                                            f"{', '.join(repr(e) for e in d)} more than once, "
+                                            f"though each element is appended only once"})
+        for name, cases in (("G1a", g1a), ("G1b", g1b), ("duplicate-elements", dups)):
+            if cases:
+                a[name] = cases
+        internal, future = [], []
+        for t in self.txns:
+            if t.type == "ok":
+                c = _internal_case(t)
+                if c:
+                    internal.append(c)
+                c = _future_read_case(t)
+                if c:
+                    future.append(c)
+        if internal:
+            a["internal"] = internal
+        if future:
+            a["future-read"] = future
+        du = self._dirty_updates()
+        if du:
+            a["dirty-update"] = du
+        return a
+
+    def _dirty_updates(self) -> list[dict]:
+        """A committed append that follows an aborted one in some key's version order."""
+        writer: dict[tuple, Txn] = {}
+        for t in self.txns:
+            for f, k, v in t.mops:
+                if f == APPEND:
+                    writer[(k, _hashable(v))] = t
+        cases = []
+        for k, order in self.order.items():
+            prev_type, prev_t, vs = "ok", None, []
+            for e in order:
+                t2 = writer.get((k, e))
+                vs.append(e)
+                if t2 is None:
+                    continue
+                pair = (prev_type, t2.type)
+                if pair == ("fail", "ok"):
+                    cases.append({"key": k, "values": list(vs),
+                                  "txns": [_brief(prev_t), _brief(t2)],
+                                  "explanation": f"T{t2.index} (committed) appended {e!r} to "
+                                                 f"{k!r} on top of {vs[0]!r}, appended by "
+                                                 f"T{prev_t.index}, which failed: a committed "
+                                                 f"write built on aborted state"})
+                if pair in (("ok", "ok"), ("info", "ok"), ("fail", "ok"), ("ok", "fail"),
+                            ("info", "fail")):
+                    prev_type, prev_t, vs = t2.type, t2, [e]
+        return cases
+
+    # ------------------------------------------------------------------ graph
+    def prev_element(self, k: Any, e: Any) -> Any:
+        """The element appended just before ``e`` to ``k`` (INIT for the first); an unread
+        append comes after everything observed."""
+        pos = self.position.get(k)
+        order = self.order.get(k)
+        if pos is not None and e in pos:
+            i = pos[e]
+            return order[i - 1] if i > 0 else INIT
+        return order[-1] if order else INIT
+
+    def add_edges(self, g: DepGraph) -> None:
+        """ww, wr and rw edges between possible transactions."""
+        readers: dict[Any, dict[Any, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for t, _i, k, r in self.reads:
+            readers[k][r[-1] if r else INIT].append(t.node)
+        wi = self.write_index
+        for t in self.possible:
+            n = t.node
+            for f, k, v in t.mops:
+                if f == READ:
+                    r = _read_list(t, v)
+                    if r:
+                        w = wi.get(k, {}).get(r[-1])
+                        if w is not None:
+                            g.link(w.node, n, WR)
+                elif f == APPEND:
+                    prev = self.prev_element(k, _hashable(v))
+                    if prev is not INIT:
+                        w = wi.get(k, {}).get(prev)
+                        if w is not None:
+                            g.link(w.node, n, WW)
+                    rk = readers.get(k)
+                    if rk is not None:
+                        for rn in rk.get(prev, ()):
+                            g.link(rn, n, RW)
+        self._readers = readers
+
+    def explain(self, a: Txn, b: Txn, rel: int) -> dict:
+        """Why ``a -rel-> b``: key, values, and words (``b`` is named by its op index)."""
+        wi = self.write_index
+        if rel == WR:
+            for f, k, v in b.mops:
+                if f == READ:
+                    r = _read_list(b, v)
+                    if r and wi.get(k, {}).get(r[-1]) is a:
+                        return {"key": k, "value": r[-1],
+                                "explanation": f"T{a.index} appended {r[-1]!r} to {k!r} and "
+                                               f"T{b.index} read {k!r} with {r[-1]!r}, so "
+                                               f"T{b.index} follows T{a.index} (wr)"}
+        for f, k, v in b.mops:
+            if f != APPEND:
+                continue
+            hv = _hashable(v)
+            prev = self.prev_element(k, hv)
+            if rel == WW and prev is not INIT and wi.get(k, {}).get(prev) is a:
+                return {"key": k, "value": prev, "value'": hv,
+                        "explanation": f"T{a.index} appended {prev!r} to {k!r} and T{b.index} "
+                                       f"appended {hv!r} right after it, so T{b.index} follows "
+                                       f"T{a.index} (ww)"}
+            if rel == RW and a.node in self._readers.get(k, {}).get(prev, ()):
+                seen = "the initial empty list" if prev is INIT else f"{k!r} ending in {prev!r}"
+                return {"key": k, "value": None if prev is INIT else prev, "value'": hv,
+                        "explanation": f"T{b.index} appended {hv!r} to {k!r}; T{a.index} read "
+                                       f"{seen}, without {hv!r}, so T{a.index} precedes "
+                                       f"T{b.index} (rw)"}
+        return {"explanation": f"T{a.index} precedes T{b.index}"}
+
+
+def _brief(t: Txn | None) -> dict | None:
+    if t is None:
+        return None
+    return {"txn": t.index, "process": t.process, "type": t.type, "value": t.mops}
+
+
+def _internal_case(t: Txn) -> dict | None:
+    """A read that disagrees with the transaction's own earlier reads and appends."""
+    state: dict[Any, tuple[bool, list]] = {}  # key -> (prefix known?, expected elements)
+    for f, k, v in t.mops:
+        if f == APPEND:
+            known, exp = state.get(k, (False, []))
+            state[k] = (known, exp + [_hashable(v)])
+        elif f == READ:
+            r = list(_read_list(t, v) or ())
+            if k in state:
+                known, exp = state[k]
+                ok = r == exp if known else (len(r) >= len(exp) and r[len(r) - len(exp):] == exp)
+                if not ok:
+                    shown = exp if known else ["..."] + exp
+                    return {"op": _brief(t), "mop": [f, k, v], "expected": shown,
+                            "explanation": f"T{t.index} read {k!r} = {r}, but its own earlier "
+                                           f"reads and appends mean it should have seen "
+                                           f"{shown}"}
+            state[k] = (True, r)
+    return None
+
+
+def _future_read_case(t: Txn) -> dict | None:
+    """A read that saw an element this same transaction appends only later."""
+    seen: dict[tuple, list] = {}
+    for f, k, v in t.mops:
+        if f == READ:
+            for e in _read_list(t, v) or ():
+                seen.setdefault((k, e), [f, k, v])
+        elif f == APPEND and (k, _hashable(v)) in seen:
+            return {"op": _brief(t), "mop": seen[(k, _hashable(v))], "element": v,
+                    "explanation": f"T{t.index} read {k!r} containing {v!r} before it "
+                                   f"appended {v!r} itself"}
+    return None
