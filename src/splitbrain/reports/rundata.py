@@ -1,0 +1,187 @@
+"""Reading a run directory (test.json, history.jsonl, results.json) for the reports."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from splitbrain.clusters.node import HarnessError
+
+RUN_TIME_FORMAT = "%Y%m%dT%H%M%S"
+
+
+@dataclass
+class ClientPair:
+    """A client invocation and its completion, as plain values for rendering."""
+
+    process: Any
+    f: str
+    type: str              # ok / fail / info
+    t_invoke: int          # ns
+    t_complete: int | None  # ns, None when never completed
+    i_invoke: int
+    i_complete: int | None
+    key: Any
+    value_in: Any
+    value_out: Any
+    node: str | None
+    error: Any
+
+
+@dataclass
+class RunData:
+    """Everything the report needs from one run directory."""
+
+    run_dir: Path
+    spec: dict[str, Any]
+    results: dict[str, Any]
+    ops: list[dict[str, Any]]
+    pairs: list[ClientPair] = field(default_factory=list)
+    history_error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.get("name") or self.results.get("test") or self.run_dir.parent.name)
+
+    @property
+    def valid(self) -> Any:
+        return self.results.get("valid", "unknown")
+
+    @property
+    def end_time(self) -> int:
+        return max((int(o.get("time") or 0) for o in self.ops), default=0)
+
+
+def _read_json(p: Path) -> dict[str, Any]:
+    if not p.exists():
+        return {}
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def read_ops(path: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """The ops of ``history.jsonl`` as dicts; a bad line is skipped and reported once."""
+    ops: list[dict[str, Any]] = []
+    problem: str | None = None
+    if not path.exists():
+        return ops, "no history.jsonl in this run"
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError:
+                problem = problem or f"history.jsonl:{n}: not JSON (skipped)"
+                continue
+            if isinstance(d, dict) and "type" in d and "process" in d:
+                ops.append(d)
+    return ops, problem
+
+
+def pair_client_ops(ops: list[dict[str, Any]]) -> list[ClientPair]:
+    """Pair client invocations with completions in invocation order (nemesis excluded)."""
+    pairs: list[ClientPair] = []
+    open_: dict[Any, int] = {}
+    for pos, o in enumerate(ops):
+        p = o.get("process")
+        if p == "nemesis":
+            continue
+        idx = int(o.get("index", pos)) if o.get("index") is not None else pos
+        if o.get("type") == "invoke":
+            open_[p] = len(pairs)
+            pairs.append(ClientPair(p, str(o.get("f")), "info", int(o.get("time") or 0), None,
+                                    idx, None, o.get("key"), o.get("value"), None,
+                                    o.get("node"), None))
+        else:
+            j = open_.pop(p, None)
+            if j is None:
+                continue
+            pr = pairs[j]
+            pr.type = str(o.get("type"))
+            pr.t_complete = int(o.get("time") or 0)
+            pr.i_complete = idx
+            pr.value_out = o.get("value")
+            pr.error = o.get("error")
+            if pr.node is None:
+                pr.node = o.get("node")
+    return pairs
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Read a run directory; a missing directory is a one-line :class:`HarnessError`."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise HarnessError(f"{run_dir}: not a run directory (expected store/<test>/<time>/)")
+    if not any((run_dir / n).exists() for n in ("test.json", "results.json", "history.jsonl")):
+        raise HarnessError(f"{run_dir}: no test.json, results.json or history.jsonl here; "
+                           "point at a run directory such as store/<test>/<time>/")
+    spec = _read_json(run_dir / "test.json")
+    results = _read_json(run_dir / "results.json")
+    ops, problem = read_ops(run_dir / "history.jsonl")
+    rd = RunData(run_dir, spec, results, ops, history_error=problem)
+    rd.pairs = pair_client_ops(ops)
+    return rd
+
+
+def run_started(run_dir: Path) -> datetime | None:
+    """The start time encoded in a run directory's name (``YYYYmmddTHHMMSS``), as UTC."""
+    try:
+        return datetime.strptime(run_dir.name[:15], RUN_TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def counts_by_f(ops: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """``{f: {"invoke": n, "ok": n, "fail": n, "info": n}}`` over client ops.
+
+    An invocation that never completed counts as ``info`` (Jepsen's reading).
+    """
+    out: dict[str, dict[str, int]] = {}
+    open_: dict[Any, str] = {}
+    for o in ops:
+        p = o.get("process")
+        if p == "nemesis":
+            continue
+        f = str(o.get("f"))
+        row = out.setdefault(f, {"invoke": 0, "ok": 0, "fail": 0, "info": 0})
+        t = o.get("type")
+        if t == "invoke":
+            row["invoke"] += 1
+            open_[p] = f
+        elif t in ("ok", "fail", "info"):
+            row[t] += 1
+            open_.pop(p, None)
+    for f in open_.values():
+        out[f]["info"] += 1
+    return dict(sorted(out.items()))
+
+
+def make_run_dir(store: Path, name: str, ops: list[Any], results: dict[str, Any],
+                 spec: dict[str, Any] | None = None, started: datetime | None = None) -> Path:
+    """Lay out a run directory for a history checked outside the runner (e.g. an imported
+    Jepsen history), so it can be reported and served like any run.
+
+    ``ops`` are :class:`~splitbrain.harness.history.Op` objects or dicts.
+    """
+    stamp = (started or datetime.now(UTC)).strftime(RUN_TIME_FORMAT)
+    run_dir = Path(store) / name / stamp
+    run_dir.mkdir(parents=True, exist_ok=False)
+    spec = dict(spec or {})
+    spec.setdefault("name", name)
+    (run_dir / "test.json").write_text(json.dumps(spec, indent=2, default=str) + "\n")
+    with open(run_dir / "history.jsonl", "w", encoding="utf-8") as fh:
+        for o in ops:
+            d = o if isinstance(o, dict) else o.to_dict()
+            fh.write(json.dumps(d, separators=(",", ":"), default=str) + "\n")
+    res = dict(results)
+    res.setdefault("test", name)
+    (run_dir / "results.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+    return run_dir
