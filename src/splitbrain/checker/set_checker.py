@@ -1,0 +1,144 @@
+"""The set checker: lost, duplicated, unexpected, stale and recovered elements.
+
+A history of unique ``add e`` ops, ``read`` ops and ``final-read`` ops (after
+heal), each read returning a list of elements. Walking the history in order
+(which is real-time order), an element becomes *known* once its add is
+acknowledged or a read that returned it has completed; from then on it is
+certainly in the set, because elements are never removed. So:
+
+* **stale**   — a read invoked after the element was known does not contain it
+  (Jepsen's set-full idea, simplified: a read that misses what certainly was
+  there is not linearizable);
+* **lost**    — known, and missing from the last final read: gone for good;
+* **duplicated** — appears more than once in one read (each element is added once);
+* **unexpected** — in a read but never attempted;
+* **failed-present** — its add definitely failed, yet a read contains it;
+* **recovered** (not an error) — its add was ``info`` and the final read has it.
+
+Elements whose add was ``info`` and that no read ever showed are neither lost nor
+present: their outcome is unknown and they are only counted. ``lost`` and ``stale``
+are disjoint (stale = missed at some point but not lost). Without a successful
+final read the verdict is at best ``unknown``; with ``linearizable=False``, stale
+elements are reported but do not make the history invalid.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from splitbrain.harness.history import FAIL, INVOKE, NEMESIS, OK, Op, pair
+from splitbrain.workloads.base import Checker
+
+MAX_LISTED = 50
+READS = ("read", "final-read")
+
+
+def _listing(elements: set[Any] | list[Any]) -> list[Any]:
+    items = sorted(elements, key=lambda v: (0, v) if isinstance(v, int) else (1, repr(v)))
+    return items[:MAX_LISTED]
+
+
+class SetChecker(Checker):
+    """Checks a unique-add set history (f ``add`` / ``read`` / ``final-read``)."""
+
+    name = "set"
+
+    def __init__(self, *, linearizable: bool = True) -> None:
+        self.linearizable = linearizable
+
+    def check(self, history: list[Op], *, time_limit: float | None = None) -> dict[str, Any]:
+        ops = [op for op in history if op.process != NEMESIS and op.f in ("add", *READS)]
+        pairs = pair(ops)
+        adds = [p for p in pairs if p.invoke.f == "add"]
+        attempted = {_h(p.invoke.value) for p in adds}
+        acked = {_h(p.invoke.value) for p in adds if p.outcome == OK}
+        failed = {_h(p.invoke.value) for p in adds if p.outcome == FAIL} - acked
+        indeterminate = attempted - acked - failed
+
+        known: list[Any] = []
+        known_at: dict[Any, int] = {}          # element -> index of the op that made it known
+        open_reads: dict[Any, tuple[Op, int]] = {}
+        stale_at: dict[Any, dict[str, Any]] = {}
+        duplicated: set[Any] = set()
+        unexpected: set[Any] = set()
+        failed_present: set[Any] = set()
+        last_final: tuple[Op, list[Any]] | None = None
+        n_reads = 0
+
+        def make_known(e: Any, index: int) -> None:
+            if e not in known_at:
+                known_at[e] = index
+                known.append(e)
+
+        for op in ops:
+            if op.f == "add":
+                if op.type == OK:
+                    make_known(_h(op.value), op.index)
+                continue
+            if op.type == INVOKE:
+                open_reads[op.process] = (op, len(known))
+                continue
+            inv, n_known = open_reads.pop(op.process, (op, len(known)))
+            if op.type != OK:
+                continue
+            n_reads += 1
+            values = op.value if isinstance(op.value, list) else (
+                [] if op.value is None else [op.value])
+            counts = Counter(_h(v) for v in values)
+            present = set(counts)
+            duplicated.update(e for e, c in counts.items() if c > 1)
+            unexpected.update(present - attempted)
+            failed_present.update(present & failed)
+            missing = [e for e in known[:n_known] if e not in present]
+            for e in missing:
+                stale_at.setdefault(e, {"element": e, "known-since-index": known_at[e],
+                                        "read-index": op.index, "read-invoke-index": inv.index})
+            if op.f == "final-read":
+                last_final = (op, missing)
+            for e in present & attempted:
+                make_known(e, op.index)
+
+        final_present: set[Any] = set()
+        lost: set[Any] = set()
+        if last_final is not None:
+            fop, missing = last_final
+            vals = fop.value if isinstance(fop.value, list) else []
+            final_present = {_h(v) for v in vals}
+            lost = set(missing)
+        stale = set(stale_at) - lost
+        recovered = final_present & indeterminate
+
+        invalid = bool(lost or duplicated or unexpected or failed_present
+                       or (stale and self.linearizable))
+        valid: bool | str = False if invalid else (True if last_final else "unknown")
+        out: dict[str, Any] = {
+            "valid": valid,
+            "attempt-count": len(attempted),
+            "acknowledged-count": len(acked),
+            "failed-count": len(failed),
+            "indeterminate-count": len(indeterminate),
+            "read-count": n_reads,
+            "final-read": last_final is not None,
+            "final-size": len(final_present),
+            "lost-count": len(lost), "lost": _listing(lost),
+            "stale-count": len(stale), "stale": _listing(stale),
+            "stale-examples": [stale_at[e] for e in _listing(stale)[:5]],
+            "duplicated-count": len(duplicated), "duplicated": _listing(duplicated),
+            "unexpected-count": len(unexpected), "unexpected": _listing(unexpected),
+            "failed-present-count": len(failed_present),
+            "failed-present": _listing(failed_present),
+            "recovered-count": len(recovered), "recovered": _listing(recovered),
+        }
+        if last_final is None:
+            out["note"] = "no successful final-read: lost elements cannot be judged"
+        return out
+
+
+def _h(v: Any) -> Any:
+    """A hashable form of an element (histories from files may hold lists)."""
+    if isinstance(v, list):
+        return tuple(_h(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((k, _h(x)) for k, x in v.items()))
+    return v

@@ -1,0 +1,131 @@
+"""The ``set`` workload: unique adds to a set, reads, and final reads after heal.
+
+Every element is a distinct int, added once. The set is spread over ``key-count``
+keys (element e lives under key ``e % key-count``) to keep contention down. Each
+key holds a list:
+
+* with the ``txn`` capability (and ``-o set-mode`` not ``cas``), an add is one
+  ``["append", key, e]`` micro-op and a read is one txn reading every key — one
+  atomic snapshot;
+* otherwise an add is a read + ``cas(key, old, old + [e])`` retry loop (a missing
+  key holds None: ``cas(key, None, [e])`` creates it only if absent), and a read
+  reads the keys one by one. Reading keys one by one is fine for the checker:
+  each element lives in exactly one key, so each element's presence is judged by
+  one read of one key made inside the read op's interval.
+
+Add outcomes never lie: a refused cas is retried; an errored read gives up with a
+definite fail (nothing was written); a cas or append whose outcome is unknown is
+``info``. The loop appends even if the element already seems present, so a cas
+that said "no" yet applied shows up as a duplicate instead of being hidden.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+from splitbrain.checker.set_checker import SetChecker
+from splitbrain.checker.stats import StatsChecker
+from splitbrain.clusters.node import HarnessError
+from splitbrain.clusters.system import CAS, READ, TXN, Client, ClientError
+from splitbrain.harness.generator import EachWorker, Generator, Mix, Once, OpSpec
+from splitbrain.workloads.base import Checker, Workload, WorkloadConfig
+from splitbrain.workloads.naming import int_option, run_prefix
+
+MODES = ("auto", "cas", "txn")
+
+
+class SetWorkload(Workload):
+    """Unique adds and reads of a set; lost / duplicated / unexpected / stale elements."""
+
+    name = "set"
+    requires = frozenset({READ, CAS})
+
+    def __init__(self, config: WorkloadConfig) -> None:
+        super().__init__(config)
+        prefix = run_prefix(config, "set")
+        n = config.key_count or 3
+        if n < 1:
+            raise HarnessError(f"set workload: key count must be at least 1, got {n}")
+        self.keys = [f"{prefix}{i}" for i in range(n)]
+        self.max_retries = int_option(config, "max-retries", 20)
+        self.mode = str(config.options.get("set-mode", "auto"))
+        if self.mode not in MODES:
+            raise HarnessError(f"set workload: set-mode={self.mode!r}; expected one of "
+                               f"{', '.join(MODES)}")
+        self._elements = itertools.count()
+
+    def generator(self) -> Generator:
+        elements = self._elements  # the runner calls generators under its lock
+
+        def add(rng: random.Random) -> OpSpec:
+            return OpSpec("add", next(elements))
+
+        def read(rng: random.Random) -> OpSpec:
+            return OpSpec("read", None)
+
+        return Mix([(4, add), (1, read)])
+
+    def final_generator(self) -> Generator | None:
+        return EachWorker(lambda: Once(OpSpec("final-read", None)))
+
+    def key_of(self, element: int) -> str:
+        """The key an element is stored under."""
+        return self.keys[element % len(self.keys)]
+
+    def uses_txn(self, client: Client) -> bool:
+        """Whether adds and reads go through ``txn`` for this client."""
+        if self.mode == "txn":
+            if TXN not in client.capabilities:
+                raise HarnessError("set workload: set-mode=txn but the system's client has no "
+                                   "txn capability; use set-mode=cas")
+            return True
+        return self.mode == "auto" and TXN in client.capabilities
+
+    def apply(self, client: Client, op: OpSpec) -> tuple[str, Any]:
+        if op.f in ("read", "final-read"):
+            return "ok", self._read(client)
+        if op.f == "add":
+            if self.uses_txn(client):
+                client.txn([["append", self.key_of(op.value), op.value]])
+                return "ok", op.value
+            return self._cas_add(client, op.value)
+        raise HarnessError(f"set workload: unknown op {op.f!r}")
+
+    def _read(self, client: Client) -> list[Any]:
+        if self.uses_txn(client):
+            values = [mop[2] for mop in client.txn([["r", k, None] for k in self.keys])]
+        else:
+            values = [client.read(k) for k in self.keys]
+        out: list[Any] = []
+        for v in values:
+            if isinstance(v, list):
+                out.extend(v)
+            elif v is not None:  # not a list: report it, the checker calls it unexpected
+                out.append(v)
+        return sorted(out, key=_order)
+
+    def _cas_add(self, client: Client, element: int) -> tuple[str, Any]:
+        key = self.key_of(element)
+        for _ in range(self.max_retries):
+            try:
+                seen = client.read(key)
+            except ClientError as e:
+                raise ClientError(f"add gave up: read failed: {e}", definite=True) from e
+            current = seen if isinstance(seen, list) else [] if seen is None else [seen]
+            try:
+                if client.cas(key, seen, [*current, element]):
+                    return "ok", element
+            except ClientError as e:
+                if not e.definite:
+                    raise
+        return "fail", element
+
+    def checkers(self) -> list[Checker]:
+        return [SetChecker(), StatsChecker()]
+
+
+def _order(v: Any) -> tuple[int, Any]:
+    """Sort ints first, anything else after by its text (a read may hold garbage)."""
+    return (0, v) if isinstance(v, int) and not isinstance(v, bool) else (1, repr(v))

@@ -1,0 +1,88 @@
+"""The register workload: op shapes, apply() through FakeClient, and its checkers."""
+
+from __future__ import annotations
+
+import pytest
+from test_workload_fake import FakeClient, hist, take
+
+from splitbrain.clusters.node import HarnessError
+from splitbrain.clusters.system import ClientError
+from splitbrain.harness.generator import OpSpec
+from splitbrain.workloads import WORKLOADS, get_workload
+from splitbrain.workloads.base import WorkloadConfig
+from splitbrain.workloads.register import RegisterWorkload
+
+
+def make(**kw) -> RegisterWorkload:
+    return RegisterWorkload(WorkloadConfig(concurrency=4, ops_per_key=10,
+                                           options={"run-id": "t"}, **kw))
+
+
+def test_registry_knows_every_workload() -> None:
+    assert set(WORKLOADS) == {"register", "counter", "set", "append", "lock", "bank"}
+    for name in WORKLOADS:
+        cls = get_workload(name)
+        assert cls.name == name
+        assert cls.requires, name
+    with pytest.raises(HarnessError, match="unknown workload 'nope'"):
+        get_workload("nope")
+
+
+def test_generator_shapes_and_independent_keys() -> None:
+    w = make(group_size=2)
+    ops = take(w.generator(), 200, workers=4)
+    assert len(ops) == 200
+    fs = {op.f for op in ops}
+    assert fs == {"read", "write", "cas"}
+    for op in ops:
+        assert op.key.startswith("r-t-")
+        if op.f == "read":
+            assert op.value is None
+        elif op.f == "write":
+            assert 0 <= op.value <= 4
+        else:
+            assert len(op.value) == 2 and all(0 <= v <= 4 for v in op.value)
+    # two groups of 2 workers, 10 ops per key: 200 ops -> 20 keys, never more than 10 each
+    per_key: dict[str, int] = {}
+    for op in ops:
+        per_key[op.key] = per_key.get(op.key, 0) + 1
+    assert len(per_key) == 20 and max(per_key.values()) == 10
+
+
+def test_apply_read_write_cas() -> None:
+    w, c = make(), FakeClient()
+    assert w.apply(c, OpSpec("read", None, "k")) == ("ok", None)
+    assert w.apply(c, OpSpec("write", 3, "k")) == ("ok", 3)
+    assert w.apply(c, OpSpec("cas", [1, 2], "k")) == ("fail", [1, 2])
+    assert w.apply(c, OpSpec("cas", [3, 4], "k")) == ("ok", [3, 4])
+    assert w.apply(c, OpSpec("read", None, "k")) == ("ok", 4)
+
+
+def test_apply_propagates_client_errors() -> None:
+    w, c = make(), FakeClient()
+    c.inject("cas", ClientError("refused", definite=True))
+    with pytest.raises(ClientError) as e:
+        w.apply(c, OpSpec("cas", [None, 1], "k"))
+    assert e.value.definite
+    c.inject("write", ClientError("timeout", definite=False), applied=True)
+    with pytest.raises(ClientError) as e:
+        w.apply(c, OpSpec("write", 2, "k"))
+    assert not e.value.definite
+
+
+def test_checker_finds_stale_read_and_passes_good_history() -> None:
+    w = make()
+    lin = w.checkers()[0]
+    assert w.model() == "cas-register"
+    good = hist([(0, "invoke", "write", 1, "k"), (0, "ok", "write", 1, "k"),
+                 (1, "invoke", "read", None, "k"), (1, "ok", "read", 1, "k"),
+                 (0, "invoke", "cas", [1, 2], "k"), (0, "fail", "cas", [1, 2], "k")])
+    assert lin.check(good)["valid"] is True
+    bad = hist([(0, "invoke", "write", 1, "k"), (0, "ok", "write", 1, "k"),
+                (0, "invoke", "write", 2, "k"), (0, "ok", "write", 2, "k"),
+                (1, "invoke", "read", None, "k"), (1, "ok", "read", 1, "k")])
+    assert lin.check(bad)["valid"] is False
+    # an info write may or may not have happened: reading its value is fine
+    maybe = hist([(0, "invoke", "write", 3, "k"), (0, "info", "write", 3, "k"),
+                  (1, "invoke", "read", None, "k"), (1, "ok", "read", 3, "k")])
+    assert lin.check(maybe)["valid"] is True
