@@ -126,3 +126,10 @@ def check_files(node: Node, tmp_path) -> None:
 
 def run(cmd: list[str]) -> str:
     return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+
+
+def tcp_open(node: Node, address: str, port: int) -> bool:
+    """Can ``node`` open a TCP connection to ``address:port`` (within a second)?"""
+    code = ("import socket,sys;s=socket.socket();s.settimeout(1);"
+            "sys.exit(s.connect_ex((sys.argv[1],int(sys.argv[2]))))")
+    return node.exec(["python3", "-c", code, address, str(port)], check=False, timeout=10).rc == 0

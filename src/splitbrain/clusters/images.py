@@ -31,7 +31,9 @@ IMAGE_REPO = "splitbrain-node"
 BASE_REPO = "splitbrain-base"
 LABEL = "splitbrain"
 
-# What every node needs. Systems rely on these binaries being present.
+# What every node needs. Systems rely on these binaries being present. Debian's
+# zookeeper depends on the GUI ``default-jre``; a stand-in package built in the
+# Dockerfile satisfies it with ``default-jre-headless`` (saves ~300 MB of X/GL libs).
 NODE_PACKAGES = [
     "iptables", "iproute2", "procps", "python3", "openssh-server", "psmisc",
     "iputils-ping", "etcd-server", "etcd-client", "zookeeper", "faketime",
@@ -65,8 +67,12 @@ DOCKERFILE = """FROM {base}
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
 RUN printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d \\
  && printf 'path-exclude /usr/share/doc/*\\npath-exclude /usr/share/man/*\\npath-exclude /usr/share/locale/*\\npath-include /usr/share/locale/locale.alias\\n' > /etc/dpkg/dpkg.cfg.d/01-splitbrain-nodoc \\
+ && mkdir -p /tmp/headless-jre/DEBIAN \\
+ && printf 'Package: default-jre\\nVersion: 2:99-splitbrain\\nArchitecture: all\\nMaintainer: splitbrain\\nDepends: default-jre-headless\\nDescription: headless stand-in: zookeeper needs a JVM, not a GUI JRE\\n' > /tmp/headless-jre/DEBIAN/control \\
+ && dpkg-deb -b /tmp/headless-jre /tmp/headless-jre.deb >/dev/null \\
  && apt-get update -qq \\
- && apt-get install -y -qq --no-install-recommends {packages} \\
+ && apt-get install -y -qq --no-install-recommends /tmp/headless-jre.deb {packages} \\
+ && rm -rf /tmp/headless-jre* \\
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log \\
  && update-alternatives --set iptables /usr/sbin/iptables-nft \\
  && rm -f /etc/ssh/ssh_host_* \\
