@@ -1,0 +1,247 @@
+"""The nemesis schedule: fault, wait, heal, wait ... reproducible from the seed.
+
+Step ``i`` is planned from ``random.Random(f"splitbrain-nemesis:{seed}:{i}")`` and
+the node names alone, so the same seed gives the same faults, targets and order
+whatever the timing; only leader-based targets depend on the live cluster.
+Every fault and heal becomes an ``invoke`` + ``info`` op pair of process
+``nemesis``, and is journaled before it is applied so a killed run can be healed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.system import System
+from splitbrain.harness.history import INFO, INVOKE, NEMESIS, Op
+from splitbrain.nemesis.fault import TARGETS, Context, Fault
+from splitbrain.nemesis.grudge import PARTITION_KINDS
+from splitbrain.nemesis.journal import Journal
+
+log = logging.getLogger("splitbrain.nemesis")
+
+#: every ``--nemesis`` value, with a line of help
+FAULTS: dict[str, str] = {
+    "partition": "a random partition kind each time (one, halves, leader, ring, bridge)",
+    "partition-one": "isolate one random node from the rest",
+    "partition-halves": "split the nodes into a random minority and majority",
+    "partition-leader": "isolate the current leader",
+    "partition-ring": "majorities ring: every node sees a majority, no two the same",
+    "partition-bridge": "two halves joined only through one bridge node",
+    "partition-grudge": "an explicit grudge from the TOML file given as grudge_file=PATH",
+    "kill": "SIGKILL the daemon on the targets, restart it at heal",
+    "pause": "SIGSTOP the daemon on the targets, SIGCONT at heal",
+    "packet-loss": "the targets drop a share (loss=0.2) of the packets from other nodes",
+    "netem": "delay, duplicate and reorder the targets' packets (kernels with sch_netem)",
+    "clock": "bump or strobe the targets' wall clock with libfaketime",
+    "member": "remove a node from the cluster, wipe it, add it back at heal",
+}
+
+
+def make_fault(name: str, ctx: Context) -> Fault:
+    """The Fault object for a ``--nemesis`` value."""
+    if name == "partition" or name in PARTITION_KINDS or name == "partition-grudge":
+        from splitbrain.nemesis.partition import Partition
+        return Partition(ctx, name)
+    if name in ("kill", "pause"):
+        from splitbrain.nemesis.process import Kill, Pause
+        return Kill(ctx) if name == "kill" else Pause(ctx)
+    if name == "packet-loss":
+        from splitbrain.nemesis.packet import PacketLoss
+        return PacketLoss(ctx)
+    if name == "netem":
+        from splitbrain.nemesis.packet import Netem
+        return Netem(ctx)
+    if name == "clock":
+        from splitbrain.nemesis.clock import Clock
+        return Clock(ctx)
+    if name == "member":
+        from splitbrain.nemesis.membership import Member
+        return Member(ctx)
+    raise HarnessError(f"unknown fault {name!r}: choose from {', '.join(FAULTS)}")
+
+
+def check_names(faults: list[str], targets: str) -> list[str]:
+    """Validate fault names and targets; returns the faults without duplicates, in order."""
+    out: list[str] = []
+    for f in faults:
+        f = f.strip()
+        if f not in FAULTS:
+            raise HarnessError(f"unknown fault {f!r}: choose from {', '.join(FAULTS)}")
+        if f not in out:
+            out.append(f)
+    if targets not in TARGETS:
+        raise HarnessError(f"--nemesis-targets {targets!r}: expected one of {', '.join(TARGETS)}")
+    return out
+
+
+def step_rng(seed: int, i: int) -> random.Random:
+    """The random stream of step ``i``: independent of every other step."""
+    return random.Random(f"splitbrain-nemesis:{seed}:{i}")
+
+
+def plan_step(faults: dict[str, Fault], names: list[str], seed: int, i: int) -> dict[str, Any]:
+    """Plan step ``i``: which fault, and its choice (targets, grudge ...)."""
+    rng = step_rng(seed, i)
+    name = rng.choice(list(faults))
+    return {"step": i, "fault": name, "choice": faults[name].choose(rng, list(names))}
+
+
+def plan(faults: list[str], nodes: list[str] | list[Node], seed: int, n: int, *,
+         targets: str = "one", options: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The first ``n`` steps of the schedule for ``seed`` (a pure function; for tests/display)."""
+    names = [x if isinstance(x, str) else x.name for x in nodes]
+    ctx = Context(system=None, nodes=[], targets=targets, options=dict(options or {}))
+    objs = {f: make_fault(f, ctx) for f in check_names(faults, targets)}
+    return [plan_step(objs, names, seed, i) for i in range(n)]
+
+
+class Nemesis:
+    """Runs the schedule and heals whatever it broke. Thread-safe ``heal``/``current``."""
+
+    def __init__(self, faults: dict[str, Fault], ctx: Context, *, interval: float, seed: int,
+                 record: Callable[[Op], Op], journal: Journal | None) -> None:
+        self.faults = faults
+        self.ctx = ctx
+        self.interval = interval
+        self.seed = seed
+        self.record = record
+        self.journal = journal
+        self._lock = threading.RLock()
+        self._active: tuple[Fault, dict[str, Any], str | None] | None = None
+        self._step = 0
+
+    # -- the schedule -----------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Fault, wait ``interval``, heal, wait ``interval`` ... until ``stop`` is set."""
+        if not self.faults:
+            stop.wait()
+            return
+        try:
+            while not stop.is_set():
+                self.start(plan_step(self.faults, self.ctx.names, self.seed, self._step))
+                self._step += 1
+                if stop.wait(self.interval):
+                    break
+                self.heal()
+                if stop.wait(self.interval):
+                    break
+        finally:
+            self.heal()
+
+    def start(self, step: dict[str, Any]) -> None:
+        """Apply one planned step (healing any active fault first)."""
+        with self._lock:
+            self.heal()
+            fault = self.faults[step["fault"]]
+            try:
+                detail = fault.resolve(step["choice"])
+            except Exception as e:  # noqa: BLE001 - a step that can't be planned is skipped
+                log.warning("nemesis: could not resolve %s: %s", fault.name, e)
+                f = fault.start_f
+                self._op(INVOKE, f, step["choice"])
+                self._op(INFO, f, step["choice"], error=f"not applied: {e}")
+                return
+            f = fault.start_name(detail)
+            self._op(INVOKE, f, _public(detail), fault=fault.name)
+            fid = self.journal.applying(fault.name, detail) if self.journal else None
+            self._active = (fault, detail, fid)
+            try:
+                value = fault.apply(detail)
+            except Exception as e:  # noqa: BLE001 - recorded; the partial fault is healed later
+                log.warning("nemesis: applying %s failed: %s", fault.name, e)
+                self._op(INFO, f, _public(detail), fault=fault.name, error=str(e))
+                return
+            log.info("nemesis: %s", fault.describe(detail))
+            self._op(INFO, f, value, fault=fault.name)
+
+    def heal(self) -> None:
+        """Heal the active fault, if any (idempotent; safe from any thread)."""
+        with self._lock:
+            if self._active is None:
+                return
+            fault, detail, fid = self._active
+            f = fault.stop_name(detail)
+            self._op(INVOKE, f, {"nodes": detail.get("nodes") or sorted(detail.get("grudge", {}))},
+                     fault=fault.name)
+            err: Exception | None = None
+            for _attempt in range(2):
+                try:
+                    value = fault.heal(detail)
+                    break
+                except Exception as e:  # noqa: BLE001 - retried once, then reported
+                    err = e
+            else:
+                self._active = None
+                self._op(INFO, f, None, fault=fault.name, error=f"heal failed: {err}")
+                raise HarnessError(f"could not heal {fault.name}: {err}; run `splitbrain "
+                                   f"cluster heal` to retry") from err
+            self._active = None
+            if self.journal is not None and fid is not None:
+                self.journal.healed(fid)
+            log.info("nemesis: healed %s", fault.name)
+            self._op(INFO, f, value, fault=fault.name)
+
+    def current(self) -> str | None:
+        """A short description of the active fault, for the live display."""
+        active = self._active
+        if active is None:
+            return None
+        fault, detail, _ = active
+        try:
+            return fault.describe(detail)
+        except Exception:  # noqa: BLE001 - display only
+            return fault.name
+
+    def _op(self, type_: str, f: str, value: Any, *, fault: str | None = None,
+            error: str | None = None) -> None:
+        op = Op(type=type_, process=NEMESIS, f=f, value=value, error=error,
+                extra={"fault": fault} if fault else {})
+        try:
+            self.record(op)
+        except Exception:  # noqa: BLE001 - a closed history must not stop a heal
+            log.exception("nemesis: could not record %s", f)
+
+
+def _public(detail: dict[str, Any]) -> Any:
+    """The part of a detail worth recording in the history (addresses are noise)."""
+    return {k: v for k, v in detail.items() if k not in ("addresses", "interfaces", "daemon")}
+
+
+def build_nemesis(faults: list[str], *, system: System, nodes: list[Node], interval: float,
+                  targets: str, seed: int, record: Callable[[Op], Op], journal_path: Path,
+                  options: dict[str, str] | None = None) -> Nemesis:
+    """A nemesis for ``faults`` on ``nodes``; refuses impossible combinations with one line."""
+    opts = dict(options or {})
+    names = check_names([f for f in faults if f.strip() and f.strip() != "none"], targets)
+    if interval <= 0:
+        raise HarnessError(f"--nemesis-interval must be positive, got {interval}")
+    if "grudge_file" in opts and "partition-grudge" not in names:
+        raise HarnessError("grudge_file is used by --nemesis partition-grudge; add it or drop "
+                           "the option")
+    ctx = Context(system=system, nodes=list(nodes), targets=targets, options=opts)
+    objs = {n: make_fault(n, ctx) for n in names}
+    for obj in objs.values():
+        obj.check()
+    for obj in objs.values():
+        obj.prepare()
+    header = {"backend": opts.get("backend") or backend_of(nodes),
+              "test": opts.get("test") or getattr(system, "test_name", "test"),
+              "system": getattr(system, "name", None),
+              "daemon": getattr(system, "daemon", None),
+              "nodes": {n.name: n.address for n in nodes}}
+    journal = Journal(Path(journal_path), header) if objs else None
+    return Nemesis(objs, ctx, interval=interval, seed=int(seed or 0), record=record,
+                   journal=journal)
+
+
+def backend_of(nodes: list[Node]) -> str:
+    """The backend a node came from, from its class's module (docker, netns, ssh, local)."""
+    if not nodes:
+        return "unknown"
+    return getattr(nodes[0], "backend", None) or type(nodes[0]).__module__.rsplit(".", 1)[-1]
