@@ -10,7 +10,9 @@ real-time order):
   (an info add may or may not have applied, an unfinished one too).
 
 So a value outside [lower, upper] is impossible for any linearizable counter
-whatever the info adds did. Because adds are positive, a read that begins after
+whatever the info adds did. Inside the interval the value must moreover be
+``lower`` plus the sum of some subset of the uncertain adds (those between the
+two bounds): with adds 2 acknowledged and 4 info, a read of 3 is impossible. Because adds are positive, a read that begins after
 another read completed must not return less ("backwards"); concurrent reads may
 legitimately differ and are not compared. The final value is the ``final-read``
 ops of the final phase (after heal): all adds are then finished, so its bounds
@@ -27,6 +29,7 @@ from splitbrain.workloads.base import Checker
 
 READS = ("read", "final-read")
 MAX_REPORTED = 20
+MAX_SUBSET_TERMS = 5000
 
 
 class CounterChecker(Checker):
@@ -42,9 +45,12 @@ class CounterChecker(Checker):
                              "increments only"}
         outcome = {id(p.invoke): p.outcome for p in pair(ops)}
         acked = possible = 0          # running sums of ok adds / not-failed add invocations
+        pending: dict[Any, int] = {}  # process -> delta of a not-failed add not yet acked
+        acked_log: list[int] = []     # deltas of ok adds, in completion order
+        maybe_applied: list[int] = []    # deltas of adds that will never be acked (info)
         acked_total = info_total = 0
         floor: tuple[int, int] | None = None   # (max value of completed reads, its index)
-        open_reads: dict[Any, tuple[Op, int, tuple[int, int] | None]] = {}
+        open_reads: dict[Any, tuple[Op, int, tuple[int, int] | None, int]] = {}
         out_of_bounds: list[dict[str, Any]] = []
         backwards: list[dict[str, Any]] = []
         bad_values: list[dict[str, Any]] = []
@@ -56,16 +62,21 @@ class CounterChecker(Checker):
                     res = outcome[id(op)]
                     if res != FAIL:
                         possible += _delta(op.value)
-                        if res != OK:
+                        if res == OK:
+                            pending[op.process] = _delta(op.value)
+                        else:  # info or never completed: uncertain for ever after
                             info_total += _delta(op.value)
+                            maybe_applied.append(_delta(op.value))
                 elif op.type == OK:
                     acked += _delta(op.value)
                     acked_total += _delta(op.value)
+                    acked_log.append(pending.pop(op.process, _delta(op.value)))
                 continue
             if op.type == INVOKE:
-                open_reads[op.process] = (op, acked, floor)
+                open_reads[op.process] = (op, acked, floor, len(acked_log))
                 continue
-            inv, lower, fl = open_reads.pop(op.process, (op, acked, floor))
+            inv, lower, fl, n_acked = open_reads.pop(op.process,
+                                                     (op, acked, floor, len(acked_log)))
             if op.type != OK:
                 continue
             v = 0 if op.value is None else op.value
@@ -79,6 +90,14 @@ class CounterChecker(Checker):
                 out_of_bounds.append({"index": op.index, "f": op.f, "value": v,
                                       "lower": lower, "upper": possible,
                                       "invoke-index": inv.index})
+            elif v != lower and v != possible:
+                uncertain = [*maybe_applied, *pending.values(), *acked_log[n_acked:]]
+                if not _subset_sum(uncertain, v - lower):
+                    out_of_bounds.append({"index": op.index, "f": op.f, "value": v,
+                                          "lower": lower, "upper": possible,
+                                          "invoke-index": inv.index,
+                                          "why": "no subset of the uncertain adds sums to "
+                                                 f"{v - lower}"})
             if fl is not None and v < fl[0]:
                 backwards.append({"index": op.index, "value": v, "earlier-value": fl[0],
                                   "earlier-index": fl[1]})
@@ -101,6 +120,18 @@ class CounterChecker(Checker):
         if not final_reads:
             out["note"] = "no successful final-read: the final value is unchecked"
         return out
+
+
+def _subset_sum(deltas: list[int], target: int) -> bool:
+    """Whether some subset of ``deltas`` (positive ints) sums to ``target`` (bitset DP)."""
+    if len(deltas) > MAX_SUBSET_TERMS:
+        return True  # too many to enumerate: fall back to the interval bounds (sound)
+    reach, mask = 1, (1 << (target + 1)) - 1
+    for d in deltas:
+        reach = (reach | (reach << d)) & mask
+        if reach >> target & 1:
+            return True
+    return bool(reach >> target & 1)
 
 
 def _delta(v: Any) -> int:
