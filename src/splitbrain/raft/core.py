@@ -259,6 +259,7 @@ class RaftCore:
             if pr is None or pr.match < info["round_end"]:
                 if info["round_ticks"] > self.election_ticks * CATCHUP_ROUNDS:
                     info["result"] = ("failed", "new member did not catch up")
+                    self.progress.pop(lid, None)
                 continue
             if info["round_ticks"] <= self.election_ticks or info["rounds"] >= CATCHUP_ROUNDS:
                 self._propose_config_add(lid, info)
@@ -512,8 +513,11 @@ class RaftCore:
         if self.reads_need_commit and self._committed_in_term():
             self.reads_waiting.extend(self.reads_need_commit)
             self.reads_need_commit = []
-        if self.id not in self.voters and self.commit >= self.config_index:
-            self.become_follower(self.term, None)  # §4.2.2: removed leader steps down
+        if self.commit >= self.config_index:
+            for p in [p for p in self.progress if p not in self.voters and p not in self.learners]:
+                del self.progress[p]
+            if self.id not in self.voters:
+                self.become_follower(self.term, None)  # §4.2.2: removed leader steps down
 
     def _release_reads(self) -> None:
         while self.reads_pending:
@@ -590,7 +594,8 @@ class RaftCore:
         voters = {k: v for k, v in self.voters.items() if k != node}
         idx, term = self.propose({"op": "config", "voters": voters})
         self.voters, self.config_index = voters, idx
-        self.progress.pop(node, None)
+        # The removed server keeps getting appends until the change commits, so it
+        # learns it was removed and stops campaigning.
         self._maybe_commit()
         return idx, term
 

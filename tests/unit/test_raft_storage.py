@@ -1,0 +1,78 @@
+"""Raft persistence: log file appends, conflict truncation, torn tails, snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from splitbrain.raft.log import RaftLog
+from splitbrain.raft.storage import Storage
+
+
+def _fresh(tmp_path: Path) -> tuple[Storage, RaftLog]:
+    st = Storage(str(tmp_path))
+    term, vote, snap, entries = st.load()
+    assert (term, vote, snap, entries) == (0, None, None, [])
+    return st, RaftLog()
+
+
+def test_hard_state_and_entries_survive_reload(tmp_path: Path) -> None:
+    st, log = _fresh(tmp_path)
+    st.save_hard_state(3, "n2")
+    for i in range(5):
+        log.append(3, {"i": i})
+    st.save_log(log, log.dirty_from)
+    log.mark_persisted()
+    st.close()
+    term, vote, snap, entries = Storage(str(tmp_path)).load()
+    assert (term, vote, snap) == (3, "n2", None)
+    assert entries == [[i + 1, 3, {"i": i}] for i in range(5)]
+
+
+def test_truncation_on_conflict_rewrites_tail(tmp_path: Path) -> None:
+    st, log = _fresh(tmp_path)
+    for i in range(5):
+        log.append(1, i)
+    st.save_log(log, log.dirty_from)
+    log.mark_persisted()
+    log.append_from_leader([[3, 2, "x"], [4, 2, "y"]])
+    assert log.dirty_from == 3
+    st.save_log(log, log.dirty_from)
+    st.close()
+    _t, _v, _s, entries = Storage(str(tmp_path)).load()
+    assert entries == [[1, 1, 0], [2, 1, 1], [3, 2, "x"], [4, 2, "y"]]
+
+
+def test_torn_last_line_is_dropped(tmp_path: Path) -> None:
+    st, log = _fresh(tmp_path)
+    for i in range(3):
+        log.append(1, i)
+    st.save_log(log, log.dirty_from)
+    st.close()
+    with open(tmp_path / "log.jsonl", "ab") as f:
+        f.write(b'[4,1,{"half')
+    st2 = Storage(str(tmp_path))
+    _t, _v, _s, entries = st2.load()
+    assert [e[0] for e in entries] == [1, 2, 3]
+    log2 = RaftLog(entries=entries)
+    log2.append(1, "next")
+    st2.save_log(log2, log2.dirty_from)
+    st2.close()
+    assert [e[0] for e in Storage(str(tmp_path)).load()[3]] == [1, 2, 3, 4]
+
+
+def test_snapshot_compacts_log_file(tmp_path: Path) -> None:
+    st, log = _fresh(tmp_path)
+    for i in range(10):
+        log.append(1, i)
+    st.save_log(log, log.dirty_from)
+    log.compact(7, 1)
+    snap = {"index": 7, "term": 1, "config": {"n1": "h:1:2"}, "data": {"k": 1}}
+    st.save_snapshot(snap, log)
+    log.mark_persisted()
+    log.append(2, "after")
+    st.save_log(log, log.dirty_from)
+    st.close()
+    _t, _v, snap2, entries = Storage(str(tmp_path)).load()
+    assert snap2 == snap
+    assert entries == [[8, 1, 7], [9, 1, 8], [10, 1, 9], [11, 2, "after"]]
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 4
