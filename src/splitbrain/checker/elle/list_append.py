@@ -145,7 +145,7 @@ class ListAppend:
                 for e in r:
                     counts[e] += 1
                 d = {e: c for e, c in counts.items() if c > 1}
-                dups.append({"op": _brief(t), "mop": mop, "duplicates": list(d.items()),
+                dups.append({"op": _brief(t), "mop": mop, "duplicates": [[e, c] for e, c in d.items()],
                              "explanation": f"T{t.index} read {k!r} = {list(r)}, with "
                                             f"{', '.join(repr(e) for e in d)} more than once, "
                                             f"though each element is appended only once"})

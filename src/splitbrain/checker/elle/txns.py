@@ -41,10 +41,11 @@ def _check_mops(value: Any, op: Op, pos: int, kinds: frozenset[str]) -> list[lis
                            f"got {type(value).__name__}; is this a transactional history?")
     out = []
     for mop in value:
-        if not isinstance(mop, (list, tuple)) or len(mop) != 3:
+        if not isinstance(mop, (list, tuple)) or len(mop) not in (2, 3) or (
+                len(mop) == 2 and mop[0] != READ):
             raise HarnessError(f"op {pos}: micro-op {mop!r} is not [f key value]; "
                                f"fix the history or use another checker")
-        f, k, v = mop
+        f, k, v = mop if len(mop) == 3 else (mop[0], mop[1], None)
         if f not in kinds:
             raise HarnessError(f"op {pos}: micro-op function {f!r} is not one of "
                                f"{sorted(kinds)}; pick the checker matching the workload")
