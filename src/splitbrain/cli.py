@@ -318,8 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="splitbrain", standalone_mode=False)
-        return 0
+        rc = app(args=args, prog_name="splitbrain", standalone_mode=False)
+        return rc if isinstance(rc, int) else 0
     except typer.Exit as e:
         return e.exit_code
     except click.exceptions.Exit as e:

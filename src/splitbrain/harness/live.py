@@ -102,7 +102,7 @@ def _print_verdict(out: Console, result: RunResult) -> None:
     if result.error:
         print(f"splitbrain: error: {result.error}", file=sys.stderr)
         if result.run_dir is not None:
-            out.print(f"history kept in {result.run_dir}/history.jsonl")
+            print(f"history kept in {result.run_dir}/history.jsonl", file=sys.stderr)
         return
     word = verdict_word(result.valid)
     colour = {"valid": "green", "invalid": "red", "unknown": "yellow"}[word]

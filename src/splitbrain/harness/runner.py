@@ -253,6 +253,7 @@ def run_test(spec: Any, *, display: Any = None, report: bool = True) -> RunResul
     back as a RunResult with exit code 3 and ``error`` set, after cleanup.
     """
     spec = spec.resolved()
+    preflight(spec)
     run_dir = store.new_run_dir(spec.store, spec.name)
     test_json = spec.to_dict() | {"splitbrain_version": __version__}
     store.write_json(run_dir / store.TEST, test_json)
@@ -307,8 +308,9 @@ def _write_report(run_dir: Path, enabled: bool) -> None:
         log.exception("could not write the HTML report")
 
 
-def _run(spec: Any, run_dir: Path, writer: HistoryWriter, progress: Progress,
-         state: dict[str, Any], display: Any) -> dict[str, Any]:
+def preflight(spec: Any) -> tuple[type[System], dict[str, Any], Workload]:
+    """Resolve the system, its options and the workload; raise HarnessError on bad
+    input before anything is created or recorded."""
     from splitbrain.clusters.systems import get_system
 
     sys_cls = get_system(spec.system)
@@ -319,6 +321,12 @@ def _run(spec: Any, run_dir: Path, writer: HistoryWriter, progress: Progress,
         missing = ", ".join(sorted(workload.requires - caps))
         raise HarnessError(f"system {sys_cls.name!r} lacks {missing}, needed by workload "
                            f"{spec.workload!r}")
+    return sys_cls, opts, workload
+
+
+def _run(spec: Any, run_dir: Path, writer: HistoryWriter, progress: Progress,
+         state: dict[str, Any], display: Any) -> dict[str, Any]:
+    sys_cls, opts, workload = preflight(spec)
     backend = make_backend(spec)
     state["backend"] = backend
     progress.phase = "cluster up"
