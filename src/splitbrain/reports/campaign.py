@@ -165,6 +165,22 @@ def _not_run(spec: TestSpec, rep: int) -> dict[str, Any]:
     return d
 
 
+def _fresh_dir(parent: Path, name: str) -> Path:
+    """A new directory ``parent/name`` (``name-2``, ``-3`` ... if taken)."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise HarnessError(f"cannot create {parent}: {e.strerror}") from None
+    n, d = 1, parent / name
+    while True:
+        try:
+            d.mkdir()
+            return d
+        except FileExistsError:
+            n += 1
+            d = parent / f"{name}-{n}"
+
+
 def campaign_exit_code(rows: list[dict[str, Any]]) -> int:
     """1 if any run is invalid, else 2 if any is unknown / errored / not run, else 0."""
     if any(r["verdict"] == "invalid" for r in rows):
@@ -217,8 +233,7 @@ def run_campaign(path: Path, *, junit: Path | None = None, json_out: bool = Fals
 
         run_test = real_run_test
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    out_dir = store / "_campaigns" / f"{title}-{stamp}"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _fresh_dir(store / "_campaigns", f"{title}-{stamp}")
     t0 = time.monotonic()
     rows: list[dict[str, Any]] = []
     stopped = False

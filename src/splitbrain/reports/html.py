@@ -214,9 +214,10 @@ def _short(v: Any, limit: int = 48) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-def timeline_data(run: RunData, cap: int = TIMELINE_CAP) -> dict[str, Any]:
-    """The first ``cap`` client op pairs plus the nemesis ops among them, for the op timeline."""
-    pairs = run.pairs[:cap]
+def timeline_data(run: RunData, cap: int | None = None) -> dict[str, Any]:
+    """The first ``cap`` (default TIMELINE_CAP) client op pairs plus the nemesis ops among
+    them, for the op timeline."""
+    pairs = run.pairs[: TIMELINE_CAP if cap is None else cap]
     last_index = max((p.i_complete or p.i_invoke for p in pairs), default=0)
     rows = []
     for p in pairs:
