@@ -83,8 +83,11 @@ class Node(ABC):
         envs = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
         cd = f"cd {shlex.quote(cwd)} && " if cwd else ""
         pidf = self.pid_file(daemon)
-        script = (f"mkdir -p {shlex.quote(self.work_dir)}/run \"$(dirname {shlex.quote(log)})\" && "
-                  f"{cd}{'env ' + envs + ' ' if envs else ''}"
+        # mkdir and cd must finish before the daemon is backgrounded: `a && b & c`
+        # would background `a && b` and race the pid file write against the mkdir.
+        script = (f"mkdir -p {shlex.quote(self.work_dir)}/run \"$(dirname {shlex.quote(log)})\" "
+                  f"|| exit 1; {cd.replace(' && ', ' || exit 1; ')}"
+                  f"{'env ' + envs + ' ' if envs else ''}"
                   f"setsid nohup {quote(cmd)} >> {shlex.quote(log)} 2>&1 < /dev/null & "
                   f"echo $! > {shlex.quote(pidf)}")
         self.exec(["sh", "-c", script])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 from splitbrain.clusters.node import HarnessError
 from splitbrain.clusters.system import System
@@ -20,6 +22,8 @@ def load_class(ref: str, what: str) -> type:
     if ":" not in ref:
         raise HarnessError(f"{what} {ref!r}: expected package.module:Class")
     mod_name, cls_name = ref.split(":", 1)
+    if os.getcwd() not in sys.path:  # plugins next to the user, as with `python -m`
+        sys.path.append(os.getcwd())
     try:
         mod = importlib.import_module(mod_name)
     except ImportError as e:
