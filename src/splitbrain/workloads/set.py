@@ -54,6 +54,8 @@ class SetWorkload(Workload):
         if self.mode not in MODES:
             raise HarnessError(f"set workload: set-mode={self.mode!r}; expected one of "
                                f"{', '.join(MODES)}")
+        if self.mode == "txn":
+            self.requires = frozenset({TXN})  # type: ignore[misc]
         self._elements = itertools.count()
 
     def generator(self) -> Generator:

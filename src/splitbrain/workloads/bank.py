@@ -1,0 +1,147 @@
+"""The ``bank`` workload: transfers between accounts; the total never changes.
+
+Our clients' ``txn`` has no compare, so a read-then-write transfer split over two
+txns would lose updates legitimately (and change the total without any bug). Two
+sound designs instead, chosen with ``-o bank-mode``:
+
+* ``cas`` (default; needs read + cas): every balance lives in one key, a JSON map
+  ``{account: balance}``. A transfer reads the map, refuses (``fail``) if the
+  source lacks the amount, and writes the new map with ``cas(key, seen, new)``,
+  retrying refused cas as the counter does. Atomic by construction, so a read
+  must show the initial total and no negative balance. A missing key is the bank
+  before its first use: the first transfer creates it with ``cas(key, None,
+  initial)``.
+* ``txn`` (needs txn): each account is a list of signed deltas; a transfer is ONE
+  txn appending ``-amount`` to the source and ``+amount`` to the destination, and
+  a read is one txn reading every account (balance = initial + sum of deltas).
+  The total holds only if txns are atomic and reads are snapshots, which is what
+  this mode tests. Transfers here are unconditional (a conditional one would need
+  a compare), so balances may go negative legitimately and only the total is
+  checked.
+
+Op shapes: ``transfer {"from": a, "to": b, "amount": n}``; ``read`` and, after
+heal, ``final-read``, whose completion value is ``{account: balance}`` (None in
+cas mode before the bank exists).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from splitbrain.checker.bank import BankChecker
+from splitbrain.checker.stats import StatsChecker
+from splitbrain.clusters.node import HarnessError
+from splitbrain.clusters.system import CAS, READ, TXN, Client, ClientError
+from splitbrain.harness.generator import EachWorker, Generator, Mix, Once, OpSpec
+from splitbrain.workloads.base import Checker, Workload, WorkloadConfig
+from splitbrain.workloads.naming import int_option, run_prefix
+
+MODES = ("cas", "txn")
+
+
+class BankWorkload(Workload):
+    """Transfers and reads of N accounts; every read must show the initial total."""
+
+    name = "bank"
+    requires = frozenset({READ, CAS})
+
+    def __init__(self, config: WorkloadConfig) -> None:
+        super().__init__(config)
+        self.mode = str(config.options.get("bank-mode", "cas"))
+        if self.mode not in MODES:
+            raise HarnessError(f"bank workload: bank-mode={self.mode!r}; expected one of "
+                               f"{', '.join(MODES)}")
+        if self.mode == "txn":
+            self.requires = frozenset({TXN})  # type: ignore[misc]
+        n = config.key_count or 5
+        if n < 2:
+            raise HarnessError(f"bank workload: needs at least 2 accounts, got {n}")
+        self.accounts = [f"a{i}" for i in range(n)]
+        self.initial = int_option(config, "initial-balance", 10, minimum=0)
+        self.max_amount = int_option(config, "max-transfer", 5)
+        self.max_retries = int_option(config, "max-retries", 10)
+        prefix = run_prefix(config, "bank")
+        self.key = prefix + "accounts"
+        self.account_keys = {a: f"{prefix}{a}" for a in self.accounts}
+
+    @property
+    def total(self) -> int:
+        """The sum of all balances, forever."""
+        return self.initial * len(self.accounts)
+
+    def initial_map(self) -> dict[str, int]:
+        return {a: self.initial for a in self.accounts}
+
+    def generator(self) -> Generator:
+        accounts, hi = self.accounts, self.max_amount
+
+        def transfer(rng: random.Random) -> OpSpec:
+            a, b = rng.sample(accounts, 2)
+            return OpSpec("transfer", {"from": a, "to": b, "amount": rng.randint(1, hi)})
+
+        def read(rng: random.Random) -> OpSpec:
+            return OpSpec("read", None)
+
+        return Mix([(3, transfer), (1, read)])
+
+    def final_generator(self) -> Generator | None:
+        return EachWorker(lambda: Once(OpSpec("final-read", None)))
+
+    def apply(self, client: Client, op: OpSpec) -> tuple[str, Any]:
+        if self.mode == "txn" and TXN not in client.capabilities:
+            raise HarnessError("bank workload: bank-mode=txn but the system's client has no "
+                               "txn capability; use bank-mode=cas")
+        if op.f in ("read", "final-read"):
+            return "ok", self._read_txn(client) if self.mode == "txn" else client.read(self.key)
+        if op.f == "transfer":
+            if self.mode == "txn":
+                t = op.value
+                client.txn([["append", self.account_keys[t["from"]], -t["amount"]],
+                            ["append", self.account_keys[t["to"]], t["amount"]]])
+                return "ok", op.value
+            return self._cas_transfer(client, op.value)
+        raise HarnessError(f"bank workload: unknown op {op.f!r}")
+
+    def _read_txn(self, client: Client) -> dict[str, Any]:
+        res = client.txn([["r", self.account_keys[a], None] for a in self.accounts])
+        out: dict[str, Any] = {}
+        for a, mop in zip(self.accounts, res, strict=True):
+            deltas = mop[2] or []
+            ok = isinstance(deltas, list) and all(
+                isinstance(d, int) and not isinstance(d, bool) for d in deltas)
+            out[a] = self.initial + sum(deltas) if ok else {"malformed": deltas}
+        return out
+
+    def _cas_transfer(self, client: Client, t: dict[str, Any]) -> tuple[str, Any]:
+        src, dst, amount = t["from"], t["to"], t["amount"]
+        for _ in range(self.max_retries):
+            try:
+                seen = client.read(self.key)
+                if seen is None:
+                    # create the bank; whether this cas wins or not, re-read next round
+                    client.cas(self.key, None, self.initial_map())
+                    continue
+            except ClientError as e:
+                # reads write nothing; creating the bank is not part of the transfer
+                raise ClientError(f"transfer gave up: {e}", definite=True) from e
+            if not isinstance(seen, dict) or not isinstance(seen.get(src), int) \
+                    or not isinstance(seen.get(dst), int):
+                raise ClientError(f"transfer gave up: the bank reads as {seen!r}",
+                                  definite=True)
+            if seen[src] < amount:
+                return "fail", t  # insufficient funds: nothing written
+            new = dict(seen)
+            new[src] = seen[src] - amount
+            new[dst] = seen[dst] + amount
+            try:
+                if client.cas(self.key, seen, new):
+                    return "ok", t
+            except ClientError as e:
+                if not e.definite:
+                    raise
+        return "fail", t
+
+    def checkers(self) -> list[Checker]:
+        return [BankChecker(self.accounts, self.total,
+                            negative_allowed=self.mode == "txn"), StatsChecker()]
