@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -110,6 +111,8 @@ async def _run(opts: Options) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     node.storage.close()
+    logging.shutdown()
+    os._exit(0)  # skip cancelling every stream task one by one: nothing is left to save
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ class Node:
         self.snapshot: dict | None = None
         self.forwarder = Forwarder()
         self.was_leader = False
+        self.learned: dict[str, str] = {}  # sender addresses carried by leader messages
+        self.my_addr = opts.peers[opts.node_id]
 
     # ----------------------------------------------------------------- setup
     def _load(self) -> None:
@@ -87,7 +89,7 @@ class Node:
                              election_ticks=ticks_e, heartbeat_ticks=ticks_h, bugs=o.bugs)
 
     def _addr_of(self, peer: str) -> str | None:
-        a = self.core.address_of(peer) or self.opts.peers.get(peer)
+        a = self.core.address_of(peer) or self.opts.peers.get(peer) or self.learned.get(peer)
         return None if a is None else ":".join(a.split(":")[:2])
 
     async def start(self) -> None:
@@ -115,6 +117,8 @@ class Node:
             self.wake.set()
 
     def _on_message(self, m: dict) -> None:
+        if "addr" in m:  # a joining node learns how to answer the leader
+            self.learned[m["from"]] = m["addr"]
         self.inbox.append(m)
         self.wake.set()
 
@@ -155,6 +159,8 @@ class Node:
                     continue
                 m = {"type": "snap", "term": m["term"], "from": m["from"],
                      "snapshot": self.snapshot}
+            if m["type"] in ("heartbeat", "snap") and to not in core.voters:
+                m["addr"] = self.my_addr
             self.transport.send(to, m)
         for e in rd.committed:
             self._apply(e)
@@ -285,31 +291,39 @@ class Node:
             return 200, self.kv.get(_str(req, "key"))  # BUG: local state, no ReadIndex
         if path not in WRITE_PATHS | ADMIN_PATHS | {"/kv/get"}:
             raise ApiError(f"unknown endpoint POST {path}", definite=True, status=404)
-        attempts = 0
+        # Definite failures (no leader yet, leader unreachable, just stepped down) are
+        # retried until the request deadline: the cluster may elect a new leader.
+        deadline = time.monotonic() + self.opts.request_timeout
         while True:
-            attempts += 1
-            leader = await self._await_leader()
-            if leader is None:
-                raise ApiError("no leader known", definite=True)
-            if leader != self.core.id:
-                if headers.get("x-raft-forwarded"):
-                    raise ApiError(f"not the leader (leader is {leader})", definite=True)
-                addr = self.core.address_of(leader)
-                if addr is None:
-                    raise ApiError(f"leader {leader} has no known address", definite=True)
-                try:
-                    return await self.forwarder.forward(client_addr(addr), method, path, body,
-                                                        self.opts.request_timeout + 1)
-                except ApiError as e:
-                    if path == "/kv/get":
-                        e.definite = True
-                    raise
             try:
-                return 200, await self._local(path, req)
+                return await self._route(method, path, headers, body, req)
             except ApiError as e:
-                if not e.definite or e.status != 503 or attempts >= 3:
+                if not e.definite or e.status != 503 or time.monotonic() >= deadline:
                     raise
-                await asyncio.sleep(self.opts.tick_ms / 1000)
+                await asyncio.sleep(2 * self.opts.tick_ms / 1000)
+
+    async def _route(self, method: str, path: str, headers: dict, body: bytes,
+                     req: dict) -> tuple[int, dict]:
+        leader = await self._await_leader()
+        if leader is None:
+            raise ApiError("no leader known", definite=True)
+        if leader == self.core.id:
+            return 200, await self._local(path, req)
+        if headers.get("x-raft-forwarded"):
+            raise ApiError(f"not the leader (leader is {leader})", definite=True)
+        addr = self.core.address_of(leader)
+        if addr is None:
+            raise ApiError(f"leader {leader} has no known address", definite=True)
+        try:
+            status, obj = await self.forwarder.forward(client_addr(addr), method, path, body,
+                                                       self.opts.request_timeout + 1)
+        except ApiError as e:
+            if path == "/kv/get":
+                e.definite = True
+            raise
+        if status == 503 and obj.get("definite") is True:
+            raise ApiError(obj.get("error", "leader unavailable"), definite=True)
+        return status, obj
 
     async def _local(self, path: str, req: dict) -> dict:
         if path == "/kv/get":
