@@ -1,0 +1,373 @@
+"""splitbrain's own Raft KV store as a system under test.
+
+Install copies the harness's own ``splitbrain.raft`` package (standard library
+only) plus a minimal ``splitbrain/__init__.py`` into ``<work_dir>/lib`` on the
+node, so the node needs nothing but ``python3``. Each node runs
+``python3 -m splitbrain.raft`` with ``PYTHONPATH=<work_dir>/lib``; its data is in
+``<work_dir>/raft``. ``-o bug=NAME[,NAME]`` switches on the node's known bugs.
+
+The client wraps :class:`splitbrain.raft.client.RaftClient`, whose errors already
+say whether the operation certainly did not take effect (``RaftError.definite``):
+that verdict maps straight to :class:`ClientError` (see its docstring and the
+error table in ``splitbrain/raft/__init__.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import tempfile
+import time
+from typing import Any, ClassVar
+
+import splitbrain.raft as raft_pkg
+from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.system import (
+    CAS,
+    DELETE,
+    LOCK,
+    READ,
+    TXN,
+    WRITE,
+    Client,
+    ClientError,
+    System,
+    SystemOption,
+)
+from splitbrain.raft.client import RaftClient, RaftError
+from splitbrain.raft.core import BUGS
+
+RAFT_PORT = 7001
+CLIENT_PORT = 8001
+
+
+def parse_bugs(s: str) -> tuple[str, ...]:
+    """``stale-read,no-fsync`` -> a tuple of known bug names (ValueError on an unknown one)."""
+    names = tuple(b.strip() for b in str(s).split(",") if b.strip())
+    for b in names:
+        if b not in BUGS:
+            raise ValueError(f"unknown bug {b!r}: choose from {', '.join(BUGS)}")
+    return names
+
+
+class RaftKVClient(Client):
+    """A client pinned to one Raft node (followers proxy to the leader)."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({READ, WRITE, CAS, DELETE, TXN, LOCK})
+
+    def __init__(self, node: Node, *, timeout: float = 5.0, lock_timeout: float = 10.0,
+                 port: int = CLIENT_PORT) -> None:
+        super().__init__(node)
+        self.lock_timeout = lock_timeout
+        self.raft = RaftClient(f"http://{node.address}:{port}", timeout=timeout)
+
+    def _call(self, what: str, fn: Any, *args: Any, **kw: Any) -> Any:
+        # RaftError.definite is the server's (or the transport's) verdict: True only
+        # when the op was rejected before proposing, or was a read; see RaftClient.
+        try:
+            return fn(*args, **kw)
+        except RaftError as e:
+            raise ClientError(f"raft {self.node.name} {what}: {e}", definite=e.definite) from None
+
+    def read(self, key: str) -> Any:
+        return self._call("get", self.raft.get, key)
+
+    def write(self, key: str, value: Any) -> None:
+        self._call("put", self.raft.put, key, value)
+
+    def cas(self, key: str, expected: Any, new: Any) -> bool:
+        if expected is None:
+            return self._call("cas", self.raft.cas, key, None, new, create_only=True)
+        return self._call("cas", self.raft.cas, key, expected, new)
+
+    def delete(self, key: str) -> None:
+        self._call("delete", self.raft.delete, key)
+
+    def txn(self, ops: list[list[Any]]) -> list[list[Any]]:
+        return self._call("txn", self.raft.txn, [list(o) for o in ops])
+
+    def lock_acquire(self, name: str, lease_s: float) -> Any:
+        """Try until held or ``lock_timeout``; "held by another" (409) is a definite no."""
+        deadline = time.monotonic() + self.lock_timeout
+        owner = self.raft.client_id
+        while True:
+            try:
+                return self.raft.lock_acquire(name, owner, lease_s)
+            except RaftError as e:
+                if not (e.status == 409 and e.definite):
+                    raise ClientError(f"raft {self.node.name} lock {name!r}: {e}",
+                                      definite=e.definite) from None
+                if time.monotonic() >= deadline:
+                    raise ClientError(f"raft lock {name!r} not acquired within "
+                                      f"{self.lock_timeout:.0f}s: {e}", definite=True) from None
+            time.sleep(0.05)
+
+    def lock_release(self, name: str, token: Any) -> None:
+        """Release; a lease that already ran out released the lock by itself (no error)."""
+        self._call("lock release", self.raft.lock_release, name, int(token))
+
+    def status(self) -> dict[str, Any]:
+        return self._call("status", self.raft.status)
+
+    def close(self) -> None:
+        self.raft.close()
+
+
+class RaftSystem(System):
+    """A cluster of splitbrain Raft nodes, one ``python3 -m splitbrain.raft`` per node."""
+
+    name: ClassVar[str] = "raft"
+    daemon: ClassVar[str] = "raft"
+    supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause", "member"})
+    options: ClassVar[dict[str, SystemOption]] = {
+        "bug": SystemOption((), "known bugs to switch on, comma-separated: " + ", ".join(BUGS),
+                            parse_bugs),
+        "timeout": SystemOption(5.0, "client request timeout in seconds", float),
+        "election_ms": SystemOption(300.0, "election timeout base in ms", float),
+        "heartbeat_ms": SystemOption(75.0, "heartbeat interval in ms", float),
+        "python": SystemOption("python3", "python interpreter on the nodes (3.11+)"),
+    }
+
+    def __init__(self, nodes: list[Node], opts: dict[str, Any], test_name: str = "test") -> None:
+        super().__init__(nodes, opts, test_name)
+        self._bootstrapped = False
+        self._expected_up: set[str] = set()
+
+    def _opt(self, key: str) -> Any:
+        v = self.opts.get(key, self.options[key].default)
+        if key == "bug" and isinstance(v, str):
+            v = parse_bugs(v)
+        return v
+
+    def lib_dir(self, node: Node) -> str:
+        return f"{node.work_dir}/lib"
+
+    def data_dir(self, node: Node) -> str:
+        return f"{node.work_dir}/raft"
+
+    def peer_addr(self, node: Node) -> str:
+        return f"{node.address}:{RAFT_PORT}:{CLIENT_PORT}"
+
+    def endpoint(self, node: Node) -> str:
+        return f"http://{node.address}:{CLIENT_PORT}"
+
+    # -- lifecycle ------------------------------------------------------------------
+    def install(self, node: Node) -> None:
+        """Copy ``splitbrain/raft`` (sources only) and a stub ``splitbrain/__init__.py``."""
+        py = self._opt("python")
+        r = node.exec(["sh", "-c", f"command -v {shlex.quote(py)} && {shlex.quote(py)} -c "
+                                   f"'import sys; sys.exit(sys.version_info < (3, 11))'"],
+                      check=False)
+        if r.rc != 0:
+            raise HarnessError(f"python 3.11+ ({py}) not found on {node.name}: install python3 "
+                               f"or pass -o python=/path/to/python3")
+        src = os.path.dirname(raft_pkg.__file__)
+        with tempfile.TemporaryDirectory(prefix="splitbrain-raft-") as tmp:
+            stage = os.path.join(tmp, "splitbrain")
+            shutil.copytree(src, os.path.join(stage, "raft"),
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            with open(os.path.join(stage, "__init__.py"), "w") as f:
+                f.write('"""splitbrain: only the Raft node was installed here."""\n')
+            node.exec(["rm", "-rf", f"{self.lib_dir(node)}/splitbrain"])
+            node.exec(["mkdir", "-p", self.lib_dir(node), f"{node.work_dir}/logs",
+                       f"{node.work_dir}/run"])
+            node.put_file(stage, f"{self.lib_dir(node)}/splitbrain")
+
+    def command(self, node: Node, *, join: bool = False) -> list[str]:
+        """The node's command line (``join``: wait to be added to a running cluster)."""
+        peers = ",".join(f"{n.name}={self.peer_addr(n)}" for n in (
+            [node] if join else self.nodes))
+        cmd = [self._opt("python"), "-m", "splitbrain.raft", "--id", node.name,
+               "--peers", peers, "--client-port", str(CLIENT_PORT),
+               "--data-dir", self.data_dir(node),
+               "--election-ms", str(self._opt("election_ms")),
+               "--heartbeat-ms", str(self._opt("heartbeat_ms"))]
+        if join:
+            cmd.append("--join")
+        for b in self._opt("bug"):
+            cmd += ["--bug", b]
+        return cmd
+
+    def _has_data(self, node: Node) -> bool:
+        return node.exec(["test", "-f", f"{self.data_dir(node)}/bootstrap.json"],
+                         check=False).rc == 0
+
+    def start(self, node: Node) -> None:
+        """Start the node; a node without data after bootstrap starts with ``--join``."""
+        if daemon_alive(node, self.daemon):
+            self._expected_up.add(node.name)
+            return
+        if node.exec(["test", "-d", f"{self.lib_dir(node)}/splitbrain/raft"],
+                     check=False).rc != 0:
+            self.install(node)
+        join = self._bootstrapped and not self._has_data(node)
+        node.start_daemon(self.daemon, self.command(node, join=join),
+                          log_file=self.log_files(node)[0],
+                          env={"PYTHONPATH": self.lib_dir(node), "PYTHONUNBUFFERED": "1"})
+        self._expected_up.add(node.name)
+
+    def setup(self) -> None:
+        for n in self.nodes:
+            self.install(n)
+        for n in self.nodes:
+            self.start(n)
+        self._bootstrapped = True
+        self.wait_healthy()
+
+    def stop(self, node: Node) -> None:
+        self._expected_up.discard(node.name)
+        node.stop_daemon(self.daemon)
+
+    def kill(self, node: Node) -> None:
+        """SIGKILL, then wait until the process is gone (so a restart right away works)."""
+        self._expected_up.discard(node.name)
+        pid = node.daemon_pid(self.daemon)
+        node.signal_daemon(self.daemon, signal.SIGKILL)
+        if pid is not None:
+            wait_gone(node, pid)
+
+    def is_running(self, node: Node) -> bool:
+        return daemon_alive(node, self.daemon)
+
+    def wipe(self, node: Node) -> None:
+        node.exec(["rm", "-rf", self.data_dir(node)])
+
+    def log_files(self, node: Node) -> list[str]:
+        return [f"{node.work_dir}/logs/raft.log"]
+
+    def client(self, node: Node) -> RaftKVClient:
+        return RaftKVClient(node, timeout=float(self._opt("timeout")))
+
+    def _admin(self, node: Node, timeout: float = 2.0) -> RaftKVClient:
+        return RaftKVClient(node, timeout=timeout)
+
+    # -- health, leader, members -----------------------------------------------------
+    def _statuses(self) -> list[tuple[Node, dict[str, Any]]]:
+        out = []
+        for n in self.nodes:
+            c = self._admin(n, timeout=1.0)
+            try:
+                out.append((n, c.status()))
+            except ClientError:
+                pass
+            finally:
+                c.close()
+        return out
+
+    def leader(self) -> Node | None:
+        """The node whose status says leader (the highest term if several do)."""
+        best: tuple[int, Node] | None = None
+        for n, st in self._statuses():
+            if st.get("role") == "leader" and (best is None or int(st.get("term", 0)) > best[0]):
+                best = (int(st.get("term", 0)), n)
+        return best[1] if best else None
+
+    def members(self) -> list[str]:
+        """Voters as the leader sees them (or, without a leader, the first node that answers)."""
+        ld = self.leader()
+        for n in ([ld] if ld else []) + self.nodes:
+            c = self._admin(n)
+            try:
+                m = c.status().get("members") or {}
+                return sorted(m) if isinstance(m, dict | list) else []
+            except ClientError:
+                continue
+            finally:
+                c.close()
+        return []
+
+    def healthy(self) -> bool:
+        """There is a leader and every member answers a linearizable read."""
+        names = set(self.members())
+        if not names or self.leader() is None:
+            return False
+        for n in self.nodes:
+            if n.name not in names:
+                continue
+            c = self._admin(n)
+            try:
+                c.read("splitbrain-health")
+            except ClientError:
+                return False
+            finally:
+                c.close()
+        return True
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        """Block until healthy; fail fast with the log tail if a node exited."""
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                if self.healthy():
+                    return
+            except Exception as e:  # noqa: BLE001 - retried until the deadline
+                last = e
+            for n in self.nodes:
+                if n.name in self._expected_up and not daemon_alive(n, self.daemon):
+                    tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
+                                  check=False).stdout.strip().replace("\n", " | ")
+                    raise HarnessError(f"raft node {n.name} exited: "
+                                       f"{tail[-400:] or 'no log output'} "
+                                       f"(log: {self.log_files(n)[0]})")
+            time.sleep(0.2)
+        raise HarnessError(f"raft cluster not healthy after {timeout:.0f}s"
+                           + (f": {last}" if last else ""))
+
+    def _admin_call(self, what: str, fn_name: str, *args: Any, avoid: Node,
+                    timeout: float = 30.0) -> Any:
+        """A membership call through the leader (or any other node, which proxies it)."""
+        deadline = time.monotonic() + timeout
+        errors: list[str] = []
+        while time.monotonic() < deadline:
+            ld = self.leader()
+            for n in [x for x in ([ld] if ld else []) + self.nodes if x.name != avoid.name]:
+                c = self._admin(n, timeout=max(5.0, deadline - time.monotonic()))
+                try:
+                    return getattr(c.raft, fn_name)(*args)
+                except RaftError as e:
+                    errors.append(f"{n.name}: {e}")
+                    if e.status == 400:
+                        raise HarnessError(f"raft {what} {avoid.name}: {e}") from None
+                finally:
+                    c.close()
+            time.sleep(0.3)
+        raise HarnessError(f"raft {what} {avoid.name} failed: " + "; ".join(errors[-4:]))
+
+    def member_remove(self, node: Node) -> None:
+        """Remove ``node`` from the voters, then stop it and wipe its data."""
+        if node.name not in self.members():
+            raise HarnessError(f"raft: {node.name} is not a member")
+        self._admin_call("member remove", "member_remove", node.name, avoid=node)
+        self.stop(node)
+        self.wipe(node)
+
+    def member_add(self, node: Node) -> None:
+        """Start ``node`` empty with ``--join`` and have the leader add it."""
+        if node.name in self.members():
+            raise HarnessError(f"raft: {node.name} is already a member")
+        self.stop(node)
+        self.wipe(node)
+        self._bootstrapped = True
+        self.start(node)
+        self._admin_call("member add", "member_add", node.name, self.peer_addr(node), avoid=node)
+
+
+def daemon_alive(node: Node, daemon: str) -> bool:
+    """The daemon's recorded process exists and is not a zombie awaiting its reaper."""
+    pidf = shlex.quote(node.pid_file(daemon))
+    r = node.exec(["sh", "-c", f"p=$(cat {pidf} 2>/dev/null) && kill -0 \"$p\" 2>/dev/null && "
+                               f"! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat 2>/dev/null"],
+                  check=False)
+    return r.rc == 0
+
+
+def wait_gone(node: Node, pid: int, timeout: float = 10.0) -> None:
+    """Wait until ``pid`` has exited (a zombie counts as exited)."""
+    node.exec(["sh", "-c", f"i=0; while kill -0 {pid} 2>/dev/null && "
+                           f"! grep -q '^[0-9]* ([^)]*) Z' /proc/{pid}/stat 2>/dev/null && "
+                           f"[ $i -lt {int(timeout * 20)} ]; do sleep 0.05; i=$((i+1)); done"],
+              check=False, timeout=timeout + 5)
+

@@ -1,0 +1,464 @@
+"""ZooKeeper as a system under test, and its client over kazoo.
+
+Each node runs one JVM in the foreground (``QuorumPeerMain zoo.cfg``) with
+Debian's jars (``/usr/share/java/zookeeper.jar``, whose manifest names its
+dependencies), a small heap so five JVMs fit on a laptop, and its data, myid
+and config under ``<work_dir>/zookeeper``. The leader is found with the
+``srvr`` four-letter word (whitelisted in zoo.cfg).
+
+Values are stored JSON-encoded in znodes under ``/splitbrain/kv``; cas is a
+versioned ``set``; locks are ephemeral sequential znodes (the lease is the
+session: a lock lasts as long as the client's session does).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import signal
+import socket
+import threading
+import time
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import (
+    BadVersionError,
+    ConnectionClosedError,
+    KazooException,
+    NodeExistsError,
+    NoNodeError,
+)
+from kazoo.handlers.threading import KazooTimeoutError
+
+from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.system import (
+    CAS,
+    DELETE,
+    LOCK,
+    READ,
+    WRITE,
+    Client,
+    ClientError,
+    System,
+    SystemOption,
+    parse_bool,
+)
+
+CLIENT_PORT = 2181
+QUORUM_PORT = 2888
+ELECTION_PORT = 3888
+KV_ROOT = "/splitbrain/kv"
+LOCK_ROOT = "/splitbrain/locks"
+ZK_JAR = "/usr/share/java/zookeeper.jar"
+#: slf4j binding so the JVM logs to stdout (the daemon log); optional.
+LOG_JAR = "/usr/share/java/slf4j-simple.jar"
+
+
+# -- error mapping ----------------------------------------------------------------
+#
+# Data outcomes are answers, not errors: NoNode / NodeExists / BadVersion come
+# from the leader's decision and mean the write was not applied, so cas returns
+# False (definite) and write / delete handle them.
+#
+# For the remaining failures (mapped in ZooKeeperClient._do):
+# * ConnectionClosedError: the kazoo client was closed before the request was
+#   queued -> definite.
+# * A session that could not be established (connect timeout at start): nothing
+#   was sent -> definite.
+# * ConnectionLoss: kazoo fails every sent *and* queued request with it when the
+#   TCP connection drops; a sent write may have been committed -> indefinite
+#   for writes, definite for reads.
+# * OperationTimeout, and our own wait timing out (KazooTimeoutError): the
+#   request may still be queued in kazoo and sent after a reconnect, or be in
+#   flight -> indefinite for writes.
+# * SessionExpired: in-flight requests are failed with it when the session
+#   expires, and they may have been committed before -> indefinite for writes.
+# * Any other ZooKeeper error on a write (SystemError, MarshallingError, ...):
+#   unknown -> indefinite. Reads: always definite (a read has no effect).
+
+
+def znode_for(key: str, root: str = KV_ROOT) -> str:
+    """The znode holding ``key`` (any string: slashes and the like are %-quoted)."""
+    return f"{root}/{quote(str(key), safe='') or '%00'}"
+
+
+def _enc(v: Any) -> bytes:
+    return json.dumps(v, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _dec(b: bytes | None) -> Any:
+    return None if b is None or b == b"" else json.loads(b)
+
+
+def four_letter(address: str, word: str = "srvr", port: int = CLIENT_PORT,
+                timeout: float = 1.0) -> str:
+    """Send a four-letter word to a ZooKeeper server and return its answer."""
+    with socket.create_connection((address, port), timeout=timeout) as s:
+        s.settimeout(timeout)
+        s.sendall(word.encode())
+        chunks = []
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            chunks.append(b)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def parse_mode(srvr: str) -> str | None:
+    """``leader`` / ``follower`` / ``standalone`` / ``observer`` from a srvr answer."""
+    for line in srvr.splitlines():
+        if line.startswith("Mode:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+class ZooKeeperClient(Client):
+    """A kazoo session pinned to one ZooKeeper server (no failover to others)."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({READ, WRITE, CAS, DELETE, LOCK})
+
+    def __init__(self, node: Node, *, sync: bool = False, session_timeout: float = 5.0,
+                 timeout: float = 5.0, lock_timeout: float = 10.0) -> None:
+        super().__init__(node)
+        self.sync = sync
+        self.timeout = timeout
+        self.lock_timeout = lock_timeout
+        self.connect_timeout = min(timeout, 3.0)
+        self._zk = KazooClient(
+            hosts=f"{node.address}:{CLIENT_PORT}", timeout=session_timeout,
+            connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 1.0},
+            command_retry=None, logger=logging.getLogger(f"splitbrain.zookeeper.{node.name}"))
+        self._started = False
+        self._lock = threading.Lock()
+
+    def _ensure(self) -> None:
+        """Open the session on first use; a session that can't open sent nothing."""
+        with self._lock:
+            if self._started:
+                return
+            try:
+                self._zk.start(timeout=self.connect_timeout)
+            except KazooTimeoutError:
+                self._zk.stop()
+                raise ClientError(f"zookeeper {self.node.name}: no session within "
+                                  f"{self.connect_timeout:.0f}s (not sent)", definite=True) from None
+            self._started = True
+
+    def _do(self, what: str, fn: Any, *args: Any, mutating: bool,
+            passthrough: tuple[type[Exception], ...] = (), **kw: Any) -> Any:
+        """Run one async kazoo call with a bounded wait and the error mapping above."""
+        self._ensure()
+        try:
+            return fn(*args, **kw).get(timeout=self.timeout)
+        except passthrough:
+            raise
+        except ConnectionClosedError as e:
+            raise ClientError(f"zookeeper {self.node.name} {what}: client closed: {e}",
+                              definite=True) from None
+        except KazooTimeoutError:
+            raise ClientError(f"zookeeper {self.node.name} {what}: no answer within "
+                              f"{self.timeout:.0f}s", definite=not mutating) from None
+        except KazooException as e:
+            raise ClientError(f"zookeeper {self.node.name} {what}: {type(e).__name__} {e}",
+                              definite=not mutating) from None
+
+    # -- key/value -----------------------------------------------------------------
+    def _get(self, path: str) -> tuple[Any, Any] | None:
+        if self.sync:
+            self._do("sync", self._zk.sync_async, path, mutating=False)
+        try:
+            data, stat = self._do("get", self._zk.get_async, path, mutating=False,
+                                  passthrough=(NoNodeError,))
+        except NoNodeError:
+            return None
+        return _dec(data), stat
+
+    def read(self, key: str) -> Any:
+        got = self._get(znode_for(key))
+        return None if got is None else got[0]
+
+    def write(self, key: str, value: Any) -> None:
+        path, data = znode_for(key), _enc(value)
+        for _ in range(5):
+            try:
+                self._do("set", self._zk.set_async, path, data, mutating=True,
+                         passthrough=(NoNodeError,))
+                return
+            except NoNodeError:
+                pass  # the leader said no such node: nothing applied; create it
+            try:
+                self._do("create", self._zk.create_async, path, data, makepath=True,
+                         mutating=True, passthrough=(NodeExistsError,))
+                return
+            except NodeExistsError:
+                continue  # created concurrently: nothing applied; set it
+        raise ClientError(f"zookeeper write {key!r}: set/create raced 5 times (nothing applied)",
+                          definite=True)
+
+    def cas(self, key: str, expected: Any, new: Any) -> bool:
+        """Versioned set (create-if-absent when ``expected`` is None)."""
+        path = znode_for(key)
+        if expected is None:
+            try:
+                self._do("create", self._zk.create_async, path, _enc(new), makepath=True,
+                         mutating=True, passthrough=(NodeExistsError,))
+                return True
+            except NodeExistsError:
+                return False
+        got = self._get(path)
+        if got is None or got[0] != expected:
+            return False
+        try:
+            self._do("set", self._zk.set_async, path, _enc(new), version=got[1].version,
+                     mutating=True, passthrough=(BadVersionError, NoNodeError))
+        except (BadVersionError, NoNodeError):
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        try:
+            self._do("delete", self._zk.delete_async, znode_for(key), mutating=True,
+                     passthrough=(NoNodeError,))
+        except NoNodeError:
+            pass
+
+    # -- locks: ephemeral sequential znodes ------------------------------------------
+    def lock_acquire(self, name: str, lease_s: float) -> Any:
+        """Queue an ephemeral sequential znode and wait until it is the lowest.
+
+        ``lease_s`` is not used: a ZooKeeper lock is held while the session
+        lives (its timeout is ``-o session_timeout``). Giving up after the lock
+        timeout deletes our znode; if that delete is confirmed nothing is held
+        (definite), otherwise the znode may still make us the holder
+        (indefinite). Returns the znode path as the token.
+        """
+        d = znode_for(name, LOCK_ROOT)
+        mine = self._do("create", self._zk.create_async, f"{d}/lock-", b"", ephemeral=True,
+                        sequence=True, makepath=True, mutating=True)
+        me = mine.rsplit("/", 1)[1]
+        deadline = time.monotonic() + self.lock_timeout
+        try:
+            while True:
+                kids = sorted(self._do("children", self._zk.get_children_async, d,
+                                       mutating=False))
+                if me not in kids:
+                    raise ClientError(f"zookeeper lock {name!r}: our znode vanished "
+                                      f"(session expired)", definite=True)
+                i = kids.index(me)
+                if i == 0:
+                    return mine
+                woke = threading.Event()
+                if self._do("exists", self._zk.exists_async, f"{d}/{kids[i - 1]}",
+                            watch=lambda _e, w=woke: w.set(), mutating=False) is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise ClientError(f"zookeeper lock {name!r}: not acquired within "
+                                          f"{self.lock_timeout:.0f}s", definite=True)
+                    woke.wait(min(left, 1.0))
+        except ClientError as e:
+            try:
+                self._do("delete", self._zk.delete_async, mine, mutating=True,
+                         passthrough=(NoNodeError,))
+            except NoNodeError:
+                pass
+            except ClientError:
+                raise ClientError(f"{e}; and our lock znode could not be removed, so we may "
+                                  f"hold it", definite=False) from None
+            raise ClientError(str(e), definite=True) from None
+
+    def lock_release(self, name: str, token: Any) -> None:
+        """Delete our lock znode (already gone: the session ended and the lock with it)."""
+        try:
+            self._do("delete", self._zk.delete_async, str(token), mutating=True,
+                     passthrough=(NoNodeError,))
+        except NoNodeError:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            if self._started:
+                try:
+                    self._zk.stop()
+                finally:
+                    self._zk.close()
+                self._started = False
+
+
+class ZooKeeperSystem(System):
+    """A ZooKeeper ensemble: one QuorumPeerMain JVM per node, myid = position + 1."""
+
+    name: ClassVar[str] = "zookeeper"
+    daemon: ClassVar[str] = "zookeeper"
+    supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause"})
+    options: ClassVar[dict[str, SystemOption]] = {
+        "sync": SystemOption(False, "sync with the leader before every read (else reads may "
+                             "be stale)", parse_bool),
+        "session_timeout": SystemOption(5.0, "client session timeout in seconds (also the "
+                                        "lease of a lock)", float),
+        "timeout": SystemOption(5.0, "client request timeout in seconds", float),
+        "tick_ms": SystemOption(500, "ZooKeeper tickTime in milliseconds", int),
+        "heap": SystemOption("256m", "JVM maximum heap per node (-Xmx)"),
+        "java": SystemOption("java", "path of the java binary on the nodes"),
+        "classpath": SystemOption("", "JVM classpath (default: Debian's zookeeper.jar)"),
+    }
+
+    def __init__(self, nodes: list[Node], opts: dict[str, Any], test_name: str = "test") -> None:
+        super().__init__(nodes, opts, test_name)
+        self._expected_up: set[str] = set()
+        self._classpath: dict[str, str] = {}
+
+    def _opt(self, key: str) -> Any:
+        return self.opts.get(key, self.options[key].default)
+
+    def zk_dir(self, node: Node) -> str:
+        return f"{node.work_dir}/zookeeper"
+
+    def myid(self, node: Node) -> int:
+        return [n.name for n in self.nodes].index(node.name) + 1
+
+    def endpoint(self, node: Node) -> str:
+        return f"{node.address}:{CLIENT_PORT}"
+
+    def config(self, node: Node) -> str:
+        """zoo.cfg for ``node``: every server bound to its own address."""
+        lines = [
+            f"tickTime={self._opt('tick_ms')}",
+            "initLimit=10",
+            "syncLimit=5",
+            f"dataDir={self.zk_dir(node)}/data",
+            f"clientPort={CLIENT_PORT}",
+            f"clientPortAddress={node.address}",
+            "maxClientCnxns=0",
+            "admin.enableServer=false",
+            "4lw.commands.whitelist=*",
+            "autopurge.purgeInterval=1",
+        ]
+        if len(self.nodes) > 1:
+            lines.append("standaloneEnabled=false")
+        lines += [f"server.{self.myid(n)}={n.address}:{QUORUM_PORT}:{ELECTION_PORT}"
+                  for n in self.nodes]
+        return "\n".join(lines) + "\n"
+
+    def command(self, node: Node) -> list[str]:
+        return [
+            self._opt("java"), f"-Xmx{self._opt('heap')}", "-Xms32m", "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1", "-Xss512k", "-Djava.net.preferIPv4Stack=true",
+            "-Dorg.slf4j.simpleLogger.showDateTime=true",
+            "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSS",
+            "-cp", self._classpath.get(node.name) or self._opt("classpath") or ZK_JAR,
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain", f"{self.zk_dir(node)}/zoo.cfg",
+        ]
+
+    # -- lifecycle ------------------------------------------------------------------
+    def install(self, node: Node) -> None:
+        java = self._opt("java")
+        if node.exec(["sh", "-c", f"command -v {shlex.quote(java)}"], check=False).rc != 0:
+            raise HarnessError(f"java not found on {node.name}: install a JRE "
+                               f"(openjdk-17-jre-headless) or pass -o java=/path/to/java")
+        cp = self._opt("classpath")
+        if not cp:
+            if node.exec(["test", "-f", ZK_JAR], check=False).rc != 0:
+                raise HarnessError(f"ZooKeeper not found on {node.name} ({ZK_JAR}): install "
+                                   f"Debian's zookeeper package or pass -o classpath=...")
+            cp = ZK_JAR
+            if node.exec(["test", "-f", LOG_JAR], check=False).rc == 0:
+                cp += f":{LOG_JAR}"
+        self._classpath[node.name] = cp
+        d = self.zk_dir(node)
+        node.exec(["mkdir", "-p", f"{d}/data", f"{node.work_dir}/logs", f"{node.work_dir}/run"])
+        node.write_file(f"{d}/zoo.cfg", self.config(node))
+        node.write_file(f"{d}/data/myid", f"{self.myid(node)}\n")
+
+    def start(self, node: Node) -> None:
+        if daemon_alive(node, self.daemon):
+            self._expected_up.add(node.name)
+            return
+        if node.exec(["test", "-f", f"{self.zk_dir(node)}/data/myid"], check=False).rc != 0:
+            self.install(node)  # wiped: config and myid again
+        node.start_daemon(self.daemon, self.command(node), log_file=self.log_files(node)[0])
+        self._expected_up.add(node.name)
+
+    def stop(self, node: Node) -> None:
+        self._expected_up.discard(node.name)
+        node.stop_daemon(self.daemon)
+
+    def kill(self, node: Node) -> None:
+        """SIGKILL, then wait until the JVM is gone (so a restart right away works)."""
+        self._expected_up.discard(node.name)
+        pid = node.daemon_pid(self.daemon)
+        node.signal_daemon(self.daemon, signal.SIGKILL)
+        if pid is not None:
+            wait_gone(node, pid)
+
+    def is_running(self, node: Node) -> bool:
+        return daemon_alive(node, self.daemon)
+
+    def wipe(self, node: Node) -> None:
+        node.exec(["rm", "-rf", self.zk_dir(node)])
+
+    def log_files(self, node: Node) -> list[str]:
+        return [f"{node.work_dir}/logs/zookeeper.log"]
+
+    def client(self, node: Node) -> ZooKeeperClient:
+        return ZooKeeperClient(node, sync=bool(self._opt("sync")),
+                               session_timeout=float(self._opt("session_timeout")),
+                               timeout=float(self._opt("timeout")))
+
+    # -- health and leader -------------------------------------------------------------
+    def mode(self, node: Node) -> str | None:
+        """The server's mode from ``srvr`` (None if it doesn't answer or isn't serving)."""
+        try:
+            return parse_mode(four_letter(node.address))
+        except OSError:
+            return None
+
+    def healthy(self) -> bool:
+        """Every server is serving (leader/follower/standalone) and there is one leader."""
+        modes = [self.mode(n) for n in self.nodes]
+        if any(m not in ("leader", "follower", "standalone", "observer") for m in modes):
+            return False
+        return modes.count("leader") == 1 or modes == ["standalone"]
+
+    def leader(self) -> Node | None:
+        for n in self.nodes:
+            if self.mode(n) in ("leader", "standalone"):
+                return n
+        return None
+
+    def wait_healthy(self, timeout: float = 90.0) -> None:
+        """Block until healthy; fail fast with the log tail if a JVM exited."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.healthy():
+                return
+            for n in self.nodes:
+                if n.name in self._expected_up and not daemon_alive(n, self.daemon):
+                    tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
+                                  check=False).stdout.strip().replace("\n", " | ")
+                    raise HarnessError(f"zookeeper on {n.name} exited: "
+                                       f"{tail[-400:] or 'no log output'} "
+                                       f"(log: {self.log_files(n)[0]})")
+            time.sleep(0.3)
+        modes = {n.name: self.mode(n) for n in self.nodes}
+        raise HarnessError(f"zookeeper ensemble not healthy after {timeout:.0f}s: modes {modes}")
+
+
+def daemon_alive(node: Node, daemon: str) -> bool:
+    """The daemon's recorded process exists and is not a zombie awaiting its reaper."""
+    pidf = shlex.quote(node.pid_file(daemon))
+    r = node.exec(["sh", "-c", f"p=$(cat {pidf} 2>/dev/null) && kill -0 \"$p\" 2>/dev/null && "
+                               f"! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat 2>/dev/null"],
+                  check=False)
+    return r.rc == 0
+
+
+def wait_gone(node: Node, pid: int, timeout: float = 10.0) -> None:
+    """Wait until ``pid`` has exited (a zombie counts as exited)."""
+    node.exec(["sh", "-c", f"i=0; while kill -0 {pid} 2>/dev/null && "
+                           f"! grep -q '^[0-9]* ([^)]*) Z' /proc/{pid}/stat 2>/dev/null && "
+                           f"[ $i -lt {int(timeout * 20)} ]; do sleep 0.05; i=$((i+1)); done"],
+              check=False, timeout=timeout + 5)
