@@ -314,3 +314,92 @@ def test_local_backend_refuses_partitions(tmp_path):
         with pytest.raises(HarnessError, match="local backend"):
             build_nemesis(faults, system=system, nodes=nodes, interval=1, targets="one", seed=1,
                           record=lambda op: op, journal_path=tmp_path / "j")
+
+
+CLOCK_PORT = 7402
+CLOCK_SERVER = textwrap.dedent(f"""
+    import socket, time
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", {CLOCK_PORT}))
+    s.listen(64)
+    while True:
+        c, _ = s.accept()
+        c.sendall(repr(time.time()).encode())
+        c.close()
+""")
+
+
+class ClockServerSystem(TcpServerSystem):
+    """A real daemon that tells the wall-clock time it sees (read through libc)."""
+
+    name = "clockserver"
+    daemon = "clockserver"
+    supports = frozenset({"kill", "pause", "clock"})
+
+    def start(self, node: Node) -> None:
+        node.start_daemon(self.daemon, [PY, "-c", CLOCK_SERVER])
+
+
+def skew(src: Node, dst: Node) -> float:
+    """How far ``dst``'s daemon clock is from the real time (seconds)."""
+    probe = ("import socket,sys,time\n"
+             "c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)\n"
+             "print(float(c.recv(64).decode()) - time.time())\n")
+    return float(src.exec([PY, "-c", probe, dst.address, str(CLOCK_PORT)], timeout=10).stdout)
+
+
+def test_clock_bump_and_strobe_with_libfaketime(cluster, tmp_path):
+    _system, nodes = cluster
+    from splitbrain.nemesis.clock import daemon_has_faketime, find_libfaketime
+    if find_libfaketime(nodes[0]) is None:
+        why = "the clock fault needs libfaketime: apt-get install faketime"
+        if os.environ.get("SPLITBRAIN_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"SPLITBRAIN_REQUIRE_DOCKER=1 but {why}")
+        pytest.skip(why)
+    system = ClockServerSystem(nodes, {}, TEST)
+    for n in nodes:
+        system.start(n)
+    try:
+        wait_until(lambda: reaches_clock(nodes[0], nodes[1]), "the clock server")
+        assert daemon_has_faketime(nodes[1], system.daemon) is False
+        ops: list[Op] = []
+        nem = build_nemesis(["clock"], system=system, nodes=nodes, interval=1, targets="one",
+                            seed=1, record=lambda op: ops.append(op) or op,
+                            journal_path=tmp_path / "faults.journal",
+                            options={"backend": "netns", "test": TEST})
+        # prepare() restarted every daemon under libfaketime at offset +0
+        assert all(daemon_has_faketime(n, system.daemon) for n in nodes)
+        wait_until(lambda: reaches_clock(nodes[0], nodes[1]), "the restarted clock server")
+        assert abs(skew(nodes[0], nodes[1])) < 30
+
+        nem.start({"fault": "clock", "choice": {"mode": "bump", "targets": ["n2"],
+                                                "fallback": "n2", "offset_s": -1800.0}})
+        assert abs(skew(nodes[0], nodes[1]) + 1800) < 30
+        assert abs(skew(nodes[0], nodes[2])) < 30
+        assert ops[-1].f == "bump-clock" and ops[-1].value["offset_s"] == -1800.0
+        nem.heal()
+        assert abs(skew(nodes[0], nodes[1])) < 30
+
+        nem.start({"fault": "clock", "choice": {"mode": "strobe", "targets": ["n3"],
+                                                "fallback": "n3", "offset_s": 900.0,
+                                                "period_ms": 50}})
+        seen = set()
+        wait_until(lambda: seen.add(round(skew(nodes[0], nodes[2]) / 900)) or seen >= {0, 1},
+                   "both clock values of the strobe")
+        assert ops[-1].f == "strobe-clock"
+        nem.heal()
+        assert not nodes[2].daemon_running("splitbrain-clock-strobe")
+        assert abs(skew(nodes[0], nodes[2])) < 30
+        assert heal_nodes(nodes) == []
+    finally:
+        for n in nodes:
+            system.stop(n)
+
+
+def reaches_clock(src: Node, dst: Node) -> bool:
+    try:
+        skew(src, dst)
+        return True
+    except Exception:  # noqa: BLE001 - not up yet
+        return False
