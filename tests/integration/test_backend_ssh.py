@@ -42,6 +42,7 @@ def hosts(tmp_path_factory):
     for n in nodes:
         n.write_file("/root/.ssh/authorized_keys", pub + "\n", mode=0o600)
         n.exec("id tester >/dev/null 2>&1 || useradd -m -s /bin/sh tester")
+        n.exec(["usermod", "-p", "*", "tester"])      # no password, but not locked for sshd
         n.write_file("/home/tester/.ssh/authorized_keys", pub + "\n", mode=0o600)
         n.exec("chown -R tester /home/tester/.ssh && chmod 700 /home/tester/.ssh")
         n.write_file("/etc/sudoers.d/tester", "tester ALL=(ALL) NOPASSWD: ALL\n", mode=0o440)

@@ -36,7 +36,7 @@ LABEL = "splitbrain"
 # Dockerfile satisfies it with ``default-jre-headless`` (saves ~300 MB of X/GL libs).
 NODE_PACKAGES = [
     "iptables", "iproute2", "procps", "python3", "openssh-server", "psmisc",
-    "iputils-ping", "etcd-server", "etcd-client", "zookeeper", "faketime",
+    "iputils-ping", "sudo", "etcd-server", "etcd-client", "zookeeper", "faketime",
 ]
 
 # Started by tini (``init=True``): pick the iptables flavour the host kernel
@@ -71,7 +71,7 @@ RUN printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/s
  && printf 'Package: default-jre\\nVersion: 2:99-splitbrain\\nArchitecture: all\\nMaintainer: splitbrain\\nDepends: default-jre-headless\\nDescription: headless stand-in: zookeeper needs a JVM, not a GUI JRE\\n' > /tmp/headless-jre/DEBIAN/control \\
  && dpkg-deb -b /tmp/headless-jre /tmp/headless-jre.deb >/dev/null \\
  && apt-get update -qq \\
- && apt-get install -y -qq --no-install-recommends /tmp/headless-jre.deb {packages} \\
+ && apt-get install -y -q --no-install-recommends /tmp/headless-jre.deb {packages} \\
  && rm -rf /tmp/headless-jre* \\
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log \\
  && update-alternatives --set iptables /usr/sbin/iptables-nft \\
@@ -342,8 +342,8 @@ def build_image(force: bool = False, progress: Progress = print) -> str:
             if "error" in chunk:
                 raise HarnessError(f"building {tag} failed: {str(chunk['error']).strip()}")
             line = str(chunk.get("stream", "")).strip()
-            if line.startswith("Step "):
-                progress(line)
+            if line.startswith(("Step ", "Fetched ", "Setting up ")):
+                progress(line if line.startswith("Step ") else "  " + line)
             if line:
                 last = line
     except HarnessError:
@@ -354,7 +354,25 @@ def build_image(force: bool = False, progress: Progress = print) -> str:
         raise HarnessError(f"building {tag} failed: {last}")
     size = client.images.get(tag).attrs.get("Size", 0)
     progress(f"built {tag} in {time.monotonic() - t0:.0f}s ({size / 1e6:.0f} MB)")
+    prune_old_images(client, keep=tag)
     return tag
+
+
+def prune_old_images(client, keep: str) -> list[str]:
+    """Remove node images of older recipes that no container uses (best effort)."""
+    import docker.errors
+    removed = []
+    for img in client.images.list(name=IMAGE_REPO):
+        tags = [t for t in img.tags if t != keep]
+        if keep in img.tags or not tags:
+            continue
+        for t in tags:
+            try:
+                client.images.remove(t)
+                removed.append(t)
+            except docker.errors.APIError:   # in use by a container: keep it
+                pass
+    return removed
 
 
 def ensure_image(progress: Progress = print) -> str:

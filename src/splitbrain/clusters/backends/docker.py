@@ -81,6 +81,8 @@ def _read_exact(sock: socket.socket, n: int) -> bytes:
 class DockerNode(Node):
     """A node that is a container; commands run through ``docker exec``."""
 
+    isolated_network = True      # partitions and packet faults work here
+
     def __init__(self, client, container_id: str, name: str, address: str,
                  work_dir: str = WORK_DIR) -> None:
         self.client = client
@@ -244,9 +246,8 @@ class DockerBackend(Backend):
         names = [f"n{i}" for i in range(1, count + 1)]
 
         def start(node: str) -> str:
-            host_config = api.create_host_config(
-                init=True, cap_add=self.cap_add, network_mode=net,
-                sysctls={"net.ipv4.ip_unprivileged_port_start": "0"})
+            host_config = api.create_host_config(init=True, cap_add=self.cap_add,
+                                                 network_mode=net)
             netcfg = api.create_networking_config({net: api.create_endpoint_config(aliases=[node])})
             c = api.create_container(image, name=container_name(test_name, node), hostname=node,
                                      labels={**labels, LABEL_NODE: node},

@@ -73,6 +73,8 @@ def read_nodes_file(path: str) -> list[str]:
 class SSHNode(Node):
     """A real host; commands run over one paramiko connection (channels are thread-safe)."""
 
+    isolated_network = True      # partitions and packet faults work here
+
     def __init__(self, client, spec: HostSpec, name: str, address: str, work_dir: str,
                  sudo: bool) -> None:
         self.client = client
@@ -199,8 +201,9 @@ class SSHBackend(Backend):
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy() if self.accept_unknown_host_keys
                                            else paramiko.RejectPolicy())
         where = f"{user}@{spec.host}:{port}"
+        pkey = self._load_key()
         try:
-            client.connect(spec.host, port=port, username=user, key_filename=self.key_file,
+            client.connect(spec.host, port=port, username=user, pkey=pkey,
                            timeout=self.connect_timeout, banner_timeout=self.connect_timeout,
                            auth_timeout=self.connect_timeout, allow_agent=self.key_file is None,
                            look_for_keys=self.key_file is None)
@@ -223,6 +226,19 @@ class SSHBackend(Backend):
             raise HarnessError(f"cannot reach {where}: {e.strerror or e}: check the host is up "
                                f"and sshd listens on port {port}") from e
         return client
+
+    def _load_key(self):
+        """The private key of ``key_file`` (any type paramiko knows), or None for agent/defaults."""
+        if not self.key_file:
+            return None
+        import paramiko
+        try:
+            return paramiko.PKey.from_path(self.key_file)
+        except paramiko.PasswordRequiredException as e:
+            raise HarnessError(f"ssh key {self.key_file} is encrypted: load it into ssh-agent "
+                               f"and leave out the key file") from e
+        except (paramiko.SSHException, OSError, ValueError) as e:
+            raise HarnessError(f"cannot load ssh key {self.key_file}: {e}") from e
 
     def _address(self, client, spec: HostSpec) -> str:
         peer = client.get_transport().getpeername()[0]
