@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,7 +51,7 @@ class RunData:
     def valid(self) -> Any:
         return self.results.get("valid", "unknown")
 
-    @property
+    @functools.cached_property
     def end_time(self) -> int:
         return max((int(o.get("time") or 0) for o in self.ops), default=0)
 
@@ -67,22 +68,23 @@ def _read_json(p: Path) -> dict[str, Any]:
 
 def read_ops(path: Path) -> tuple[list[dict[str, Any]], str | None]:
     """The ops of ``history.jsonl`` as dicts; a bad line is skipped and reported once."""
-    ops: list[dict[str, Any]] = []
-    problem: str | None = None
     if not path.exists():
-        return ops, "no history.jsonl in this run"
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for n, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
+        return [], "no history.jsonl in this run"
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    try:  # one parse of the whole file is several times faster than one per line
+        parsed = json.loads("[" + ",".join(lines) + "]")
+        problem = None
+    except json.JSONDecodeError:
+        parsed, problem = [], None
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
                 continue
             try:
-                d = json.loads(line)
+                parsed.append(json.loads(line))
             except json.JSONDecodeError:
                 problem = problem or f"history.jsonl:{n}: not JSON (skipped)"
-                continue
-            if isinstance(d, dict) and "type" in d and "process" in d:
-                ops.append(d)
+    ops = [d for d in parsed if isinstance(d, dict) and "type" in d and "process" in d]
     return ops, problem
 
 

@@ -26,6 +26,7 @@
       var fb = document.getElementById("chart-fallback"); if (fb) fb.hidden = false;
       return Promise.resolve();
     }
+    window.__sbMarks.plotly = performance.now();
     var deco = faultDecor(chart.faults);
     var traces = chart.latency.map(function (t) {
       return {type: "scattergl", mode: "markers", name: t.f + " " + t.type, legendgroup: t.type,
@@ -64,6 +65,8 @@
         syncing = true; Plotly.relayout(dst, u).then(function () { syncing = false; });
       });
     }
+    p1.then(function () { window.__sbMarks.latency = performance.now(); });
+    p2.then(function () { window.__sbMarks.throughput = performance.now(); });
     return Promise.all([p1, p2]).then(function () { sync(lat, thr); sync(thr, lat); });
   }
 
@@ -161,10 +164,21 @@
   }
 
   window.__sbRendered = false;
+  var marks = window.__sbMarks = {script: performance.now()};
   var chart = data("sb-chart");
-  drawTimeline(data("sb-timeline"));
+  marks.parsed = performance.now();
+  // the op timeline (up to thousands of boxes) is laid out when it nears the viewport
+  var tlBox = document.getElementById("timeline-box"), tlDone = false;
+  function timelineOnce() { if (!tlDone) { tlDone = true; drawTimeline(data("sb-timeline")); marks.timeline = performance.now(); } }
+  window.sbDrawTimeline = timelineOnce;
+  if (tlBox && "IntersectionObserver" in window) {
+    var io = new IntersectionObserver(function (es) {
+      if (es.some(function (e) { return e.isIntersecting; })) { io.disconnect(); timelineOnce(); }
+    }, {rootMargin: "400px"});
+    io.observe(tlBox);
+  } else timelineOnce();
   if (location.hash === "#first-error") jumpToFirstError();
   Promise.resolve(chart ? drawCharts(chart) : null).then(function () {
-    requestAnimationFrame(function () { requestAnimationFrame(function () { window.__sbRendered = true; }); });
+    requestAnimationFrame(function () { requestAnimationFrame(function () { window.__sbRenderedAt = performance.now(); window.__sbRendered = true; }); });
   }, function (e) { window.__sbRenderError = String(e); window.__sbRendered = true; });
 })();
