@@ -57,7 +57,7 @@ class TcpServerSystem(System):
     supports = frozenset({"kill", "pause"})
 
     def start(self, node: Node) -> None:
-        node.start_daemon(self.daemon, [PY, "-c", SERVER])
+        node.start_daemon(self.daemon, [PY, "-I", "-S", "-c", SERVER])
 
     def client(self, node: Node) -> Client:  # pragma: no cover - the tests probe by TCP
         raise NotImplementedError
@@ -65,7 +65,7 @@ class TcpServerSystem(System):
 
 def reaches(src: Node, dst: Node) -> bool:
     """A real TCP connection from ``src`` to ``dst``'s server succeeds."""
-    return src.exec([PY, "-c", PROBE, dst.address, str(PORT)], check=False, timeout=10).rc == 0
+    return src.exec([PY, "-I", "-S", "-c", PROBE, dst.address, str(PORT)], check=False, timeout=10).rc == 0
 
 
 def wait_until(pred, what: str, timeout: float = 20.0) -> None:
@@ -338,7 +338,7 @@ class ClockServerSystem(TcpServerSystem):
     supports = frozenset({"kill", "pause", "clock"})
 
     def start(self, node: Node) -> None:
-        node.start_daemon(self.daemon, [PY, "-c", CLOCK_SERVER])
+        node.start_daemon(self.daemon, [PY, "-I", "-S", "-c", CLOCK_SERVER])
 
 
 def skew(src: Node, dst: Node) -> float:
@@ -346,7 +346,7 @@ def skew(src: Node, dst: Node) -> float:
     probe = ("import socket,sys,time\n"
              "c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)\n"
              "print(float(c.recv(64).decode()) - time.time())\n")
-    return float(src.exec([PY, "-c", probe, dst.address, str(CLOCK_PORT)], timeout=10).stdout)
+    return float(src.exec([PY, "-I", "-S", "-c", probe, dst.address, str(CLOCK_PORT)], timeout=10).stdout)
 
 
 def test_clock_bump_and_strobe_with_libfaketime(cluster, tmp_path):
