@@ -43,45 +43,42 @@ class DepGraph:
         return sum(1 for d in self.out for m in d.values() if m & mask)
 
 
-def sccs(g: DepGraph, mask: int, within: set[int] | None = None,
-         roots: list[int] | None = None) -> list[list[int]]:
+def sccs(g: DepGraph, mask: int, within: set[int] | None = None) -> list[list[int]]:
     """Nontrivial strongly connected components of the subgraph of edges matching ``mask``.
 
-    Iterative Tarjan. ``within`` restricts vertices; ``roots`` are the start vertices
-    (default: every vertex of ``within`` or of the graph).
+    Iterative Tarjan over int vertices; ``within`` restricts it to a vertex set.
     """
     out = g.out
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    on_stack: set[int] = set()
+    n = len(out)
+    index = [-1] * n if within is None else dict.fromkeys(within, -1)
+    low = [0] * n if within is None else dict.fromkeys(within, 0)
+    on_stack = bytearray(n) if within is None else dict.fromkeys(within, 0)
     stack: list[int] = []
     result: list[list[int]] = []
     counter = 0
-    starts = roots if roots is not None else (sorted(within) if within is not None
-                                              else range(len(out)))
-    for root in starts:
-        if root in index:
+    for root in (range(n) if within is None else sorted(within)):
+        if index[root] >= 0:
             continue
-        work = [(root, iter(out[root].items()))]
         index[root] = low[root] = counter
         counter += 1
         stack.append(root)
-        on_stack.add(root)
+        on_stack[root] = 1
+        work = [(root, iter(out[root].items()))]
         while work:
             v, it = work[-1]
             advanced = False
             for w, m in it:
                 if not m & mask or (within is not None and w not in within):
                     continue
-                if w not in index:
+                if index[w] < 0:
                     index[w] = low[w] = counter
                     counter += 1
                     stack.append(w)
-                    on_stack.add(w)
+                    on_stack[w] = 1
                     work.append((w, iter(out[w].items())))
                     advanced = True
                     break
-                if w in on_stack and index[w] < low[v]:
+                if on_stack[w] and index[w] < low[v]:
                     low[v] = index[w]
             if advanced:
                 continue
@@ -91,15 +88,16 @@ def sccs(g: DepGraph, mask: int, within: set[int] | None = None,
                 if low[v] < low[parent]:
                     low[parent] = low[v]
             if low[v] == index[v]:
-                comp = []
-                while True:
+                w = stack.pop()
+                on_stack[w] = 0
+                if w == v:
+                    continue  # trivial component: no self-edges exist
+                comp = [w]
+                while w != v:
                     w = stack.pop()
-                    on_stack.discard(w)
+                    on_stack[w] = 0
                     comp.append(w)
-                    if w == v:
-                        break
-                if len(comp) > 1:
-                    result.append(comp)
+                result.append(comp)
     return result
 
 

@@ -33,7 +33,12 @@ def _read_list(t: Txn, v: Any) -> tuple | None:
     if not isinstance(v, (list, tuple)):
         raise HarnessError(f"op {t.index}: list-append read returned {v!r}, not a list; "
                            f"use --checker elle-rw-register for registers")
-    return tuple(_hashable(e) for e in v)
+    r = tuple(v)
+    try:
+        hash(r)
+    except TypeError:
+        r = tuple(_hashable(e) for e in v)
+    return r
 
 
 class ListAppend:
@@ -120,10 +125,11 @@ class ListAppend:
                         intermediate[(k, last[k])] = t
                     last[k] = hv
         g1a, g1b, dups = [], [], []
+        failed_keys = {k for k, _ in failed}
         for t, i, k, r in self.reads:
             mop = t.mops[i]
             if t.type == "ok":
-                for e in r:
+                for e in (r if k in failed_keys else ()):
                     w = failed.get((k, e))
                     if w is not None:
                         g1a.append({"op": _brief(t), "writer": _brief(w), "mop": mop,
@@ -154,7 +160,7 @@ class ListAppend:
                 a[name] = cases
         internal, future = [], []
         for t in self.txns:
-            if t.type == "ok":
+            if t.type == "ok" and len({m[1] for m in t.mops}) < len(t.mops):
                 c = _internal_case(t)
                 if c:
                     internal.append(c)
@@ -210,30 +216,44 @@ class ListAppend:
         return order[-1] if order else INIT
 
     def add_edges(self, g: DepGraph) -> None:
-        """ww, wr and rw edges between possible transactions."""
-        readers: dict[Any, dict[Any, list[int]]] = defaultdict(lambda: defaultdict(list))
+        """ww, wr and rw edges between possible transactions (hot loop: kept flat)."""
+        readers: dict[Any, dict[Any, list[int]]] = {}
         for t, _i, k, r in self.reads:
-            readers[k][r[-1] if r else INIT].append(t.node)
+            readers.setdefault(k, {}).setdefault(r[-1] if r else INIT, []).append(t.node)
         wi = self.write_index
+        out = g.out
+        empty: dict = {}
+        for t, _i, k, r in self.reads:
+            if r:
+                w = wi.get(k, empty).get(r[-1])
+                if w is not None and w is not t:
+                    d = out[w.node]
+                    d[t.node] = d.get(t.node, 0) | WR
+        position, order = self.position, self.order
         for t in self.possible:
             n = t.node
             for f, k, v in t.mops:
-                if f == READ:
-                    r = _read_list(t, v)
-                    if r:
-                        w = wi.get(k, {}).get(r[-1])
-                        if w is not None:
-                            g.link(w.node, n, WR)
-                elif f == APPEND:
-                    prev = self.prev_element(k, _hashable(v))
-                    if prev is not INIT:
-                        w = wi.get(k, {}).get(prev)
-                        if w is not None:
-                            g.link(w.node, n, WW)
-                    rk = readers.get(k)
-                    if rk is not None:
-                        for rn in rk.get(prev, ()):
-                            g.link(rn, n, RW)
+                if f != APPEND:
+                    continue
+                e = v if type(v) in (int, str) else _hashable(v)
+                pos = position.get(k)
+                if pos is not None and e in pos:
+                    i = pos[e]
+                    prev = order[k][i - 1] if i > 0 else INIT
+                else:
+                    ok = order.get(k)
+                    prev = ok[-1] if ok else INIT
+                if prev is not INIT:
+                    w = wi.get(k, empty).get(prev)
+                    if w is not None and w is not t:
+                        d = out[w.node]
+                        d[n] = d.get(n, 0) | WW
+                rk = readers.get(k)
+                if rk is not None:
+                    for rn in rk.get(prev, ()):
+                        if rn != n:
+                            d = out[rn]
+                            d[n] = d.get(n, 0) | RW
         self._readers = readers
 
     def explain(self, a: Txn, b: Txn, rel: int) -> dict:
@@ -297,13 +317,15 @@ def _internal_case(t: Txn) -> dict | None:
 
 def _future_read_case(t: Txn) -> dict | None:
     """A read that saw an element this same transaction appends only later."""
-    seen: dict[tuple, list] = {}
+    read: dict[Any, list] = {}
     for f, k, v in t.mops:
         if f == READ:
-            for e in _read_list(t, v) or ():
-                seen.setdefault((k, e), [f, k, v])
-        elif f == APPEND and (k, _hashable(v)) in seen:
-            return {"op": _brief(t), "mop": seen[(k, _hashable(v))], "element": v,
-                    "explanation": f"T{t.index} read {k!r} containing {v!r} before it "
-                                   f"appended {v!r} itself"}
+            read.setdefault(k, []).append([f, k, v])
+        elif f == APPEND and k in read:
+            hv = _hashable(v)
+            for mop in read[k]:
+                if hv in (_read_list(t, mop[2]) or ()):
+                    return {"op": _brief(t), "mop": mop, "element": v,
+                            "explanation": f"T{t.index} read {k!r} containing {v!r} before "
+                                           f"it appended {v!r} itself"}
     return None

@@ -41,6 +41,10 @@ def _check_mops(value: Any, op: Op, pos: int, kinds: frozenset[str]) -> list[lis
                            f"got {type(value).__name__}; is this a transactional history?")
     out = []
     for mop in value:
+        if type(mop) is list and len(mop) == 3 and mop[0] in kinds \
+                and type(mop[1]) is not list and type(mop[2]) is not tuple:
+            out.append(mop)  # the common, already-normal case: no copy
+            continue
         if not isinstance(mop, (list, tuple)) or len(mop) not in (2, 3) or (
                 len(mop) == 2 and mop[0] != READ):
             raise HarnessError(f"op {pos}: micro-op {mop!r} is not [f key value]; "
