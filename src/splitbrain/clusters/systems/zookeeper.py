@@ -127,31 +127,48 @@ class ZooKeeperClient(Client):
         self.sync = sync
         self.timeout = timeout
         self.lock_timeout = lock_timeout
+        self.session_timeout = session_timeout
         self.connect_timeout = min(timeout, 3.0)
-        self._zk = KazooClient(
-            hosts=f"{node.address}:{CLIENT_PORT}", timeout=session_timeout,
-            connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 1.0},
-            command_retry=None, logger=logging.getLogger(f"splitbrain.zookeeper.{node.name}"))
-        self._started = False
-        self._lock = threading.Lock()
+        self._guard = threading.Lock()
+        self._started: set[int] = set()
+        self._zk = self._new_session(session_timeout)
+        #: locks live in their own session whose timeout is the lease (see lock_acquire)
+        self._lock_zk: KazooClient | None = None
+        self._lock_lease = 0.0
+        self._held: set[str] = set()
 
-    def _ensure(self) -> None:
-        """Open the session on first use; a session that can't open sent nothing."""
-        with self._lock:
-            if self._started:
+    def _new_session(self, timeout_s: float) -> KazooClient:
+        return KazooClient(
+            hosts=f"{self.node.address}:{CLIENT_PORT}", timeout=timeout_s,
+            connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 1.0},
+            command_retry=None, logger=logging.getLogger(f"splitbrain.zookeeper.{self.node.name}"))
+
+    def _ensure(self, zk: KazooClient) -> None:
+        """Open ``zk``'s session on first use; a session that can't open sent nothing."""
+        with self._guard:
+            if id(zk) in self._started:
                 return
             try:
-                self._zk.start(timeout=self.connect_timeout)
+                zk.start(timeout=self.connect_timeout)
             except KazooTimeoutError:
-                self._zk.stop()
+                zk.stop()
                 raise ClientError(f"zookeeper {self.node.name}: no session within "
                                   f"{self.connect_timeout:.0f}s (not sent)", definite=True) from None
-            self._started = True
+            self._started.add(id(zk))
+
+    def _close_session(self, zk: KazooClient) -> None:
+        with self._guard:
+            if id(zk) in self._started:
+                self._started.discard(id(zk))
+                try:
+                    zk.stop()
+                finally:
+                    zk.close()
 
     def _do(self, what: str, fn: Any, *args: Any, mutating: bool,
             passthrough: tuple[type[Exception], ...] = (), **kw: Any) -> Any:
         """Run one async kazoo call with a bounded wait and the error mapping above."""
-        self._ensure()
+        self._ensure(fn.__self__)
         try:
             return fn(*args, **kw).get(timeout=self.timeout)
         except passthrough:
@@ -227,32 +244,51 @@ class ZooKeeperClient(Client):
             pass
 
     # -- locks: ephemeral sequential znodes ------------------------------------------
+    def _lock_session(self, lease_s: float) -> KazooClient:
+        """The session that holds lock znodes: its timeout is at least ``lease_s``.
+
+        ZooKeeper expires an ephemeral znode only when its session times out,
+        which the server does no sooner than the session timeout after the last
+        contact; zoo.cfg's maxSessionTimeout is raised so the server keeps the
+        timeout asked for. So a lock acquired in this session is held under a
+        lease of at least ``lease_s`` from its creation, as the lock workload's
+        contract requires.
+        """
+        want = max(float(lease_s), self.session_timeout)
+        if self._lock_zk is not None and (self._lock_lease >= want or self._held):
+            return self._lock_zk
+        if self._lock_zk is not None:
+            self._close_session(self._lock_zk)
+        self._lock_zk, self._lock_lease = self._new_session(want), want
+        return self._lock_zk
+
     def lock_acquire(self, name: str, lease_s: float) -> Any:
         """Queue an ephemeral sequential znode and wait until it is the lowest.
 
-        ``lease_s`` is not used: a ZooKeeper lock is held while the session
-        lives (its timeout is ``-o session_timeout``). Giving up after the lock
-        timeout deletes our znode; if that delete is confirmed nothing is held
-        (definite), otherwise the znode may still make us the holder
-        (indefinite). Returns the znode path as the token.
+        The lease is the lock session's timeout (``max(lease_s, -o
+        session_timeout)``). Giving up after the lock timeout deletes our znode;
+        if that delete is confirmed nothing is held (definite), otherwise the
+        znode may still make us the holder (indefinite). Returns the znode path
+        as the token.
         """
+        zk = self._lock_session(lease_s)
         d = znode_for(name, LOCK_ROOT)
-        mine = self._do("create", self._zk.create_async, f"{d}/lock-", b"", ephemeral=True,
+        mine = self._do("create", zk.create_async, f"{d}/lock-", b"", ephemeral=True,
                         sequence=True, makepath=True, mutating=True)
         me = mine.rsplit("/", 1)[1]
         deadline = time.monotonic() + self.lock_timeout
         try:
             while True:
-                kids = sorted(self._do("children", self._zk.get_children_async, d,
-                                       mutating=False))
+                kids = sorted(self._do("children", zk.get_children_async, d, mutating=False))
                 if me not in kids:
                     raise ClientError(f"zookeeper lock {name!r}: our znode vanished "
                                       f"(session expired)", definite=True)
                 i = kids.index(me)
                 if i == 0:
+                    self._held.add(mine)
                     return mine
                 woke = threading.Event()
-                if self._do("exists", self._zk.exists_async, f"{d}/{kids[i - 1]}",
+                if self._do("exists", zk.exists_async, f"{d}/{kids[i - 1]}",
                             watch=lambda _e, w=woke: w.set(), mutating=False) is not None:
                     left = deadline - time.monotonic()
                     if left <= 0:
@@ -261,7 +297,7 @@ class ZooKeeperClient(Client):
                     woke.wait(min(left, 1.0))
         except ClientError as e:
             try:
-                self._do("delete", self._zk.delete_async, mine, mutating=True,
+                self._do("delete", zk.delete_async, mine, mutating=True,
                          passthrough=(NoNodeError,))
             except NoNodeError:
                 pass
@@ -272,20 +308,20 @@ class ZooKeeperClient(Client):
 
     def lock_release(self, name: str, token: Any) -> None:
         """Delete our lock znode (already gone: the session ended and the lock with it)."""
+        zk = self._lock_zk
+        if zk is None:
+            return  # no lock session: nothing of ours can be held
         try:
-            self._do("delete", self._zk.delete_async, str(token), mutating=True,
+            self._do("delete", zk.delete_async, str(token), mutating=True,
                      passthrough=(NoNodeError,))
         except NoNodeError:
             pass
+        self._held.discard(str(token))
 
     def close(self) -> None:
-        with self._lock:
-            if self._started:
-                try:
-                    self._zk.stop()
-                finally:
-                    self._zk.close()
-                self._started = False
+        self._close_session(self._zk)
+        if self._lock_zk is not None:
+            self._close_session(self._lock_zk)
 
 
 class ZooKeeperSystem(System):
@@ -333,6 +369,7 @@ class ZooKeeperSystem(System):
             f"clientPort={CLIENT_PORT}",
             f"clientPortAddress={node.address}",
             "maxClientCnxns=0",
+            "maxSessionTimeout=300000",
             "admin.enableServer=false",
             "4lw.commands.whitelist=*",
             "autopurge.purgeInterval=1",
