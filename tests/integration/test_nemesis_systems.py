@@ -1,0 +1,139 @@
+"""The nemesis against real clusters on the netns backend: etcd and splitbrain's Raft.
+
+Under ``partition-leader`` the majority elects a new leader and the isolated old
+leader can't serve a linearizable read; after the heal every node converges. A
+member remove/add round trip goes through the system's own API. Needs root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+from backend_checks import require
+
+from splitbrain.clusters.system import ClientError
+from splitbrain.harness.history import Op
+from splitbrain.nemesis import build_nemesis, heal_nodes
+from splitbrain.nemesis.partition import our_rules
+
+pytestmark = [pytest.mark.root, pytest.mark.slow]
+
+
+def wait_until(pred, what: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            v = pred()
+        except Exception:  # noqa: BLE001 - the cluster is settling
+            v = None
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def read_on(system, node, key):
+    c = system.client(node)
+    try:
+        return c.read(key)
+    finally:
+        c.close()
+
+
+def write_on(system, node, key, value) -> None:
+    c = system.client(node)
+    try:
+        c.write(key, value)
+    finally:
+        c.close()
+
+
+@pytest.fixture(scope="module", params=["etcd", "raft"])
+def cluster(request):
+    require("root")
+    if request.param == "etcd" and shutil.which("etcd") is None:
+        why = "etcd is not installed (apt-get install etcd-server)"
+        if os.environ.get("SPLITBRAIN_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"SPLITBRAIN_REQUIRE_DOCKER=1 but {why}")
+        pytest.skip(why)
+    from splitbrain.clusters.backends.netns import NetnsBackend
+    from splitbrain.clusters.systems import get_system
+    test = f"pytest-nem-{request.param}"
+    backend = NetnsBackend()
+    nodes = backend.create(test, 3)
+    cls = get_system(request.param)
+    system = cls(nodes, cls.parse_options({"timeout": "2"}), test)
+    try:
+        system.setup()
+        yield system, nodes
+    finally:
+        try:
+            heal_nodes(nodes)
+            system.teardown()
+        finally:
+            backend.destroy(test)
+
+
+def make(system, nodes, tmp_path, faults):
+    ops: list[Op] = []
+    nem = build_nemesis(faults, system=system, nodes=nodes, interval=5, targets="one", seed=11,
+                        record=lambda op: ops.append(op) or op,
+                        journal_path=tmp_path / "faults.journal",
+                        options={"backend": "netns", "test": system.test_name})
+    return nem, ops
+
+
+def test_partition_leader_elects_a_new_leader_on_the_majority_side(cluster, tmp_path):
+    system, nodes = cluster
+    wait_until(system.leader, "a leader")
+    nem, ops = make(system, nodes, tmp_path, ["partition-leader"])
+    from splitbrain.nemesis.schedule import plan_step
+    nem.start(plan_step(nem.faults, nem.ctx.names, nem.seed, 0))
+    try:
+        assert ops[-2].value["leader"] is not None, "the live leader was asked for"
+        old = system.node(ops[-2].value["leader"])
+        grudge = ops[-1].value
+        assert grudge[old.name] == sorted(n.name for n in nodes if n is not old)
+        majority = [n for n in nodes if n is not old]
+        new = wait_until(lambda: (ld := system.leader()) is not None and ld is not old and ld,
+                         "a new leader on the majority side")
+        assert new in majority
+        # the majority serves; the isolated old leader can't serve a linearizable read
+        wait_until(lambda: write_on(system, new, "nem-k", "during") or True, "a majority write")
+        assert read_on(system, majority[0], "nem-k") == "during"
+        with pytest.raises(ClientError):
+            read_on(system, old, "nem-k")
+    finally:
+        nem.heal()
+    assert all(our_rules(n) == [] for n in nodes)
+    write_on(system, wait_until(system.leader, "a leader after heal"), "nem-k2", "after")
+    for n in nodes:
+        wait_until(lambda n=n: read_on(system, n, "nem-k2") == "after"
+                   and read_on(system, n, "nem-k") == "during", f"{n.name} to converge")
+
+
+def test_member_remove_and_add_back_wiped(cluster, tmp_path):
+    system, nodes = cluster
+    leader = wait_until(system.leader, "a leader")
+    victim = next(n for n in nodes if n is not leader)
+    write_on(system, leader, "nem-m", "before")
+    nem, ops = make(system, nodes, tmp_path, ["member"])
+    nem.start({"fault": "member", "choice": {"target": victim.name, "fallback": victim.name}})
+    try:
+        assert ops[-1].f == "remove-member" and ops[-1].value["removed"] == victim.name
+        assert ops[-1].error is None
+        assert victim.name not in system.members()
+        assert not system.is_running(victim)
+        write_on(system, wait_until(system.leader, "a leader of two"), "nem-m", "removed")
+    finally:
+        nem.heal()
+    assert ops[-1].f == "add-member" and ops[-1].value["added"] == victim.name
+    wait_until(lambda: victim.name in system.members(), f"{victim.name} to be a member again")
+    assert system.is_running(victim)
+    system.wait_healthy()
+    wait_until(lambda: read_on(system, victim, "nem-m") == "removed",
+               f"the wiped {victim.name} to catch up")
