@@ -10,6 +10,8 @@ reachable.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -326,10 +328,35 @@ def build_image(force: bool = False, progress: Progress = print) -> str:
     packages. With ``force`` the node image (not the base) is rebuilt.
     """
     client = _client()
-    base = _ensure_base(client, progress)
-    tag = node_tag(base)
-    if not force and _image_exists(client, tag):
-        return tag
+    if not force:   # the common case: cached, no lock needed
+        tag = node_tag(_choose_base_name())
+        if _image_exists(client, tag):
+            return tag
+    with _build_lock(progress):
+        base = _ensure_base(client, progress)
+        tag = node_tag(base)
+        if not force and _image_exists(client, tag):     # built meanwhile by another process
+            return tag
+        return _build_node(client, base, tag, progress)
+
+
+@contextlib.contextmanager
+def _build_lock(progress: Progress):
+    """One image build at a time on this host (parallel test runs, two CLIs)."""
+    path = os.path.join(tempfile.gettempdir(), "splitbrain-image-build.lock")
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress("another splitbrain process is building the node image; waiting ...")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _build_node(client, base: str, tag: str, progress: Progress) -> str:
     t0 = time.monotonic()
     progress(f"building {tag} from {base} (packages: {' '.join(NODE_PACKAGES)}) ...")
     repo_tag = tag

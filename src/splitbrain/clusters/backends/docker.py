@@ -98,9 +98,15 @@ class DockerNode(Node):
         if timeout is not None:   # coreutils timeout kills the command's process group in time
             argv = ["timeout", "-k", "2", f"{timeout:g}", *argv]
         api = self.client.api
-        ex = api.exec_create(self.container_id, argv, stdout=True, stderr=True,
-                             stdin=input is not None, environment=env or None)
-        sock_io = api.exec_start(ex["Id"], socket=True)
+        import docker.errors
+        try:
+            ex = api.exec_create(self.container_id, argv, stdout=True, stderr=True,
+                                 stdin=input is not None, environment=env or None)
+            sock_io = api.exec_start(ex["Id"], socket=True)
+        except docker.errors.APIError as e:
+            raise HarnessError(f"cannot run a command on {self.name} (container "
+                               f"{self.container_id[:12]}): {e.explanation or e}: is the "
+                               f"cluster still up? see `splitbrain cluster status`") from e
         sock: socket.socket = getattr(sock_io, "_sock", sock_io)
         out, err = bytearray(), bytearray()
         timed_out = False
@@ -254,14 +260,13 @@ class DockerBackend(Backend):
                                      host_config=host_config, networking_config=netcfg,
                                      detach=True)
             api.start(c["Id"])
+            self._wait_ready(DockerNode(self.client, c["Id"], node, ""))
             return c["Id"]
 
         try:
             with ThreadPoolExecutor(max_workers=min(count, 8)) as pool:
                 list(pool.map(start, names))
             nodes = self._nodes(test_name)
-            for n in nodes:
-                self._wait_ready(n)
         except HarnessError:
             self.destroy(test_name)
             raise
@@ -275,10 +280,10 @@ class DockerBackend(Backend):
         """The init has run when sshd is up; exec also proves the container answers."""
         deadline = time.monotonic() + timeout
         while True:
-            r = node.exec(["sh", "-c", "test -d /run/sshd && pgrep -x sshd >/dev/null"],
+            r = node.exec(["sh", "-c", f"pgrep -x sshd >/dev/null && mkdir -p "
+                                       f"{node.work_dir}/run {node.work_dir}/logs"],
                           check=False, timeout=10)
             if r.rc == 0:
-                node.exec(["mkdir", "-p", f"{node.work_dir}/run", f"{node.work_dir}/logs"])
                 return
             if time.monotonic() > deadline:
                 raise HarnessError(f"node {node.name} of the docker backend did not come up "
