@@ -76,6 +76,7 @@ class RaftCore:
         self.state = FOLLOWER
         self.leader: str | None = None
         self.commit = self.log.snapshot_index
+        self.stable_index = self.log.last_index  # durable on our own disk (set by the node)
         self.applied = self.log.snapshot_index
         self.base_config = dict(snapshot_config if snapshot_config is not None else voters)
         self.voters: dict[str, str] = {}
@@ -499,7 +500,9 @@ class RaftCore:
             return
         matches = [pr.match for p, pr in self.progress.items() if p in self.voters]
         if self.id in self.voters:
-            matches.append(self.log.last_index)
+            # The leader counts only what it has fsync'd itself (§10.2.1: it may send
+            # appends before its own write completes).
+            matches.append(min(self.stable_index, self.log.last_index))
         if not matches:
             return
         matches.sort(reverse=True)
@@ -610,6 +613,11 @@ class RaftCore:
             self._send(target, {"type": "timeout_now"})
         else:
             self._send_append(target)
+
+    def mark_stable(self, index: int) -> None:
+        """The node made the log durable up to ``index``; may advance the commit index."""
+        self.stable_index = index
+        self._maybe_commit()
 
     def report_unreachable(self, peer: str) -> None:
         """The transport lost its connection: in-flight appends may be lost, so re-probe."""

@@ -24,6 +24,7 @@ from .storage import Storage
 log = logging.getLogger("splitbrain.raft")
 WRITE_PATHS = {"/kv/put", "/kv/cas", "/kv/delete", "/kv/txn", "/lock/acquire",
                "/lock/release"}
+LEADER_MSGS = {"append", "heartbeat", "snap", "timeout_now"}
 ADMIN_PATHS = {"/members/add", "/members/remove", "/leader/transfer"}
 
 
@@ -63,6 +64,7 @@ class Node:
         self.snapshot: dict | None = None
         self.forwarder = Forwarder()
         self.was_leader = False
+        self.stats = {"turns": 0, "persists": 0, "proposals": 0, "messages_in": 0}
         self.learned: dict[str, str] = {}  # sender addresses carried by leader messages
         self.my_addr = opts.peers[opts.node_id]
 
@@ -138,30 +140,40 @@ class Node:
 
     async def _turn(self) -> None:
         core = self.core
-        ticks, self.ticks = self.ticks, 0
-        for _ in range(ticks):
-            core.tick()
+        st = self.stats
+        st["turns"] += 1
+        st["messages_in"] += len(self.inbox)
+        st["proposals"] += len(self.work)
+        # Messages first: ticks that piled up while we waited for a slow fsync must not
+        # time out a leader whose heartbeats are already sitting in the inbox.
         msgs, self.inbox = self.inbox, []
         for m in msgs:
             core.step(m)
+        ticks, self.ticks = self.ticks, 0
+        for _ in range(ticks):
+            core.tick()
         work, self.work = self.work, []
         for kind, arg, fut in work:
             self._do_work(kind, arg, fut)
         rd = core.take_ready()
-        if rd.hard_state or rd.log_dirty_from is not None or rd.snapshot:
+        must_persist = rd.hard_state or rd.log_dirty_from is not None or rd.snapshot
+        late = rd.messages
+        if must_persist and core.state == LEADER and rd.hard_state is None:
+            # A leader's appends may go out before its own fsync: it counts itself
+            # toward commit only once durable (mark_stable). Replies wait for the fsync.
+            early = [(t, m) for t, m in rd.messages if m["type"] in LEADER_MSGS]
+            late = [(t, m) for t, m in rd.messages if m["type"] not in LEADER_MSGS]
+            self._send_all(early)
+        if must_persist:
+            st["persists"] += 1
             await asyncio.to_thread(self._persist, rd)
+            core.mark_stable(core.log.last_index)
+            if core.commit > core.applied:
+                self.wake.set()
         if rd.snapshot is not None:
             self.snapshot = rd.snapshot
             self.kv.restore(rd.snapshot["data"])
-        for to, m in rd.messages:
-            if m.get("need_snapshot"):
-                if self.snapshot is None:
-                    continue
-                m = {"type": "snap", "term": m["term"], "from": m["from"],
-                     "snapshot": self.snapshot}
-            if m["type"] in ("heartbeat", "snap") and to not in core.voters:
-                m["addr"] = self.my_addr
-            self.transport.send(to, m)
+        self._send_all(late)
         for e in rd.committed:
             self._apply(e)
         for ctx in rd.dropped_reads:
@@ -181,6 +193,17 @@ class Node:
         self.was_leader = is_leader
         if core.applied - core.log.snapshot_index >= self.opts.snapshot_entries:
             await self._take_snapshot()
+
+    def _send_all(self, msgs: list[tuple[str, dict]]) -> None:
+        for to, m in msgs:
+            if m.get("need_snapshot"):
+                if self.snapshot is None:
+                    continue
+                m = {"type": "snap", "term": m["term"], "from": m["from"],
+                     "snapshot": self.snapshot}
+            if m["type"] in ("heartbeat", "snap") and to not in self.core.voters:
+                m["addr"] = self.my_addr
+            self.transport.send(to, m)
 
     def _persist(self, rd) -> None:
         if rd.snapshot is not None:
@@ -274,7 +297,7 @@ class Node:
                 "leader_client": client_addr(leader_addr) if leader_addr else None,
                 "commit": c.commit, "applied": c.applied, "last_index": c.log.last_index,
                 "snapshot_index": c.log.snapshot_index, "members": c.voters,
-                "voter": c.promotable, "bugs": sorted(self.opts.bugs)}
+                "voter": c.promotable, "bugs": sorted(self.opts.bugs), "stats": self.stats}
 
     async def handle(self, method: str, path: str, headers: dict, body: bytes) -> tuple[int, dict]:
         if method == "GET" and path == "/status":
