@@ -48,46 +48,44 @@ class ListAppend:
         self.txns = txns
         self.possible = [t for t in txns if t.type in ("ok", "info")]
         self.anomalies: dict[str, list[dict]] = {}
-        self._unique_appends()
-        # Reads of possible txns, normalized: (txn, mop index, key, tuple)
+        # One pass over every micro-op: appends of all txns as (txn, key, element), and
+        # reads of possible txns as (txn, mop index, key, tuple seen).
+        self.appends: list[tuple[Txn, Any, Any]] = []
         self.reads: list[tuple[Txn, int, Any, tuple]] = []
-        for t in self.possible:
+        for t in txns:
+            possible = t.type != "fail"
             for i, (f, k, v) in enumerate(t.mops):
-                if f == READ:
+                if f == APPEND:
+                    self.appends.append((t, k, v if type(v) in (int, str) else _hashable(v)))
+                elif possible:
                     r = _read_list(t, v)
                     if r is not None:
                         self.reads.append((t, i, k, r))
+        # (key, element) -> the txn that appended it, whatever its outcome
+        self.writer: dict[tuple, Txn] = {}
+        for t, k, e in self.appends:
+            other = self.writer.get((k, e))
+            if other is not None and other is not t:
+                raise HarnessError(f"value {e!r} appended to key {k!r} by two transactions "
+                                   f"(ops {other.index} and {t.index}); list-append needs "
+                                   f"unique appends")
+            self.writer[(k, e)] = t
         self.write_index: dict[Any, dict[Any, Txn]] = defaultdict(dict)
-        for t in self.possible:
-            for f, k, v in t.mops:
-                if f == APPEND:
-                    self.write_index[k][_hashable(v)] = t
+        for t, k, e in self.appends:
+            if t.type != "fail":
+                self.write_index[k][e] = t
         self._orders()
 
     # ------------------------------------------------------------------ checks
-    def _unique_appends(self) -> None:
-        seen: dict[tuple, Txn] = {}
-        for t in self.txns:
-            for f, k, v in t.mops:
-                if f == APPEND:
-                    key = (k, _hashable(v))
-                    other = seen.get(key)
-                    if other is not None and other is not t:
-                        raise HarnessError(
-                            f"value {v!r} appended to key {k!r} by two transactions (ops "
-                            f"{other.index} and {t.index}); list-append needs unique appends")
-                    seen[key] = t
-
     def _orders(self) -> None:
         by_key: dict[Any, set[tuple]] = defaultdict(set)
         for _t, _i, k, r in self.reads:
             if r:
                 by_key[k].add(r)
         single: dict[Any, Any] = {}
-        for t in self.possible:
-            for f, k, v in t.mops:
-                if f == APPEND:
-                    single[k] = INIT if k in single else _hashable(v)
+        for t, k, e in self.appends:
+            if t.type != "fail":
+                single[k] = INIT if k in single else e
         for k, v in single.items():
             if v is not INIT and k not in by_key:
                 by_key[k] = {(v,)}
@@ -114,16 +112,16 @@ class ListAppend:
         a = self.anomalies
         failed: dict[tuple, Txn] = {}
         intermediate: dict[tuple, Txn] = {}
-        for t in self.txns:
-            last: dict[Any, Any] = {}
-            for f, k, v in t.mops:
-                if f == APPEND:
-                    hv = _hashable(v)
-                    if t.type == "fail":
-                        failed[(k, hv)] = t
-                    if k in last:
-                        intermediate[(k, last[k])] = t
-                    last[k] = hv
+        last: dict[Any, Any] = {}
+        cur = None
+        for t, k, e in self.appends:
+            if t is not cur:
+                cur, last = t, {}
+            if t.type == "fail":
+                failed[(k, e)] = t
+            if k in last:
+                intermediate[(k, last[k])] = t
+            last[k] = e
         g1a, g1b, dups = [], [], []
         failed_keys = {k for k, _ in failed}
         for t, i, k, r in self.reads:
@@ -178,11 +176,7 @@ class ListAppend:
 
     def _dirty_updates(self) -> list[dict]:
         """A committed append that follows an aborted one in some key's version order."""
-        writer: dict[tuple, Txn] = {}
-        for t in self.txns:
-            for f, k, v in t.mops:
-                if f == APPEND:
-                    writer[(k, _hashable(v))] = t
+        writer = self.writer
         cases = []
         for k, order in self.order.items():
             prev_type, prev_t, vs = "ok", None, []
