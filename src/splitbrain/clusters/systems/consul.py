@@ -1,0 +1,427 @@
+"""Consul as a system under test, and its KV client over the HTTP API.
+
+NOTE: no real Consul ran where this was written or in our CI: there is no
+Consul binary on our machines and none can be downloaded. What is tested here
+is our own plumbing: the agent command lines, the one clear error without a
+binary, and the client against recorded responses written from Consul's
+documented HTTP API (``tests/unit/data/consul/``). Give a binary with
+``-o consul_binary=PATH`` to run it for real.
+
+Each node runs ``consul agent -server -bootstrap-expect=N -retry-join=...``
+bound to the node's address, with its data in ``<work_dir>/consul``. The client
+uses ``/v1/kv`` (``?cas=ModifyIndex`` for compare-and-set, the consistency mode
+as a query parameter) and sessions for locks (``/v1/session/create`` with a TTL,
+then ``?acquire=`` / ``?release=``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import shlex
+import signal
+import time
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import httpx
+
+from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.system import (
+    CAS,
+    DELETE,
+    LOCK,
+    READ,
+    WRITE,
+    Client,
+    ClientError,
+    System,
+    SystemOption,
+)
+
+HTTP_PORT = 8500
+SERVER_PORT = 8300
+KV_PREFIX = "splitbrain"
+LOCK_PREFIX = "splitbrain-locks"
+NO_BINARY = ("consul needs a binary: pass -o consul_binary=/path/to/consul, or use --backend "
+             "docker where the hashicorp/consul image can be pulled")
+
+
+# -- error mapping ----------------------------------------------------------------
+#
+# Reads have no effect: every failed read is definite. For writes (KV put /
+# cas / delete, lock acquire / release):
+# * Connection refused / connect timeout / pool timeout: never sent -> definite.
+# * Read timeout, reset or closed connection after sending -> indefinite: the
+#   agent may have forwarded it to the leader, which may apply it.
+# * HTTP 400 / 403 / 405 / 413 / 429: rejected by the HTTP layer, the ACL check
+#   or the rate limiter before any RPC -> definite.
+# * HTTP 500 whose body is one of _DEFINITE_MESSAGES -> definite:
+#     - "No cluster leader": the RPC forwarder found no leader (after its hold
+#       timeout) and never sent the request;
+#     - "node is not the leader": raft refused to enqueue the entry (it was not
+#       leader when asked, or the entry was still in the apply queue when it
+#       stepped down, which also fails with this error without appending);
+#     - "timed out enqueuing operation": the entry never entered raft's queue;
+#     - "rate limit exceeded": rejected on arrival.
+# * Any other 5xx on a write -> indefinite, in particular "leadership lost
+#   while committing log" (appended, may still commit), "raft is already
+#   shutdown", and "rpc error making call: EOF / i/o timeout" (the forwarded
+#   RPC may have reached the leader).
+
+_DEFINITE_STATUS = frozenset({400, 403, 405, 413, 429})
+_DEFINITE_MESSAGES = (
+    "no cluster leader",
+    "node is not the leader",
+    "timed out enqueuing operation",
+    "rate limit exceeded",
+)
+
+
+def classify_error(status: int, body: str, *, mutating: bool) -> bool:
+    """True if a Consul error response means the request certainly had no effect."""
+    if not mutating or status in _DEFINITE_STATUS:
+        return True
+    low = body.lower()
+    return any(m in low for m in _DEFINITE_MESSAGES)
+
+
+def _enc(v: Any) -> bytes:
+    return json.dumps(v, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _dec_b64(s: str | None) -> Any:
+    if s is None:
+        return None
+    raw = base64.b64decode(s)
+    return None if raw == b"" else json.loads(raw)
+
+
+def kv_path(key: str, prefix: str = KV_PREFIX) -> str:
+    return f"/v1/kv/{prefix}/{quote(str(key), safe='')}"
+
+
+CONSISTENCY = ("default", "consistent", "stale")
+
+
+class ConsulClient(Client):
+    """A client pinned to one Consul agent's HTTP API."""
+
+    capabilities: ClassVar[frozenset[str]] = frozenset({READ, WRITE, CAS, DELETE, LOCK})
+
+    def __init__(self, node: Node, *, consistency: str = "default", timeout: float = 5.0,
+                 lock_timeout: float = 10.0, transport: httpx.BaseTransport | None = None,
+                 sleep: Any = time.sleep) -> None:
+        super().__init__(node)
+        if consistency not in CONSISTENCY:
+            raise HarnessError(f"-o consistency={consistency}: expected one of "
+                               f"{', '.join(CONSISTENCY)}")
+        self.consistency = consistency
+        self.lock_timeout = lock_timeout
+        self._sleep = sleep
+        self._http = httpx.Client(base_url=f"http://{node.address}:{HTTP_PORT}",
+                                  transport=transport,
+                                  timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)))
+
+    def call(self, method: str, path: str, *, mutating: bool, params: dict | None = None,
+             content: bytes | None = None, json_body: Any = None,
+             ok404: bool = False) -> httpx.Response | None:
+        """One request; None for a 404 when ``ok404``; ClientError per the mapping above."""
+        what = f"consul {self.node.name} {method} {path}"
+        try:
+            r = self._http.request(method, path, params=params, content=content, json=json_body)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
+            raise ClientError(f"{what}: not sent: {type(e).__name__}: {e}", definite=True) from None
+        except httpx.TimeoutException as e:
+            raise ClientError(f"{what}: timed out after sending: {type(e).__name__}",
+                              definite=not mutating) from None
+        except httpx.TransportError as e:
+            raise ClientError(f"{what}: connection failed after sending: {type(e).__name__}: {e}",
+                              definite=not mutating) from None
+        if r.status_code == 404 and ok404:
+            return None
+        if r.status_code != 200:
+            body = r.text.strip()
+            raise ClientError(f"{what}: HTTP {r.status_code}: {body[:200]}",
+                              definite=classify_error(r.status_code, body, mutating=mutating))
+        return r
+
+    def _read_params(self) -> dict[str, str]:
+        return {} if self.consistency == "default" else {self.consistency: ""}
+
+    def get_entry(self, key: str) -> dict[str, Any] | None:
+        """The raw KV entry (ModifyIndex included) or None."""
+        r = self.call("GET", kv_path(key), params=self._read_params(), mutating=False, ok404=True)
+        if r is None:
+            return None
+        entries = r.json()
+        return entries[0] if entries else None
+
+    def read(self, key: str) -> Any:
+        e = self.get_entry(key)
+        return None if e is None else _dec_b64(e.get("Value"))
+
+    def _bool(self, r: httpx.Response | None) -> bool:
+        return r is not None and r.text.strip() == "true"
+
+    def write(self, key: str, value: Any) -> None:
+        if not self._bool(self.call("PUT", kv_path(key), content=_enc(value), mutating=True)):
+            raise ClientError(f"consul put {key!r} answered false", definite=True)
+
+    def cas(self, key: str, expected: Any, new: Any) -> bool:
+        """``?cas=ModifyIndex`` of the entry read (``?cas=0``: create only if absent)."""
+        if expected is None:
+            index = 0
+        else:
+            e = self.get_entry(key)
+            if e is None or _dec_b64(e.get("Value")) != expected:
+                return False
+            index = int(e["ModifyIndex"])
+        return self._bool(self.call("PUT", kv_path(key), params={"cas": str(index)},
+                                    content=_enc(new), mutating=True))
+
+    def delete(self, key: str) -> None:
+        self.call("DELETE", kv_path(key), mutating=True)
+
+    # -- locks: sessions -------------------------------------------------------------
+    def lock_acquire(self, name: str, lease_s: float) -> Any:
+        """Create a session with TTL >= ``lease_s`` (Consul's minimum is 10 s) and acquire.
+
+        A failed session create holds nothing: definite. ``?acquire`` answering
+        false means another session holds the lock: retried until the lock
+        timeout, then the session is destroyed and the acquire failed definitely.
+        An ``?acquire`` that errored indefinitely may hold the lock: indefinite
+        (and the session is destroyed best-effort, which releases it).
+        Token: ``{"session": ID}``.
+        """
+        ttl = max(10, math.ceil(lease_s))
+        try:
+            r = self.call("PUT", "/v1/session/create", mutating=True,
+                          json_body={"Name": f"splitbrain-lock-{name}", "TTL": f"{ttl}s"})
+            sid = r.json()["ID"]
+        except ClientError as e:
+            raise ClientError(f"lock {name!r}: session create failed, nothing acquired: {e}",
+                              definite=True) from None
+        deadline = time.monotonic() + self.lock_timeout
+        try:
+            while True:
+                if self._bool(self.call("PUT", kv_path(name, LOCK_PREFIX),
+                                        params={"acquire": sid}, content=_enc(sid),
+                                        mutating=True)):
+                    return {"session": sid}
+                if time.monotonic() >= deadline:
+                    raise ClientError(f"consul lock {name!r} not acquired within "
+                                      f"{self.lock_timeout:.0f}s", definite=True)
+                self._sleep(0.1)
+        except ClientError:
+            self._destroy(sid)
+            raise
+
+    def _destroy(self, sid: str) -> None:
+        try:
+            self.call("PUT", f"/v1/session/destroy/{sid}", mutating=True)
+        except ClientError:
+            pass  # the TTL ends it anyway
+
+    def lock_release(self, name: str, token: Any) -> None:
+        """``?release`` then destroy the session; false = the session lost it already."""
+        self.call("PUT", kv_path(name, LOCK_PREFIX), params={"release": token["session"]},
+                  mutating=True)
+        self._destroy(token["session"])
+
+    # -- cluster-level calls used by the system -------------------------------------
+    def status_leader(self) -> str:
+        r = self.call("GET", "/v1/status/leader", mutating=False)
+        return str(r.json() or "")
+
+    def raft_configuration(self) -> list[dict[str, Any]]:
+        r = self.call("GET", "/v1/operator/raft/configuration", mutating=False)
+        return r.json().get("Servers") or []
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class ConsulSystem(System):
+    """Consul servers, one ``consul agent -server`` per node (binary from -o consul_binary)."""
+
+    name: ClassVar[str] = "consul"
+    daemon: ClassVar[str] = "consul"
+    supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause"})
+    options: ClassVar[dict[str, SystemOption]] = {
+        "consul_binary": SystemOption("", "path of a consul binary on this host, copied to "
+                                      "every node"),
+        "consistency": SystemOption("default", "KV read consistency mode", str, CONSISTENCY),
+        "timeout": SystemOption(5.0, "client request timeout in seconds", float),
+        "raft_multiplier": SystemOption(1, "Consul performance.raft_multiplier (1: fastest "
+                                        "failure detection)", int),
+    }
+
+    def __init__(self, nodes: list[Node], opts: dict[str, Any], test_name: str = "test") -> None:
+        super().__init__(nodes, opts, test_name)
+        self._binary: dict[str, str] = {}
+        self._expected_up: set[str] = set()
+
+    def _opt(self, key: str) -> Any:
+        return self.opts.get(key, self.options[key].default)
+
+    def data_dir(self, node: Node) -> str:
+        return f"{node.work_dir}/consul/data"
+
+    def binary(self, node: Node) -> str:
+        return self._binary.get(node.name) or f"{node.work_dir}/bin/consul"
+
+    def endpoint(self, node: Node) -> str:
+        return f"http://{node.address}:{HTTP_PORT}"
+
+    def command(self, node: Node) -> list[str]:
+        """``consul agent -server`` bound to the node's address, joining every other node."""
+        cmd = [
+            self.binary(node), "agent", "-server",
+            f"-bootstrap-expect={len(self.nodes)}",
+            f"-node={node.name}",
+            f"-data-dir={self.data_dir(node)}",
+            f"-bind={node.address}", f"-advertise={node.address}", f"-client={node.address}",
+            "-disable-host-node-id",           # nodes on one host must not share a node id
+            "-dns-port=-1",                    # no DNS interface: nothing else to collide on
+            "-log-level=info",
+            f"-hcl=performance {{ raft_multiplier = {int(self._opt('raft_multiplier'))} }}",
+        ]
+        cmd += [f"-retry-join={n.address}" for n in self.nodes if n.name != node.name]
+        return cmd
+
+    def install(self, node: Node) -> None:
+        """Copy ``-o consul_binary`` to the node, or use a ``consul`` already on its PATH."""
+        local = self._opt("consul_binary")
+        node.exec(["mkdir", "-p", self.data_dir(node), f"{node.work_dir}/logs",
+                   f"{node.work_dir}/run", f"{node.work_dir}/bin"])
+        if local:
+            if not (os.path.isfile(local) and os.access(local, os.X_OK)):
+                raise HarnessError(f"-o consul_binary={local}: not an executable file on this "
+                                   f"host; give the path of a consul binary")
+            node.put_file(local, f"{node.work_dir}/bin/consul")
+            node.exec(["chmod", "755", f"{node.work_dir}/bin/consul"])
+            self._binary[node.name] = f"{node.work_dir}/bin/consul"
+            return
+        r = node.exec(["sh", "-c", "command -v consul"], check=False)
+        if r.rc != 0 or not r.stdout.strip():
+            raise HarnessError(NO_BINARY)
+        self._binary[node.name] = r.stdout.strip().splitlines()[0]
+
+    def start(self, node: Node) -> None:
+        if daemon_alive(node, self.daemon):
+            self._expected_up.add(node.name)
+            return
+        if node.name not in self._binary:
+            self.install(node)
+        node.start_daemon(self.daemon, self.command(node), log_file=self.log_files(node)[0])
+        self._expected_up.add(node.name)
+
+    def stop(self, node: Node) -> None:
+        self._expected_up.discard(node.name)
+        node.stop_daemon(self.daemon)
+
+    def kill(self, node: Node) -> None:
+        """SIGKILL, then wait until the process is gone (so a restart right away works)."""
+        self._expected_up.discard(node.name)
+        pid = node.daemon_pid(self.daemon)
+        node.signal_daemon(self.daemon, signal.SIGKILL)
+        if pid is not None:
+            wait_gone(node, pid)
+
+    def is_running(self, node: Node) -> bool:
+        return daemon_alive(node, self.daemon)
+
+    def wipe(self, node: Node) -> None:
+        node.exec(["rm", "-rf", f"{node.work_dir}/consul"])
+
+    def log_files(self, node: Node) -> list[str]:
+        return [f"{node.work_dir}/logs/consul.log"]
+
+    def client(self, node: Node) -> ConsulClient:
+        return ConsulClient(node, consistency=str(self._opt("consistency")),
+                            timeout=float(self._opt("timeout")))
+
+    def _admin(self, node: Node) -> ConsulClient:
+        return ConsulClient(node, consistency="consistent", timeout=2.0)
+
+    def _node_by_server_addr(self, addr: str) -> Node | None:
+        host = addr.rsplit(":", 1)[0]
+        return next((n for n in self.nodes if n.address == host), None)
+
+    def leader(self) -> Node | None:
+        """The node named by the agents' ``/v1/status/leader`` (most votes wins)."""
+        votes: dict[str, int] = {}
+        for n in self.nodes:
+            c = self._admin(n)
+            try:
+                addr = c.status_leader()
+            except ClientError:
+                continue
+            finally:
+                c.close()
+            ld = self._node_by_server_addr(addr) if addr else None
+            if ld is not None:
+                votes[ld.name] = votes.get(ld.name, 0) + 1
+        return self.node(max(votes, key=lambda k: votes[k])) if votes else None
+
+    def members(self) -> list[str]:
+        """Server names in the raft configuration (as the first agent that answers says)."""
+        for n in self.nodes:
+            c = self._admin(n)
+            try:
+                return sorted(str(s.get("Node")) for s in c.raft_configuration())
+            except ClientError:
+                continue
+            finally:
+                c.close()
+        return []
+
+    def healthy(self) -> bool:
+        """Every agent knows a leader and answers a consistent KV read."""
+        for n in self.nodes:
+            c = self._admin(n)
+            try:
+                if not c.status_leader():
+                    return False
+                c.read("splitbrain-health")
+            except ClientError:
+                return False
+            finally:
+                c.close()
+        return True
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        """Block until healthy; fail fast with the log tail if an agent exited."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.healthy():
+                return
+            for n in self.nodes:
+                if n.name in self._expected_up and not daemon_alive(n, self.daemon):
+                    tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
+                                  check=False).stdout.strip().replace("\n", " | ")
+                    raise HarnessError(f"consul on {n.name} exited: "
+                                       f"{tail[-400:] or 'no log output'} "
+                                       f"(log: {self.log_files(n)[0]})")
+            time.sleep(0.3)
+        raise HarnessError(f"consul cluster not healthy after {timeout:.0f}s")
+
+
+def daemon_alive(node: Node, daemon: str) -> bool:
+    """The daemon's recorded process exists and is not a zombie awaiting its reaper."""
+    pidf = shlex.quote(node.pid_file(daemon))
+    r = node.exec(["sh", "-c", f"p=$(cat {pidf} 2>/dev/null) && kill -0 \"$p\" 2>/dev/null && "
+                               f"! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat 2>/dev/null"],
+                  check=False)
+    return r.rc == 0
+
+
+def wait_gone(node: Node, pid: int, timeout: float = 10.0) -> None:
+    """Wait until ``pid`` has exited (a zombie counts as exited)."""
+    node.exec(["sh", "-c", f"i=0; while kill -0 {pid} 2>/dev/null && "
+                           f"! grep -q '^[0-9]* ([^)]*) Z' /proc/{pid}/stat 2>/dev/null && "
+                           f"[ $i -lt {int(timeout * 20)} ]; do sleep 0.05; i=$((i+1)); done"],
+              check=False, timeout=timeout + 5)

@@ -1,0 +1,236 @@
+"""Consul: a unit test of OUR plumbing only — no real Consul runs here (none exists on our
+machines). Command lines, the no-binary error, and the KV/session client against
+recorded responses written from Consul's documented HTTP API (tests/unit/data/consul)
+served by an httpx MockTransport.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+from pathlib import Path
+
+import httpx
+import pytest
+
+from splitbrain.clusters.backends.local import LocalNode
+from splitbrain.clusters.node import HarnessError
+from splitbrain.clusters.system import ClientError
+from splitbrain.clusters.systems import get_system
+from splitbrain.clusters.systems.consul import (
+    NO_BINARY,
+    ConsulClient,
+    ConsulSystem,
+    classify_error,
+)
+
+DATA = Path(__file__).parent / "data" / "consul"
+
+
+def recording(name: str) -> dict:
+    return json.loads((DATA / f"{name}.json").read_text())
+
+
+def respond(rec: dict) -> httpx.Response:
+    r = rec["response"]
+    if "body" in r:
+        return httpx.Response(r["status"], headers=r["headers"], content=json.dumps(r["body"]))
+    return httpx.Response(r["status"], headers=r["headers"], text=r["body_text"])
+
+
+class Replay:
+    """Serves recordings in order, checking each request's method and path; logs requests."""
+
+    def __init__(self, *names: str | Exception) -> None:
+        self.script = list(names)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        assert self.script, f"unexpected request {request.method} {request.url}"
+        item = self.script.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        rec = recording(item)
+        assert request.method == rec["request"]["method"], (item, request.method)
+        assert request.url.path == rec["request"]["path"], (item, request.url.path)
+        return respond(rec)
+
+
+def client(tmp_path: Path, replay: Replay, **kw) -> ConsulClient:
+    node = LocalNode("n1", "127.0.0.1", str(tmp_path / "n1"))
+    return ConsulClient(node, transport=httpx.MockTransport(replay), sleep=lambda s: None, **kw)
+
+
+def nodes(tmp_path: Path, k: int = 3) -> list[LocalNode]:
+    return [LocalNode(f"n{i}", f"127.0.0.{i}", str(tmp_path / f"n{i}")) for i in range(1, k + 1)]
+
+
+# -- system: options, command line, the no-binary error -------------------------------
+
+def test_registry_and_options() -> None:
+    cls = get_system("consul")
+    assert cls is ConsulSystem
+    assert cls.parse_options({"consistency": "stale"})["consistency"] == "stale"
+    with pytest.raises(HarnessError, match="expected one of default, consistent, stale"):
+        cls.parse_options({"consistency": "linearizable"})
+
+
+def test_command_line(tmp_path: Path) -> None:
+    ns = nodes(tmp_path)
+    s = ConsulSystem(ns, ConsulSystem.parse_options({}), "t")
+    cmd = s.command(ns[1])
+    assert cmd[:3] == [f"{ns[1].work_dir}/bin/consul", "agent", "-server"]
+    assert "-bootstrap-expect=3" in cmd and "-node=n2" in cmd
+    assert f"-data-dir={ns[1].work_dir}/consul/data" in cmd
+    for flag in ("-bind", "-advertise", "-client"):
+        assert f"{flag}=127.0.0.2" in cmd
+    assert [c for c in cmd if c.startswith("-retry-join=")] == [
+        "-retry-join=127.0.0.1", "-retry-join=127.0.0.3"]
+    assert "-disable-host-node-id" in cmd
+
+
+def test_no_binary_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"                               # a PATH with sh and mkdir only,
+    bin_dir.mkdir()                                          # so surely no consul on it
+    for tool in ("sh", "mkdir"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    ns = nodes(tmp_path, 1)
+    s = ConsulSystem(ns, ConsulSystem.parse_options({}), "t")
+    with pytest.raises(HarnessError) as e:
+        s.setup()
+    assert str(e.value) == NO_BINARY
+    assert "-o consul_binary=" in NO_BINARY and "hashicorp/consul" in NO_BINARY
+
+
+def test_bad_binary_path(tmp_path: Path) -> None:
+    ns = nodes(tmp_path, 1)
+    s = ConsulSystem(ns, ConsulSystem.parse_options(
+        {"consul_binary": str(tmp_path / "nope")}), "t")
+    with pytest.raises(HarnessError, match="not an executable file"):
+        s.install(ns[0])
+
+
+def test_binary_is_copied_to_node(tmp_path: Path) -> None:
+    fake = tmp_path / "consul"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    ns = nodes(tmp_path, 1)
+    s = ConsulSystem(ns, ConsulSystem.parse_options({"consul_binary": str(fake)}), "t")
+    s.install(ns[0])
+    copied = Path(ns[0].work_dir) / "bin" / "consul"
+    assert copied.read_text() == fake.read_text()
+    assert s.command(ns[0])[0] == str(copied)
+
+
+# -- client against recorded responses --------------------------------------------------
+
+@pytest.mark.parametrize("mode,param", [("default", None), ("consistent", "consistent"),
+                                        ("stale", "stale")])
+def test_read_consistency_modes(tmp_path: Path, mode: str, param: str | None) -> None:
+    rp = Replay("kv_get", "kv_get_missing")
+    c = client(tmp_path, rp, consistency=mode)
+    assert c.read("k") == [1, 2]
+    assert c.read("missing") is None
+    q = dict(rp.requests[0].url.params)
+    assert q == ({} if param is None else {param: ""})
+
+
+def test_write_cas_delete(tmp_path: Path) -> None:
+    rp = Replay("kv_put_true", "kv_get", "kv_put_true", "kv_get", "kv_put_false",
+                "kv_put_false", "kv_delete_true")
+    c = client(tmp_path, rp)
+    c.write("k", [1, 2])
+    assert json.loads(rp.requests[0].content) == [1, 2]
+    assert c.cas("k", [1, 2], 3) is True
+    assert rp.requests[2].url.params["cas"] == "200"          # the ModifyIndex read
+    assert c.cas("k", [1, 2], 4) is False                     # index moved: cas answered false
+    assert c.cas("k", None, 5) is False                       # create-only: ?cas=0
+    assert rp.requests[5].url.params["cas"] == "0"
+    c.delete("k")
+    assert rp.requests[6].method == "DELETE"
+
+
+def test_cas_mismatch_sends_no_write(tmp_path: Path) -> None:
+    rp = Replay("kv_get")
+    assert client(tmp_path, rp).cas("k", [9], 1) is False
+    assert len(rp.requests) == 1
+
+
+def test_lock_session_acquire_release(tmp_path: Path) -> None:
+    rp = Replay("session_create", "lock_acquire_false", "lock_acquire_true",
+                "lock_acquire_true", "session_destroy")
+    c = client(tmp_path, rp)
+    tok = c.lock_acquire("m", 3)
+    assert tok == {"session": "adf4238a-882b-9ddc-4a9d-5b6758e4159e"}
+    assert json.loads(rp.requests[0].content)["TTL"] == "10s"     # Consul's minimum TTL
+    assert rp.requests[2].url.params["acquire"] == tok["session"]
+    c.lock_release("m", tok)
+    assert rp.requests[3].url.params["release"] == tok["session"]
+
+
+def test_lock_timeout_is_definite_and_destroys_session(tmp_path: Path) -> None:
+    rp = Replay("session_create", "lock_acquire_false", "session_destroy")
+    c = client(tmp_path, rp, lock_timeout=0.0)
+    with pytest.raises(ClientError) as e:
+        c.lock_acquire("m", 30)
+    assert e.value.definite is True
+    assert json.loads(rp.requests[0].content)["TTL"] == "30s"
+    assert rp.requests[-1].url.path.startswith("/v1/session/destroy/")
+
+
+def test_lock_acquire_timeout_after_sending_is_indefinite(tmp_path: Path) -> None:
+    rp = Replay("session_create", httpx.ReadTimeout("slow"), "session_destroy")
+    with pytest.raises(ClientError) as e:
+        client(tmp_path, rp).lock_acquire("m", 10)
+    assert e.value.definite is False
+
+
+def test_status_and_raft_configuration(tmp_path: Path) -> None:
+    rp = Replay("status_leader", "operator_raft_configuration", "status_leader_none")
+    c = client(tmp_path, rp)
+    assert c.status_leader() == "127.0.0.2:8300"
+    servers = c.raft_configuration()
+    assert [s["Node"] for s in servers] == ["n1", "n2", "n3"]
+    assert c.status_leader() == ""
+    s = ConsulSystem(nodes(tmp_path), {}, "t")
+    assert s._node_by_server_addr("127.0.0.2:8300").name == "n2"
+
+
+# -- the error mapping --------------------------------------------------------------------
+
+@pytest.mark.parametrize("fixture,definite", [
+    ("error_no_cluster_leader", True),     # the forwarder found no leader: never sent
+    ("error_rate_limited", True),          # rejected on arrival
+    ("error_permission_denied", True),     # ACL check before any RPC
+    ("error_leadership_lost", False),      # appended under the old leader: may commit
+    ("error_rpc_eof", False),              # forwarded RPC lost: may have reached the leader
+])
+def test_write_error_responses(tmp_path: Path, fixture: str, definite: bool) -> None:
+    with pytest.raises(ClientError) as e:
+        client(tmp_path, Replay(fixture)).write("k", 1)
+    assert e.value.definite is definite
+
+
+@pytest.mark.parametrize("exc,definite", [
+    (httpx.ConnectError("refused"), True),
+    (httpx.ConnectTimeout("no route"), True),
+    (httpx.ReadTimeout("slow"), False),
+    (httpx.RemoteProtocolError("server disconnected"), False),
+    (httpx.ReadError("reset"), False),
+])
+def test_transport_errors_on_write(tmp_path: Path, exc: Exception, definite: bool) -> None:
+    with pytest.raises(ClientError) as e:
+        client(tmp_path, Replay(exc)).write("k", 1)
+    assert e.value.definite is definite
+
+
+def test_read_errors_are_definite(tmp_path: Path) -> None:
+    for exc in (httpx.ReadTimeout("slow"), httpx.ReadError("reset")):
+        with pytest.raises(ClientError) as e:
+            client(tmp_path, Replay(exc)).read("k")
+        assert e.value.definite is True
+    assert classify_error(500, "leadership lost while committing log", mutating=False) is True
+    assert classify_error(500, "leadership lost while committing log", mutating=True) is False
