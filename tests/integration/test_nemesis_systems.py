@@ -110,7 +110,9 @@ def test_partition_leader_elects_a_new_leader_on_the_majority_side(cluster, tmp_
     finally:
         nem.heal()
     assert all(our_rules(n) == [] for n in nodes)
-    write_on(system, wait_until(system.leader, "a leader after heal"), "nem-k2", "after")
+    # the old leader rejoins (it may force an election): retry the write until it lands
+    wait_until(lambda: write_on(system, system.leader(), "nem-k2", "after") or True,
+               "a write after heal")
     for n in nodes:
         wait_until(lambda n=n: read_on(system, n, "nem-k2") == "after"
                    and read_on(system, n, "nem-k") == "during", f"{n.name} to converge")
@@ -128,7 +130,8 @@ def test_member_remove_and_add_back_wiped(cluster, tmp_path):
         assert ops[-1].error is None
         assert victim.name not in system.members()
         assert not system.is_running(victim)
-        write_on(system, wait_until(system.leader, "a leader of two"), "nem-m", "removed")
+        wait_until(lambda: write_on(system, system.leader(), "nem-m", "removed") or True,
+                   "a write to the two remaining members")
     finally:
         nem.heal()
     assert ops[-1].f == "add-member" and ops[-1].value["added"] == victim.name
@@ -137,3 +140,37 @@ def test_member_remove_and_add_back_wiped(cluster, tmp_path):
     system.wait_healthy()
     wait_until(lambda: read_on(system, victim, "nem-m") == "removed",
                f"the wiped {victim.name} to catch up")
+
+
+def test_kill_leader_then_restart_and_pause_resume_seen_by_the_system(cluster, tmp_path):
+    system, nodes = cluster
+    wait_until(system.leader, "a leader")
+    nem, ops = make(system, nodes, tmp_path, ["kill"])
+    nem.ctx.targets = "leader"
+    nem.start({"fault": "kill", "choice": {"targets": "leader", "fallback": "n1"}})
+    try:
+        old = system.node(ops[-1].value["nodes"][0])
+        assert ops[-2].value["leader"] == old.name
+        assert not system.is_running(old)
+        new = wait_until(lambda: (ld := system.leader()) is not None and ld is not old and ld,
+                         "a new leader after the kill")
+        assert new is not old
+    finally:
+        nem.heal()
+    assert system.is_running(old) and ops[-1].value == {"nodes": [old.name]}
+    system.wait_healthy()
+
+    follower = next(n for n in nodes if n is not wait_until(system.leader, "a leader"))
+    nem, ops = make(system, nodes, tmp_path, ["pause"])
+    nem.start({"fault": "pause", "choice": {"targets": [follower.name], "fallback": "n1"}})
+    try:
+        pid = follower.daemon_pid(system.daemon)
+        state = follower.exec(["sh", "-c", f"awk '/^State:/ {{print $2}}' /proc/{pid}/status"])
+        assert state.stdout.strip() == "T"
+        with pytest.raises(ClientError):
+            read_on(system, follower, "nem-k")     # a stopped daemon answers nothing
+        assert wait_until(system.leader, "the others to keep a leader") is not follower
+    finally:
+        nem.heal()
+    wait_until(lambda: read_on(system, follower, "nem-p") is None, f"{follower.name} to answer")
+    system.wait_healthy()
