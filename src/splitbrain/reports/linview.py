@@ -73,7 +73,7 @@ def lin_failure_view(failure: dict[str, Any], init: Any = None) -> dict[str, Any
         box: dict[str, Any] = {
             "id": oid, "desc": _desc(o), "process": o.get("process"),
             "left": round(100.0 * left / (n + 1), 3),
-            "width": round(max(100.0 * (right - left + 0.6) / (n + 1), 0.6), 3),
+            "width": round(100.0 * (right - left + 0.7) / (n + 1), 3),
             "call": o.get("call"), "return": ret, "outcome": o.get("outcome", "ok"),
             "index": o.get("index"), "failing": is_failing, "lin": None, "step": None,
             "before": "", "after": "",

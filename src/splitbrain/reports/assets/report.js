@@ -71,7 +71,7 @@
   }
 
   /* --- tooltip for the linearizability view --- */
-  var tip = document.getElementById("tooltip"), pinned = null;
+  var tip = document.getElementById("tooltip"), pinned = null, hovered = null;
   function line(label, text) {
     var d = document.createElement("div"), b = document.createElement("b");
     b.textContent = label + " "; d.appendChild(b); d.appendChild(document.createTextNode(text)); return d;
@@ -94,8 +94,8 @@
   }
   function hideTip() { if (!pinned) tip.hidden = true; }
   document.querySelectorAll(".lin-op").forEach(function (el) {
-    el.addEventListener("mouseenter", function () { if (!pinned) showTip(el); });
-    el.addEventListener("mouseleave", hideTip);
+    el.addEventListener("mouseenter", function () { hovered = el; if (!pinned) showTip(el); });
+    el.addEventListener("mouseleave", function () { if (hovered === el) hovered = null; hideTip(); });
     el.addEventListener("focus", function () { showTip(el); });
     el.addEventListener("blur", hideTip);
     el.addEventListener("click", function (ev) {
@@ -106,12 +106,15 @@
     });
   });
   document.addEventListener("click", function () { if (pinned) { pinned.classList.remove("hl"); pinned = null; tip.hidden = true; } });
-  window.addEventListener("scroll", function () { if (pinned) showTip(pinned); else tip.hidden = true; }, {passive: true});
+  function follow() { var el = pinned || hovered; if (el) showTip(el); else tip.hidden = true; }
+  window.addEventListener("scroll", follow, {passive: true});
+  document.querySelectorAll(".lin-failure").forEach(function (b) { b.addEventListener("scroll", follow, {passive: true}); });
 
   function jumpToFirstError(ev) {
     var el = document.querySelector('.lin-op[data-failing="true"]');
     if (!el) return;
-    if (ev) ev.preventDefault();
+    if (ev) { ev.preventDefault(); ev.stopPropagation(); }
+    if (pinned) pinned.classList.remove("hl");
     el.scrollIntoView({block: "center", inline: "center"});
     el.classList.remove("pulse"); void el.offsetWidth; el.classList.add("pulse");
     pinned = el; el.classList.add("hl"); showTip(el);
