@@ -161,3 +161,14 @@ def test_every_fault_name_is_known_to_make_fault() -> None:
         if f == "partition-grudge":
             continue
         assert plan([f], NAMES, 1, 2)
+
+
+def test_two_node_clusters_only_get_feasible_partitions(tmp_path: Path) -> None:
+    steps = plan(["partition"], ["n1", "n2"], 9, 60)
+    kinds = {s["choice"]["kind"] for s in steps}
+    assert kinds == {"partition-one", "partition-halves", "partition-leader"}
+    nodes = [RecordingNode("n1", "10.9.0.1"), RecordingNode("n2", "10.9.0.2")]
+    with pytest.raises(HarnessError, match="partition-ring needs at least 3 nodes"):
+        build_nemesis(["partition-ring"], system=FakeSystem(nodes), nodes=nodes, interval=1,
+                      targets="one", seed=1, record=lambda op: op,
+                      journal_path=tmp_path / "j")

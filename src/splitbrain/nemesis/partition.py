@@ -95,6 +95,12 @@ class Partition(Fault):
 
     def check(self) -> None:
         self._need_grudge()
+        n = len(self.ctx.nodes)
+        if n < 2:
+            raise HarnessError(f"{self.name} needs at least 2 nodes, the cluster has {n}")
+        if self.name in ("partition-ring", "partition-bridge") and n < 3:
+            raise HarnessError(f"{self.name} needs at least 3 nodes, the cluster has {n}: "
+                               f"use partition-one or partition-halves")
         require_isolated(self.name, self.ctx.nodes)
         check_iptables(self.ctx.nodes, self.name)
 
@@ -133,7 +139,12 @@ class Partition(Fault):
 def plan_partition(name: str, rng: random.Random, names: list[str],
                    explicit: G.Grudge | None = None, symmetric: bool = True) -> dict[str, Any]:
     """Plan one partition of kind ``name`` (``partition`` picks a kind at random)."""
-    kind = rng.choice(G.PARTITION_KINDS) if name == "partition" else name
+    if name == "partition":
+        kinds = [k for k in G.PARTITION_KINDS
+                 if len(names) >= 3 or k not in ("partition-ring", "partition-bridge")]
+        kind = rng.choice(kinds)
+    else:
+        kind = name
     if kind == "partition-grudge":
         assert explicit is not None
         return {"kind": kind, "grudge": explicit}
