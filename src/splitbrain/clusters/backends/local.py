@@ -47,7 +47,8 @@ class LocalNode(Node):
         full_env = {**os.environ, **(env or {})}
         try:
             p = subprocess.run(argv, input=input, capture_output=True, timeout=timeout,
-                               env=full_env, cwd=self.work_dir)
+                               env=full_env,
+                               cwd=self.work_dir if os.path.isdir(self.work_dir) else None)
         except FileNotFoundError as e:
             raise HarnessError(f"on {self.name}: {argv[0]} not found ({e.strerror})") from None
         except subprocess.TimeoutExpired:
