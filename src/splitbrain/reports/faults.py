@@ -84,6 +84,8 @@ def _short(value: Any, limit: int = 60) -> str:
         parts = [f"{k}×{','.join(map(str, v))}" if isinstance(v, list) else f"{k}:{v}"
                  for k, v in g.items()]
         s = "grudge " + " ".join(parts)
+    elif isinstance(value, dict) and isinstance(value.get("nodes"), list):
+        s = ",".join(map(str, value["nodes"]))
     elif isinstance(value, str):
         s = value
     else:

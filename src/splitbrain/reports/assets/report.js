@@ -108,7 +108,7 @@
   document.addEventListener("click", function () { if (pinned) { pinned.classList.remove("hl"); pinned = null; tip.hidden = true; } });
   function follow() { var el = pinned || hovered; if (el) showTip(el); else tip.hidden = true; }
   window.addEventListener("scroll", follow, {passive: true});
-  document.querySelectorAll(".lin-failure").forEach(function (b) { b.addEventListener("scroll", follow, {passive: true}); });
+  document.querySelectorAll(".lin-scroll").forEach(function (b) { b.addEventListener("scroll", follow, {passive: true}); });
 
   function jumpToFirstError(ev) {
     var el = document.querySelector('.lin-op[data-failing="true"]');
