@@ -6,9 +6,11 @@ served by an httpx MockTransport.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import stat
+import tarfile
 from pathlib import Path
 
 import httpx
@@ -17,12 +19,14 @@ import pytest
 from splitbrain.clusters.backends.local import LocalNode
 from splitbrain.clusters.node import HarnessError
 from splitbrain.clusters.system import ClientError
+from splitbrain.clusters.systems import consul as consul_mod
 from splitbrain.clusters.systems import get_system
 from splitbrain.clusters.systems.consul import (
     NO_BINARY,
     ConsulClient,
     ConsulSystem,
     classify_error,
+    consul_from_image,
 )
 
 DATA = Path(__file__).parent / "data" / "consul"
@@ -97,6 +101,7 @@ def test_no_binary_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.Monkey
     for tool in ("sh", "mkdir"):
         (bin_dir / tool).symlink_to(shutil.which(tool))
     monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setattr(consul_mod, "consul_from_image", lambda: None)   # no image either
     ns = nodes(tmp_path, 1)
     s = ConsulSystem(ns, ConsulSystem.parse_options({}), "t")
     with pytest.raises(HarnessError) as e:
@@ -123,6 +128,53 @@ def test_binary_is_copied_to_node(tmp_path: Path) -> None:
     copied = Path(ns[0].work_dir) / "bin" / "consul"
     assert copied.read_text() == fake.read_text()
     assert s.command(ns[0])[0] == str(copied)
+
+
+class FakeDocker:
+    """Just enough of the docker SDK for consul_from_image: images and an archive."""
+
+    def __init__(self, have: bool) -> None:
+        self.have, self.pulled, self.removed = have, [], []
+        self.images, self.containers = self, self
+
+    def get(self, name):
+        if not self.have:
+            raise LookupError(name)
+        return type("Img", (), {"id": "sha256:0123456789abcdef0123456789"})()
+
+    def pull(self, name, tag):
+        self.pulled.append((name, tag))
+        self.have = True
+        return self.get(name)
+
+    def create(self, image, command):
+        fake = self
+
+        class C:
+            def get_archive(self, path):
+                buf = io.BytesIO()
+                with tarfile.open(fileobj=buf, mode="w") as tar:
+                    info = tarfile.TarInfo("consul")
+                    info.size = len(b"ELF...")
+                    tar.addfile(info, io.BytesIO(b"ELF..."))
+                return iter([buf.getvalue()]), {"name": "consul"}
+
+            def remove(self, force):
+                fake.removed.append(image)
+        return C()
+
+
+def test_binary_from_the_official_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPLITBRAIN_PULL_BASE", raising=False)
+    absent = FakeDocker(have=False)
+    assert consul_from_image(absent, cache_dir=str(tmp_path)) is None
+    assert absent.pulled == []                                  # no registry contacted
+    monkeypatch.setenv("SPLITBRAIN_PULL_BASE", "1")             # a registry is reachable
+    pulled = FakeDocker(have=False)
+    path = consul_from_image(pulled, cache_dir=str(tmp_path))
+    assert pulled.pulled == [("hashicorp/consul", "latest")]
+    assert Path(path).read_bytes() == b"ELF..." and pulled.removed
+    assert consul_from_image(FakeDocker(have=True), cache_dir=str(tmp_path)) == path  # cached
 
 
 # -- client against recorded responses --------------------------------------------------

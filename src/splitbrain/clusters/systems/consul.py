@@ -17,11 +17,13 @@ then ``?acquire=`` / ``?release=``).
 from __future__ import annotations
 
 import base64
+import io
 import json
 import math
 import os
 import shlex
 import signal
+import tarfile
 import time
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -263,6 +265,7 @@ class ConsulSystem(System):
         super().__init__(nodes, opts, test_name)
         self._binary: dict[str, str] = {}
         self._expected_up: set[str] = set()
+        self._from_image: str | None = None
 
     def _opt(self, key: str) -> Any:
         return self.opts.get(key, self.options[key].default)
@@ -293,7 +296,8 @@ class ConsulSystem(System):
         return cmd
 
     def install(self, node: Node) -> None:
-        """Copy ``-o consul_binary`` to the node, or use a ``consul`` already on its PATH."""
+        """Copy ``-o consul_binary`` to the node, else use a ``consul`` on its PATH, else
+        the binary from the official image (see :func:`consul_from_image`)."""
         local = self._opt("consul_binary")
         node.exec(["mkdir", "-p", self.data_dir(node), f"{node.work_dir}/logs",
                    f"{node.work_dir}/run", f"{node.work_dir}/bin"])
@@ -306,9 +310,16 @@ class ConsulSystem(System):
             self._binary[node.name] = f"{node.work_dir}/bin/consul"
             return
         r = node.exec(["sh", "-c", "command -v consul"], check=False)
-        if r.rc != 0 or not r.stdout.strip():
+        if r.rc == 0 and r.stdout.strip():
+            self._binary[node.name] = r.stdout.strip().splitlines()[0]
+            return
+        if self._from_image is None:
+            self._from_image = consul_from_image() or ""
+        if not self._from_image:
             raise HarnessError(NO_BINARY)
-        self._binary[node.name] = r.stdout.strip().splitlines()[0]
+        node.put_file(self._from_image, f"{node.work_dir}/bin/consul")
+        node.exec(["chmod", "755", f"{node.work_dir}/bin/consul"])
+        self._binary[node.name] = f"{node.work_dir}/bin/consul"
 
     def start(self, node: Node) -> None:
         if daemon_alive(node, self.daemon):
@@ -408,6 +419,49 @@ class ConsulSystem(System):
                                        f"(log: {self.log_files(n)[0]})")
             time.sleep(0.3)
         raise HarnessError(f"consul cluster not healthy after {timeout:.0f}s")
+
+
+CONSUL_IMAGE = "hashicorp/consul"
+
+
+def consul_from_image(client: Any = None, image: str = CONSUL_IMAGE,
+                      cache_dir: str | None = None) -> str | None:
+    """The consul binary extracted from the official image, or None without one.
+
+    Uses the image if the local Docker engine has it; pulls it only when
+    ``SPLITBRAIN_PULL_BASE=1`` says a registry is reachable (as the node image
+    build does). The binary (``/bin/consul`` in the image) is cached on this host.
+    """
+    try:
+        if client is None:
+            import docker
+            client = docker.from_env(timeout=10)
+        try:
+            img = client.images.get(image)
+        except Exception:  # noqa: BLE001 - not present locally
+            if os.environ.get("SPLITBRAIN_PULL_BASE") != "1":
+                return None
+            img = client.images.pull(image, tag="latest")
+    except Exception:  # noqa: BLE001 - no engine, no image, no registry: no binary
+        return None
+    cache = cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "splitbrain")
+    target = os.path.join(cache, f"consul-{str(img.id).replace(':', '-')[:24]}")
+    if os.path.isfile(target):
+        return target
+    container = client.containers.create(img.id, command=["version"])
+    try:
+        stream, _ = container.get_archive("/bin/consul")
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = next(m for m in tar.getmembers() if m.isfile())
+            data = tar.extractfile(member).read()  # type: ignore[union-attr]
+    finally:
+        container.remove(force=True)
+    os.makedirs(cache, exist_ok=True)
+    with open(target + ".tmp", "wb") as f:
+        f.write(data)
+    os.chmod(target + ".tmp", 0o755)
+    os.replace(target + ".tmp", target)
+    return target
 
 
 def daemon_alive(node: Node, daemon: str) -> bool:
