@@ -8,10 +8,21 @@ from __future__ import annotations
 
 import random
 import signal
+import time
 from typing import Any
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.clusters.node import HarnessError, Node
 from splitbrain.nemesis.fault import Fault, each, pick_targets
+
+
+def daemon_dead(node: Node, daemon: str) -> bool:
+    """True if ``daemon`` has no live process on ``node`` (a zombie counts as dead)."""
+    pid = node.daemon_pid(daemon)
+    if pid is None:
+        return True
+    r = node.exec(["sh", "-c", f"sed 's/.*) //' /proc/{pid}/stat 2>/dev/null | cut -d' ' -f1"],
+                  check=False)
+    return r.stdout.strip() in ("", "Z", "X")
 
 
 class _ProcessFault(Fault):
@@ -48,7 +59,13 @@ class Kill(_ProcessFault):
     def apply(self, detail: dict[str, Any]) -> Any:
         sys_ = self.ctx.system
         assert sys_ is not None
-        each([self.ctx.node(n) for n in detail["nodes"]], sys_.kill)
+
+        def kill(n: Node) -> None:
+            sys_.kill(n)
+            deadline = time.monotonic() + 10
+            while not daemon_dead(n, detail["daemon"]) and time.monotonic() < deadline:
+                time.sleep(0.05)       # the fault is in effect only once the process is gone
+        each([self.ctx.node(n) for n in detail["nodes"]], kill)
         return {"nodes": detail["nodes"], "signal": "SIGKILL"}
 
     def heal(self, detail: dict[str, Any]) -> Any:
@@ -59,8 +76,8 @@ class Kill(_ProcessFault):
             dead = [n.name for n in nodes if not n.daemon_running(detail["daemon"])]
             return {"nodes": [], "not_restarted": dead}
 
-        def restart(n: Any) -> str | None:
-            if sys_.is_running(n):
+        def restart(n: Node) -> str | None:
+            if sys_.is_running(n) and not daemon_dead(n, detail["daemon"]):
                 return None
             sys_.start(n)
             return n.name
