@@ -56,7 +56,8 @@ class SetChecker(Checker):
         failed = {_h(p.invoke.value) for p in adds if p.outcome == FAIL} - acked
         indeterminate = attempted - acked - failed
 
-        known: list[Any] = []
+        known: list[Any] = []                  # in the order they became known
+        known_set: set[Any] = set()
         known_at: dict[Any, int] = {}          # element -> index of the op that made it known
         open_reads: dict[Any, tuple[Op, int]] = {}
         stale_at: dict[Any, dict[str, Any]] = {}
@@ -67,9 +68,10 @@ class SetChecker(Checker):
         n_reads = 0
 
         def make_known(e: Any, index: int) -> None:
-            if e not in known_at:
+            if e not in known_set:
                 known_at[e] = index
                 known.append(e)
+                known_set.add(e)
 
         for op in ops:
             if op.f == "add":
@@ -85,18 +87,31 @@ class SetChecker(Checker):
             n_reads += 1
             values = op.value if isinstance(op.value, list) else (
                 [] if op.value is None else [op.value])
-            counts = Counter(_h(v) for v in values)
-            present = set(counts)
-            duplicated.update(e for e, c in counts.items() if c > 1)
-            unexpected.update(present - attempted)
-            failed_present.update(present & failed)
-            missing = [e for e in known[:n_known] if e not in present]
-            for e in missing:
-                stale_at.setdefault(e, {"element": e, "known-since-index": known_at[e],
-                                        "read-index": op.index, "read-invoke-index": inv.index})
+            # set operations run in C: this loop meets every element of every read
+            try:
+                present = set(values)
+            except TypeError:
+                values = [_h(v) for v in values]
+                present = set(values)
+            if len(present) != len(values):
+                duplicated.update(e for e, c in Counter(values).items() if c > 1)
+            new = present - known_set            # known elements were all attempted
+            unexpected |= new - attempted
+            failed_present |= failed & present
+            missing: list[Any] = []
+            # fast path: the read holds every element known so far, so none is missing
+            if len(present) - len(new) < len(known_set):
+                prefix = known[:n_known] if n_known < len(known) else known
+                if not present.issuperset(prefix):
+                    missing = [e for e in prefix if e not in present]
+                    for e in missing:
+                        stale_at.setdefault(e, {"element": e,
+                                                "known-since-index": known_at[e],
+                                                "read-index": op.index,
+                                                "read-invoke-index": inv.index})
             if op.f == "final-read":
                 last_final = (op, missing)
-            for e in present & attempted:
+            for e in new & attempted:
                 make_known(e, op.index)
 
         final_present: set[Any] = set()
