@@ -40,6 +40,9 @@ def test_missing_account_and_garbage() -> None:
     r = check(hist([*read(0, {"a0": 20}), *read(1, "junk"), *read(2, {"a0": "x", "a1": 1})]))
     assert r["valid"] is False
     assert r["error-counts"] == {"wrong-accounts": 1, "malformed": 2}
+    # garbage alone cannot be judged: unknown, not invalid
+    r = check(hist([*read(1, "junk"), *read(2, {"a0": 17, "a1": 3})]))
+    assert r["valid"] == "unknown" and r["error-counts"] == {"malformed": 1}
 
 
 def test_bank_vanishing_after_it_existed() -> None:

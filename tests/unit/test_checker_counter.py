@@ -78,3 +78,11 @@ def test_negative_adds_are_not_judged() -> None:
     h = hist([(0, "invoke", "add", -1), (0, "ok", "add", -1),
               (1, "invoke", "final-read", None), (1, "ok", "final-read", 7)])
     assert check(h)["valid"] == "unknown"
+
+
+def test_non_integer_read_is_unknown_not_invalid() -> None:
+    h = hist([(0, "invoke", "add", 1), (0, "ok", "add", 1),
+              (1, "invoke", "read", None), (1, "ok", "read", "1"),
+              (1, "invoke", "final-read", None), (1, "ok", "final-read", 1)])
+    r = check(h)
+    assert r["valid"] == "unknown" and r["bad-values"][0]["value"] == "1"

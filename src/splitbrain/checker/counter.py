@@ -17,7 +17,8 @@ another read completed must not return less ("backwards"); concurrent reads may
 legitimately differ and are not compared. The final value is the ``final-read``
 ops of the final phase (after heal): all adds are then finished, so its bounds
 are [acknowledged, acknowledged + info]. Without a successful final read the
-verdict is at best ``unknown``.
+verdict is at best ``unknown``; so is it when a read returned something that
+is not an int (it cannot be judged).
 """
 
 from __future__ import annotations
@@ -103,8 +104,9 @@ class CounterChecker(Checker):
                                   "earlier-index": fl[1]})
             if floor is None or v > floor[0]:
                 floor = (v, op.index)
-        problems = bool(out_of_bounds or backwards or bad_values)
-        valid: bool | str = False if problems else (True if final_reads else "unknown")
+        # a read that is not an int cannot be judged (it may be the client's decoding)
+        valid: bool | str = (False if out_of_bounds or backwards else
+                             "unknown" if bad_values or not final_reads else True)
         out: dict[str, Any] = {
             "valid": valid,
             "reads": n_reads,
