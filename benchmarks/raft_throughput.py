@@ -206,7 +206,7 @@ def main() -> None:
             results["raft"] = bench(
                 "splitbrain.raft", urls,
                 lambda i, s: ("/kv/put", {"key": f"k{(i * 7919 + s) % keys}", "value": s,
-                                          "client": f"bench{i}", "seq": s}),
+                                          "client": f"bench{base}-{i}", "seq": s}),
                 lambda i, s: ("/kv/get", {"key": f"k{(i * 7919 + s) % keys}"}),
                 args.seconds, args.clients)
         finally:

@@ -49,7 +49,7 @@ class Net:
                     self.snapshots[nid] = rd.snapshot
                     self.applied[nid] = list(rd.snapshot["data"]["applied"])
                 core.log.mark_persisted()
-                core.mark_stable(core.log.last_index)
+                core.mark_stable(*rd.last)
                 if core.commit > core.applied:
                     moved = True
                 self.dropped.setdefault(nid, []).extend(rd.dropped_reads)
@@ -239,14 +239,14 @@ def test_commit_counts_only_current_term_entries() -> None:
     assert c.commit == 1  # index 2 is on a majority but from term 2: not committed
     c.step({"type": "append_resp", "term": 4, "from": "n2", "success": True, "match": 3})
     assert c.commit == 1  # the leader has not fsync'd its no-op yet: it does not count
-    c.mark_stable(3)
+    c.mark_stable(3, 4)
     assert c.commit == 3
 
 
 def test_commit_old_term_bug_commits_by_counting() -> None:
     c = _figure8_leader(frozenset({"commit-old-term"}))
     assert c.log.last_index == 2  # bug also skips the no-op
-    c.mark_stable(2)
+    c.mark_stable(2, 2)
     c.step({"type": "append_resp", "term": 4, "from": "n2", "success": True, "match": 2})
     assert c.commit == 2  # Figure 8's unsafe commit
 

@@ -50,6 +50,8 @@ class Ready:
     """Work for the node: persist hard state / log / snapshot, send, then apply."""
     hard_state: tuple[int, str | None] | None = None
     log_dirty_from: int | None = None
+    entries: list[Entry] = field(default_factory=list)  # log entries from log_dirty_from on
+    last: tuple[int, int] = (0, 0)                       # (last index, last term) to persist
     snapshot: dict | None = None
     messages: list[tuple[str, dict]] = field(default_factory=list)
     committed: list[Entry] = field(default_factory=list)
@@ -371,6 +373,8 @@ class RaftCore:
             return
         if m["entries"]:
             changed = self.log.append_from_leader(m["entries"])
+            if changed is not None:
+                self.stable_index = min(self.stable_index, changed - 1)
             if changed is not None and changed <= self.config_index:
                 self._recompute_config()
             elif changed is not None:
@@ -389,6 +393,7 @@ class RaftCore:
             self._send(m["from"], {"type": "snap_resp", "match": self.commit})
             return
         self.log.compact(snap["index"], snap["term"])
+        self.stable_index = 0  # until the node has written the snapshot
         self.base_config = dict(snap["config"])
         self._recompute_config()
         self.commit = self.applied = snap["index"]
@@ -614,10 +619,14 @@ class RaftCore:
         else:
             self._send_append(target)
 
-    def mark_stable(self, index: int) -> None:
-        """The node made the log durable up to ``index``; may advance the commit index."""
-        self.stable_index = index
-        self._maybe_commit()
+    def mark_stable(self, index: int, term: int) -> None:
+        """The node made the log durable up to ``(index, term)``; may advance the commit.
+
+        Ignored if that entry has since been replaced (a truncation raced the write).
+        """
+        if self.log.term(index) == term and index > self.stable_index:
+            self.stable_index = index
+            self._maybe_commit()
 
     def report_unreachable(self, peer: str) -> None:
         """The transport lost its connection: in-flight appends may be lost, so re-probe."""
@@ -649,7 +658,11 @@ class RaftCore:
         if (self.term, self.voted_for) != self._hs:
             self._hs = (self.term, self.voted_for)
             rd.hard_state = self._hs
-        rd.log_dirty_from = self.log.dirty_from
+        if self.log.dirty_from is not None:
+            rd.log_dirty_from = self.log.dirty_from
+            rd.entries = self.log.slice(self.log.dirty_from, self.log.last_index)
+            self.log.mark_persisted()  # handed over to the node's persister
+        rd.last = (self.log.last_index, self.log.last_term)
         if self.commit > self.applied:
             rd.committed = self.log.slice(self.applied + 1, self.commit)
             self.applied = self.commit

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,17 @@ WRITE_PATHS = {"/kv/put", "/kv/cas", "/kv/delete", "/kv/txn", "/lock/acquire",
                "/lock/release"}
 LEADER_MSGS = {"append", "heartbeat", "snap", "timeout_now"}
 ADMIN_PATHS = {"/members/add", "/members/remove", "/leader/transfer"}
+
+
+@dataclass
+class Job:
+    """One turn's durable state, written by the persister in order."""
+    hard_state: tuple[int, str | None] | None
+    log_from: int | None
+    entries: list
+    snapshot: dict | None
+    last: tuple[int, int] | None
+    late: list[tuple[str, dict]]
 
 
 @dataclass
@@ -64,7 +76,9 @@ class Node:
         self.snapshot: dict | None = None
         self.forwarder = Forwarder()
         self.was_leader = False
-        self.stats = {"turns": 0, "persists": 0, "proposals": 0, "messages_in": 0}
+        self.jobs: list[Job] = []
+        self.stats = {"turns": 0, "persists": 0, "proposals": 0, "messages_in": 0,
+                      "persist_ms": 0.0}
         self.learned: dict[str, str] = {}  # sender addresses carried by leader messages
         self.my_addr = opts.peers[opts.node_id]
 
@@ -101,13 +115,15 @@ class Node:
         host, raft_port, client_port = me.split(":")
         bind = self.opts.host or host
         self.wake = asyncio.Event()
+        self.persist_wake = asyncio.Event()
         self.transport = Transport(bind, int(raft_port), self._addr_of, self._on_message,
                                    self._on_broken)
         await self.transport.start()
         self.http = HttpServer(bind, int(client_port), self.handle)
         await self.http.start()
         loop = asyncio.get_running_loop()
-        self.tasks = [loop.create_task(self._ticker()), loop.create_task(self._main())]
+        self.tasks = [loop.create_task(self._ticker()), loop.create_task(self._main()),
+                      loop.create_task(self._persister())]
         log.info("node %s up: raft %s:%s client %s:%s bugs=%s", self.opts.node_id, bind,
                  raft_port, bind, client_port, sorted(self.opts.bugs))
 
@@ -156,24 +172,24 @@ class Node:
         for kind, arg, fut in work:
             self._do_work(kind, arg, fut)
         rd = core.take_ready()
-        must_persist = rd.hard_state or rd.log_dirty_from is not None or rd.snapshot
-        late = rd.messages
-        if must_persist and core.state == LEADER and rd.hard_state is None:
-            # A leader's appends may go out before its own fsync: it counts itself
-            # toward commit only once durable (mark_stable). Replies wait for the fsync.
-            early = [(t, m) for t, m in rd.messages if m["type"] in LEADER_MSGS]
-            late = [(t, m) for t, m in rd.messages if m["type"] not in LEADER_MSGS]
-            self._send_all(early)
-        if must_persist:
-            st["persists"] += 1
-            await asyncio.to_thread(self._persist, rd)
-            core.mark_stable(core.log.last_index)
-            if core.commit > core.applied:
-                self.wake.set()
+        must_persist = (rd.hard_state is not None or rd.log_dirty_from is not None
+                        or rd.snapshot is not None)
+        if must_persist or self.jobs:
+            # Anything a peer may take as a promise (votes, acks) waits for the fsync of
+            # this turn's state, and of all earlier turns'. A leader's own appends can go
+            # now: it counts itself toward commit only once durable (mark_stable).
+            late = rd.messages
+            if core.state == LEADER and rd.hard_state is None:
+                self._send_all([(t, m) for t, m in rd.messages if m["type"] in LEADER_MSGS])
+                late = [(t, m) for t, m in rd.messages if m["type"] not in LEADER_MSGS]
+            self.jobs.append(Job(rd.hard_state, rd.log_dirty_from, rd.entries, rd.snapshot,
+                                 rd.last if must_persist else None, late))
+            self.persist_wake.set()
+        else:
+            self._send_all(rd.messages)
         if rd.snapshot is not None:
             self.snapshot = rd.snapshot
             self.kv.restore(rd.snapshot["data"])
-        self._send_all(late)
         for e in rd.committed:
             self._apply(e)
         for ctx in rd.dropped_reads:
@@ -205,15 +221,40 @@ class Node:
                 m["addr"] = self.my_addr
             self.transport.send(to, m)
 
-    def _persist(self, rd) -> None:
-        if rd.snapshot is not None:
-            self.storage.save_snapshot(rd.snapshot, self.core.log)
-            self.core.log.mark_persisted()
-        if rd.hard_state is not None:
-            self.storage.save_hard_state(*rd.hard_state)
-        if self.core.log.dirty_from is not None:
-            self.storage.save_log(self.core.log, self.core.log.dirty_from)
-            self.core.log.mark_persisted()
+    async def _persister(self) -> None:
+        """Writes queued turns' state with one fsync per batch (group commit), then
+        releases the messages that depended on it."""
+        while True:
+            await self.persist_wake.wait()
+            self.persist_wake.clear()
+            while self.jobs:
+                jobs, self.jobs = self.jobs, []
+                self.stats["persists"] += 1
+                t0 = time.monotonic()
+                try:
+                    await asyncio.to_thread(self._write_jobs, jobs)
+                except OSError:
+                    log.exception("cannot persist Raft state; stopping this node")
+                    os._exit(1)  # a node that cannot keep its promises must not run on
+                self.stats["persist_ms"] += (time.monotonic() - t0) * 1000
+                for j in jobs:
+                    if j.last is not None:
+                        self.core.mark_stable(*j.last)
+                    self._send_all(j.late)
+                self.wake.set()  # the commit index may have moved
+
+    def _write_jobs(self, jobs: list[Job]) -> None:
+        dirty = False
+        for j in jobs:
+            if j.snapshot is not None:
+                self.storage.save_snapshot(j.snapshot, j.entries)
+            elif j.log_from is not None:
+                self.storage.save_log(j.log_from, j.entries, sync=False)
+                dirty = True
+            if j.hard_state is not None:
+                self.storage.save_hard_state(*j.hard_state)
+        if dirty:
+            self.storage.sync_log()
 
     async def _take_snapshot(self) -> None:
         core = self.core
@@ -221,8 +262,9 @@ class Node:
         snap = {"index": idx, "term": core.log.term(idx), "config": core.config_at(idx),
                 "data": json.loads(json.dumps(self.kv.snapshot()))}
         core.compact(idx)
-        await asyncio.to_thread(self.storage.save_snapshot, snap, core.log)
-        core.log.mark_persisted()
+        core.log.mark_persisted()  # the job below rewrites the log file from idx+1
+        self.jobs.append(Job(None, None, list(core.log.entries), snap, None, []))
+        self.persist_wake.set()
         self.snapshot = snap
 
     def _do_work(self, kind: str, arg: Any, fut: asyncio.Future | None) -> None:

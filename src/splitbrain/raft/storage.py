@@ -17,7 +17,9 @@ import json
 import os
 from typing import Any
 
-from .log import Entry, RaftLog
+from .log import Entry
+
+PREALLOC = 8 * 1024 * 1024
 
 
 def _dumps(obj: Any) -> bytes:
@@ -34,7 +36,9 @@ class Storage:
         self.log_path = os.path.join(data_dir, "log.jsonl")
         self.offsets: list[int] = []   # byte offset of each entry line, in index order
         self.first_index = 1           # index of the first line in the log file
-        self._f = None
+        self._fd: int | None = None
+        self.end = 0
+        self.allocated = 0
 
     # ------------------------------------------------------------------ load
     def load(self) -> tuple[int, str | None, dict | None, list[Entry]]:
@@ -54,6 +58,7 @@ class Storage:
         entries: list[Entry] = []
         self.offsets = []
         good = 0
+        raw = b""
         if os.path.exists(self.log_path):
             with open(self.log_path, "rb") as f:
                 raw = f.read()
@@ -73,8 +78,9 @@ class Storage:
                 pos = nl + 1
                 good = pos
         self.first_index = entries[0][0] if entries else snap_index + 1
-        self._f = open(self.log_path, "ab")
-        self._f.truncate(good)
+        self._open(good)
+        if os.path.exists(self.log_path) and raw[good:].strip(b"\0"):
+            self._zero(good, len(raw))  # a torn tail must never be read back later
         # Entries covered by the snapshot are dropped from memory (the file keeps them
         # until the next rewrite).
         keep = [e for e in entries if e[0] > snap_index]
@@ -112,30 +118,58 @@ class Storage:
     def save_hard_state(self, term: int, vote: str | None) -> None:
         self._atomic_write("state.json", _dumps({"term": term, "vote": vote}))
 
-    def save_log(self, log: RaftLog, dirty_from: int) -> None:
-        """Make the file equal the in-memory log from ``dirty_from`` on, then fsync once."""
-        assert self._f is not None
+    def _open(self, end: int) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = os.open(self.log_path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.end = end
+        self.allocated = os.fstat(self._fd).st_size
+
+    def _zero(self, lo: int, hi: int) -> None:
+        if hi > lo:
+            os.pwrite(self._fd, bytes(hi - lo), lo)
+
+    def save_log(self, dirty_from: int, entries: list[Entry], sync: bool = True) -> None:
+        """Make the file hold ``entries`` from index ``dirty_from`` on (dropping any
+        later lines first); with ``sync`` fdatasync once (else call :meth:`sync_log`).
+
+        The file is preallocated with zeros ahead of the data, so an append rewrites
+        already-allocated blocks and fdatasync need not commit file-size metadata.
+        A zero byte ends the log when it is read back.
+        """
+        assert self._fd is not None
         if dirty_from < self.first_index:
-            self._rewrite(log.entries, log.snapshot_index + 1)
+            self._rewrite(entries, dirty_from)
             return
         n = dirty_from - self.first_index
         if n < len(self.offsets):
-            self._f.flush()
-            self._f.truncate(self.offsets[n])
+            cut = self.offsets[n]
+            self._zero(cut, self.end)  # conflict: removed entries must not come back
+            self.end = cut
             del self.offsets[n:]
-        self._f.seek(0, os.SEEK_END)
-        pos = self._f.tell()
+        pos = self.end
         chunks = []
-        for e in log.slice(dirty_from, log.last_index):
+        for e in entries:
             line = _dumps(e) + b"\n"
             self.offsets.append(pos)
             pos += len(line)
             chunks.append(line)
-        self._f.write(b"".join(chunks))
+        data = b"".join(chunks)
+        if pos > self.allocated:
+            grow = max(PREALLOC, pos - self.allocated)
+            self._zero(self.allocated, self.allocated + grow)
+            self.allocated += grow
+            if self.fsync:
+                os.fsync(self._fd)  # once per PREALLOC bytes: commits the new size
+        os.pwrite(self._fd, data, self.end)
+        self.end = pos
+        if sync:
+            self.sync_log()
+
+    def sync_log(self) -> None:
+        assert self._fd is not None
         if self.fsync:
-            self._sync(self._f)
-        else:
-            self._f.flush()
+            os.fdatasync(self._fd)
 
     def _rewrite(self, entries: list[Entry], first_index: int) -> None:
         tmp = self.log_path + ".tmp"
@@ -147,20 +181,18 @@ class Storage:
                 pos += len(line)
                 f.write(line)
             self._sync(f)
-        if self._f is not None:
-            self._f.close()
         os.replace(tmp, self.log_path)
         self._sync_dir()
-        self._f = open(self.log_path, "ab")
+        self._open(pos)
         self.offsets = offsets
         self.first_index = first_index
 
-    def save_snapshot(self, snap: dict, log: RaftLog) -> None:
+    def save_snapshot(self, snap: dict, entries_after: list[Entry]) -> None:
         """Persist a snapshot, then rewrite the log file to the entries after it."""
         self._atomic_write("snapshot.json", _dumps(snap))
-        self._rewrite(log.entries, log.snapshot_index + 1)
+        self._rewrite(entries_after, snap["index"] + 1)
 
     def close(self) -> None:
-        if self._f is not None:
-            self._f.close()
-            self._f = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
