@@ -94,7 +94,7 @@ class AppendWorkload(Workload):
     def __init__(self, config: WorkloadConfig) -> None:
         super().__init__(config)
         self.prefix = run_prefix(config, "la")
-        self.key_count = config.key_count or 5
+        self.key_count = config.key_count or int_option(config, "key-count", 5)
         if self.key_count < 1:
             raise HarnessError(f"append workload: key count must be at least 1, "
                                f"got {self.key_count}")

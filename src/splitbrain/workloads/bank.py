@@ -2,7 +2,7 @@
 
 Our clients' ``txn`` has no compare, so a read-then-write transfer split over two
 txns would lose updates legitimately (and change the total without any bug). Two
-sound designs instead, chosen with ``-o bank-mode``:
+sound designs instead, chosen with ``-w bank-mode``:
 
 * ``cas`` (default; needs read + cas): every balance lives in one key, a JSON map
   ``{account: balance}``. A transfer reads the map, refuses (``fail``) if the
@@ -54,7 +54,7 @@ class BankWorkload(Workload):
                                f"{', '.join(MODES)}")
         if self.mode == "txn":
             self.requires = frozenset({TXN})  # type: ignore[misc]
-        n = config.key_count or 5
+        n = config.key_count or int_option(config, "key-count", 5, minimum=2)
         if n < 2:
             raise HarnessError(f"bank workload: needs at least 2 accounts, got {n}")
         self.accounts = [f"a{i}" for i in range(n)]

@@ -4,7 +4,7 @@ Every element is a distinct int, added once. The set is spread over ``key-count`
 keys (element e lives under key ``e % key-count``) to keep contention down. Each
 key holds a list:
 
-* with the ``txn`` capability (and ``-o set-mode`` not ``cas``), an add is one
+* with the ``txn`` capability (and ``-w set-mode`` not ``cas``), an add is one
   ``["append", key, e]`` micro-op and a read is one txn reading every key — one
   atomic snapshot;
 * otherwise an add is a read + ``cas(key, old, old + [e])`` retry loop (a missing
@@ -45,7 +45,7 @@ class SetWorkload(Workload):
     def __init__(self, config: WorkloadConfig) -> None:
         super().__init__(config)
         prefix = run_prefix(config, "set")
-        n = config.key_count or 3
+        n = config.key_count or int_option(config, "key-count", 3)
         if n < 1:
             raise HarnessError(f"set workload: key count must be at least 1, got {n}")
         self.keys = [f"{prefix}{i}" for i in range(n)]
