@@ -377,7 +377,7 @@ def test_clock_bump_and_strobe_with_libfaketime(cluster, tmp_path):
                                                 "fallback": "n2", "offset_s": -1800.0}})
         assert abs(skew(nodes[0], nodes[1]) + 1800) < 30
         assert abs(skew(nodes[0], nodes[2])) < 30
-        assert ops[-1].f == "bump-clock" and ops[-1].value["offset_s"] == -1800.0
+        assert ops[-1].f == "start-clock" and ops[-1].value["mode"] == "bump" and ops[-1].value["offset_s"] == -1800.0
         nem.heal()
         assert abs(skew(nodes[0], nodes[1])) < 30
 
@@ -387,7 +387,7 @@ def test_clock_bump_and_strobe_with_libfaketime(cluster, tmp_path):
         seen = set()
         wait_until(lambda: seen.add(round(skew(nodes[0], nodes[2]) / 900)) or seen >= {0, 1},
                    "both clock values of the strobe")
-        assert ops[-1].f == "strobe-clock"
+        assert ops[-1].f == "start-clock" and ops[-1].value["mode"] == "strobe"
         nem.heal()
         assert not nodes[2].daemon_running("splitbrain-clock-strobe")
         assert abs(skew(nodes[0], nodes[2])) < 30

@@ -126,7 +126,7 @@ def test_member_remove_and_add_back_wiped(cluster, tmp_path):
     nem, ops = make(system, nodes, tmp_path, ["member"])
     nem.start({"fault": "member", "choice": {"target": victim.name, "fallback": victim.name}})
     try:
-        assert ops[-1].f == "remove-member" and ops[-1].value["removed"] == victim.name
+        assert ops[-1].f == "start-member" and ops[-1].value["removed"] == victim.name
         assert ops[-1].error is None
         assert victim.name not in system.members()
         assert not system.is_running(victim)
@@ -134,7 +134,7 @@ def test_member_remove_and_add_back_wiped(cluster, tmp_path):
                    "a write to the two remaining members")
     finally:
         nem.heal()
-    assert ops[-1].f == "add-member" and ops[-1].value["added"] == victim.name
+    assert ops[-1].f == "stop-member" and ops[-1].value["added"] == victim.name
     wait_until(lambda: victim.name in system.members(), f"{victim.name} to be a member again")
     assert system.is_running(victim)
     system.wait_healthy()
@@ -196,7 +196,7 @@ def test_clock_fault_restarts_raft_under_libfaketime_and_keeps_it_healthy(cluste
         assert all(daemon_has_faketime(n, system.daemon) for n in nodes)
         nem.start({"fault": "clock", "choice": {"mode": "bump", "targets": ["n1"],
                                                 "fallback": "n1", "offset_s": 120.0}})
-        assert ops[-1].f == "bump-clock" and ops[-1].error is None
+        assert ops[-1].f == "start-clock" and ops[-1].value["mode"] == "bump" and ops[-1].error is None
         assert nodes[0].exec(["cat", f"{nodes[0].work_dir}/faketime"]).stdout.strip() == "+120"
         wait_until(lambda: write_on(system, system.leader(), "nem-c", 1) or True,
                    "a write with n1's clock two minutes ahead")

@@ -172,3 +172,26 @@ def test_two_node_clusters_only_get_feasible_partitions(tmp_path: Path) -> None:
         build_nemesis(["partition-ring"], system=FakeSystem(nodes), nodes=nodes, interval=1,
                       targets="one", seed=1, record=lambda op: op,
                       journal_path=tmp_path / "j")
+
+
+def test_recorded_ops_pair_into_one_shaded_period_per_fault(tmp_path: Path) -> None:
+    """The report's fault shading reads our op names: every fault begins and ends a period."""
+    from splitbrain.nemesis.schedule import make_fault
+    from splitbrain.reports.faults import fault_periods, is_fault_end
+
+    faults = ["partition", "kill", "pause", "packet-loss"]
+    nem, _nodes, _sys, ops = make(tmp_path, faults)
+    steps = plan(faults, NAMES, 42, 8)
+    for s in steps:
+        nem.start(s)
+        nem.heal()
+    t = 0
+    for o in ops:
+        t += 1
+        o.time = t
+    periods = fault_periods([o.to_dict() for o in ops])
+    assert len(periods) == len(steps)
+    assert all(not p.open_ended and p.start < p.end for p in periods)
+    for name in ("clock", "member"):
+        f = make_fault(name, nem.ctx)
+        assert not is_fault_end(f.start_f) and is_fault_end(f.stop_f), name

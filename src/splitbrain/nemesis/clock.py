@@ -92,8 +92,8 @@ class Clock(Fault):
     """Bump a node's clock by an offset, or strobe it between two values."""
 
     name = "clock"
-    start_f = "bump-clock"
-    stop_f = "reset-clock"
+    start_f = "start-clock"
+    stop_f = "stop-clock"
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -157,9 +157,6 @@ class Clock(Fault):
         d = {k: v for k, v in choice.items() if k not in ("targets", "fallback")}
         d["nodes"] = nodes
         return d
-
-    def start_name(self, detail: dict[str, Any]) -> str:
-        return "strobe-clock" if detail["mode"] == "strobe" else "bump-clock"
 
     def apply(self, detail: dict[str, Any]) -> Any:
         off = detail["offset_s"]

@@ -18,8 +18,8 @@ class Member(Fault):
     """Remove one node (wiping its data) at the fault; add it back empty at the heal."""
 
     name = "member"
-    start_f = "remove-member"
-    stop_f = "add-member"
+    start_f = "start-member"       # remove (and wipe) a node
+    stop_f = "stop-member"         # add it back
 
     def check(self) -> None:
         sys_ = self.ctx.system
