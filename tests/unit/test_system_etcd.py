@@ -207,3 +207,15 @@ def test_lock_release_unlocks_then_revokes(tmp_path: Path) -> None:
     sc = Script((200, {}), (200, {}))
     client(tmp_path, sc).lock_release("m", {"key": "a2V5", "lease": "42"})
     assert [p for p, _ in sc.bodies] == ["/v3/lock/unlock", "/v3/lease/revoke"]
+
+
+def test_an_empty_node_joins_an_existing_cluster(tmp_path: Path) -> None:
+    ns = nodes(tmp_path)
+    s = EtcdSystem(ns, {}, "t")
+    assert not s._joins_running_cluster(ns[1])                # nothing bootstrapped yet
+    (Path(ns[0].work_dir) / "etcd" / "member").mkdir(parents=True)
+    s._in_setup = True
+    assert not s._joins_running_cluster(ns[1])                # bootstrapping together
+    s._in_setup = False
+    assert s._joins_running_cluster(ns[1])                    # a System made for a live cluster
+    assert not s._joins_running_cluster(ns[0])                # has data: restarts from it

@@ -178,9 +178,11 @@ class EtcdClient(Client):
         except ValueError:
             data = {}
         if r.status_code != 200 or not isinstance(data, dict) or "error" in data:
+            if not isinstance(data, dict):
+                data = {}
             msg = str(data.get("error") or data.get("message") or r.text.strip()
-                      if isinstance(data, dict) else r.text.strip()) or f"HTTP {r.status_code}"
-            code = data.get("code") if isinstance(data, dict) else None
+                      or f"HTTP {r.status_code}")
+            code = data.get("code")
             raise ClientError(f"{what}: HTTP {r.status_code}: {msg}",
                               definite=classify_error(msg, code if isinstance(code, int) else None,
                                                       mutating=mutating))
@@ -351,6 +353,7 @@ class EtcdSystem(System):
         safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in test_name)[:40]
         self.cluster_token = f"{safe}-{secrets.token_hex(4)}"
         self._bootstrapped = False
+        self._in_setup = False
         self._expected_up: set[str] = set()
 
     def _opt(self, key: str) -> Any:
@@ -412,7 +415,7 @@ class EtcdSystem(System):
         if daemon_alive(node, self.daemon):
             self._expected_up.add(node.name)
             return
-        if self._bootstrapped and not self._has_data(node):
+        if self._joins_running_cluster(node):
             initial = self._current_initial_cluster(extra=node)
             state = "existing"
         else:
@@ -423,12 +426,29 @@ class EtcdSystem(System):
         self._expected_up.add(node.name)
 
     def setup(self) -> None:
-        for n in self.nodes:
-            self.install(n)
-        for n in self.nodes:
-            self.start(n)
+        self._in_setup = True
+        try:
+            for n in self.nodes:
+                self.install(n)
+            for n in self.nodes:
+                self.start(n)
+        finally:
+            self._in_setup = False
         self._bootstrapped = True
         self.wait_healthy()
+
+    def _joins_running_cluster(self, node: Node) -> bool:
+        """An empty node started after bootstrap joins the running cluster.
+
+        Outside :meth:`setup`, a System made afresh for a cluster that exists
+        (``cluster status``, a recovery) knows that from the other nodes' data.
+        """
+        if self._has_data(node):
+            return False
+        if self._bootstrapped:
+            return True
+        return not self._in_setup and any(self._has_data(n) for n in self.nodes
+                                          if n.name != node.name)
 
     def stop(self, node: Node) -> None:
         self._expected_up.discard(node.name)

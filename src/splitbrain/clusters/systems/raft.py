@@ -133,6 +133,7 @@ class RaftSystem(System):
     def __init__(self, nodes: list[Node], opts: dict[str, Any], test_name: str = "test") -> None:
         super().__init__(nodes, opts, test_name)
         self._bootstrapped = False
+        self._in_setup = False
         self._expected_up: set[str] = set()
 
     def _opt(self, key: str) -> Any:
@@ -202,19 +203,36 @@ class RaftSystem(System):
         if node.exec(["test", "-d", f"{self.lib_dir(node)}/splitbrain/raft"],
                      check=False).rc != 0:
             self.install(node)
-        join = self._bootstrapped and not self._has_data(node)
+        join = self._joins_running_cluster(node)
         node.start_daemon(self.daemon, self.command(node, join=join),
                           log_file=self.log_files(node)[0],
                           env={"PYTHONPATH": self.lib_dir(node), "PYTHONUNBUFFERED": "1"})
         self._expected_up.add(node.name)
 
     def setup(self) -> None:
-        for n in self.nodes:
-            self.install(n)
-        for n in self.nodes:
-            self.start(n)
+        self._in_setup = True
+        try:
+            for n in self.nodes:
+                self.install(n)
+            for n in self.nodes:
+                self.start(n)
+        finally:
+            self._in_setup = False
         self._bootstrapped = True
         self.wait_healthy()
+
+    def _joins_running_cluster(self, node: Node) -> bool:
+        """An empty node started after bootstrap joins the running cluster.
+
+        Outside :meth:`setup`, a System made afresh for a cluster that exists
+        (``cluster status``, a recovery) knows that from the other nodes' data.
+        """
+        if self._has_data(node):
+            return False
+        if self._bootstrapped:
+            return True
+        return not self._in_setup and any(self._has_data(n) for n in self.nodes
+                                          if n.name != node.name)
 
     def stop(self, node: Node) -> None:
         self._expected_up.discard(node.name)
