@@ -4,6 +4,7 @@ node image, built on first use)."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 import time
 
@@ -14,7 +15,7 @@ from splitbrain.clusters.node import HarnessError, Node
 from splitbrain.clusters.system import Client, System
 from splitbrain.harness.history import Op
 from splitbrain.nemesis import build_nemesis, heal_nodes, recover_journals
-from splitbrain.nemesis.journal import Journal, read_entries, unhealed
+from splitbrain.nemesis.journal import read_entries, unhealed
 from splitbrain.nemesis.packet import detect_netem
 from splitbrain.nemesis.partition import our_rules
 from splitbrain.nemesis.schedule import plan_step
@@ -123,7 +124,6 @@ def test_netem_answer_and_journal_recovery_through_the_docker_registry(cluster, 
     assert any(our_rules(n) for n in nodes)
     journal = tmp_path / "store" / "run" / "faults.journal"
     lines = journal.read_text().splitlines()
-    import json
     entry = json.loads(lines[0])
     entry["pid"], entry["pid_start"] = 999999999, "gone"       # as if its writer was killed
     journal.write_text(json.dumps(entry) + "\n")
@@ -133,4 +133,3 @@ def test_netem_answer_and_journal_recovery_through_the_docker_registry(cluster, 
     assert all(our_rules(n) == [] for n in nodes)
     assert unhealed(read_entries(journal)) == []
     assert heal_nodes(nodes) == []
-    assert isinstance(Journal, type)
