@@ -265,3 +265,18 @@ def test_no_dedup_bug_applies_retry_twice(make_cluster) -> None:
     c2 = cl.client(next(n for n in cl.addrs if n != lead), client_id=c1.client_id)
     c2.txn([["append", "l", 7]], seq=c1.next_seq - 1)
     assert c2.get("l") == [7, 7]
+
+
+def test_no_fsync_bug_loses_acked_writes_on_sigkill(make_cluster) -> None:
+    cl = make_cluster(3, extra=["--bug", "no-fsync"])
+    lead = cl.leader()
+    c = cl.client(lead)
+    time.sleep(2.5)
+    c.txn([["append", "l", 0]])  # this one triggers the periodic (2 s) write...
+    for i in range(1, 6):
+        c.txn([["append", "l", i]])  # ...these stay in memory until the next one
+    cl.stop_all()  # SIGKILL
+    cl.start_all()
+    lead = cl.leader()
+    got = cl.client(lead).get("l") or []
+    assert got == list(range(len(got))) and len(got) < 6  # acknowledged appends lost

@@ -33,9 +33,12 @@ Known bugs (off by default, --bug NAME, repeatable):
   no-log-check     grant votes without the up-to-date log check (breaks 5.4.1 election
                    restriction: a stale node can win and overwrite committed entries)
   commit-old-term  commit entries of earlier terms by counting replicas, and skip the
-                   term-start no-op (breaks 5.4.2, the paper's Figure 8)
-  no-fsync         never fsync the log, votes or term (breaks the persistence rule of
-                   Figure 2: an acknowledged write or a vote can be forgotten)
+                   term-start no-op, so ReadIndex no longer waits for a current-term
+                   commit either (breaks 5.4.2, the paper's Figure 8)
+  no-fsync         acknowledge log entries, terms and votes before they are durable:
+                   they sit in process memory, are written every 2 s and never
+                   fsync'd, so a SIGKILL or power cut forgets them (breaks Figure 2's
+                   "persist before responding")
   no-dedup         ignore client sessions: a retried write applies again (breaks 6.3)
 """
 
@@ -121,6 +124,8 @@ async def _run(opts: Options) -> None:
     if prof is not None:
         prof.disable()
         prof.dump_stats(os.environ["SPLITBRAIN_RAFT_PROFILE"] + f".{opts.node_id}")
+    if node.lazy_jobs:
+        node._write_jobs(node.lazy_jobs)  # no-fsync bug: a clean stop still writes
     node.storage.close()
     logging.shutdown()
     os._exit(0)  # skip cancelling every stream task one by one: nothing is left to save

@@ -77,6 +77,8 @@ class Node:
         self.forwarder = Forwarder()
         self.was_leader = False
         self.jobs: list[Job] = []
+        self.lazy_jobs: list[Job] = []
+        self.lazy_flushed = 0.0
         self.stats = {"turns": 0, "persists": 0, "proposals": 0, "messages_in": 0,
                       "persist_ms": 0.0}
         self.learned: dict[str, str] = {}  # sender addresses carried by leader messages
@@ -232,7 +234,16 @@ class Node:
                 self.stats["persists"] += 1
                 t0 = time.monotonic()
                 try:
-                    await asyncio.to_thread(self._write_jobs, jobs)
+                    if "no-fsync" in self.opts.bugs:
+                        # BUG no-fsync: acknowledge at once, keep the state in process
+                        # memory and write it out (never fsync'd) only every 2 s, so even
+                        # a SIGKILL loses acknowledged entries, terms and votes.
+                        self.lazy_jobs.extend(jobs)
+                        if t0 - self.lazy_flushed >= 2.0:
+                            self._write_jobs(self.lazy_jobs)
+                            self.lazy_jobs, self.lazy_flushed = [], t0
+                    else:
+                        await asyncio.to_thread(self._write_jobs, jobs)
                 except OSError:
                     log.exception("cannot persist Raft state; stopping this node")
                     os._exit(1)  # a node that cannot keep its promises must not run on
