@@ -176,10 +176,11 @@ def chart_data(run: RunData) -> dict[str, Any]:
         if p.t_complete is None:
             no_completion += 1
             continue
-        tr = lat.setdefault(f"{p.f}\x00{p.type}", {"x": [], "y": [], "c": []})
+        tr = lat.setdefault(f"{p.f}\x00{p.type}", {"x": [], "y": [], "p": [], "i": []})
         tr["x"].append(round(p.t_invoke / 1e9, 4))
         tr["y"].append(round(max(p.t_complete - p.t_invoke, 1000) / 1e6, 3))
-        tr["c"].append([p.process, p.i_invoke])
+        tr["p"].append(p.process if isinstance(p.process, int) else -1)
+        tr["i"].append(p.i_invoke)
     traces = [{"f": k.split("\x00")[0], "type": k.split("\x00")[1], **v}
               for k, v in sorted(lat.items())]
     end_ns = max(run.end_time, 1)

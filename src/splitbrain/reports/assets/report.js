@@ -30,11 +30,11 @@
     var deco = faultDecor(chart.faults);
     var traces = chart.latency.map(function (t) {
       return {type: "scattergl", mode: "markers", name: t.f + " " + t.type, legendgroup: t.type,
-        x: t.x, y: t.y, customdata: t.c,
+        x: t.x, y: t.y, customdata: t.i, text: t.p,
         marker: {color: COLORS[t.type] || "#334155", size: 4, opacity: 0.7,
           symbol: SYMBOLS[chart.fs.indexOf(t.f) % SYMBOLS.length]},
         hovertemplate: t.f + " <b>" + t.type + "</b><br>t=%{x:.3f} s, latency %{y:.2f} ms" +
-          "<br>process %{customdata[0]}, index %{customdata[1]}<extra></extra>"};
+          "<br>process %{text}, history index %{customdata}<extra></extra>"};
     });
     var cfg = {responsive: true, displaylogo: false};
     var common = {margin: {l: 60, r: 20, t: 28, b: 40}, hovermode: "closest",
