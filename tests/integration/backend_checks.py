@@ -74,6 +74,11 @@ def check_reachability(nodes: list[Node]) -> None:
                 r = c.exec(["python3", "-c", probe, server.address], check=False, timeout=10)
                 return r.rc == 0 and r.stdout == f"hello from {server.name}\n"
             wait_for(fetched, what=f"{client.name} to fetch from {server.name}")
+        # the harness itself (clients, checkers) reaches nodes at their addresses too
+        import urllib.request
+        url = f"http://{server.address}:8123/hello.txt"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            assert resp.read().decode() == f"hello from {server.name}\n"
     finally:
         server.stop_daemon("http")
     assert not server.daemon_running("http")

@@ -92,11 +92,13 @@ def pick_subnet(test_name: str, taken: list[ipaddress.IPv4Network]) -> ipaddress
     """A free 10.x.y.0/24, the same for the same test name as long as it stays free."""
     h = int(hashlib.sha1(test_name.encode()).hexdigest(), 16)
     total = _SUBNET_SPAN * 256
+    spans = [(int(t.network_address), int(t.broadcast_address)) for t in taken if t.prefixlen > 0]
+    first = int(ipaddress.IPv4Address(f"10.{_SUBNET_FIRST}.0.0"))
     for i in range(total):
         k = (h + i) % total
-        net = ipaddress.ip_network(f"10.{_SUBNET_FIRST + k // 256}.{k % 256}.0/24")
-        if not any(net.overlaps(t) for t in taken if t.prefixlen > 0):
-            return net
+        lo = first + k * 256
+        if not any(a <= lo + 255 and lo <= b for a, b in spans):
+            return ipaddress.ip_network(f"{ipaddress.IPv4Address(lo)}/24")
     raise HarnessError("no free 10.x.y.0/24 subnet for the netns backend: remove old "
                        "clusters with `splitbrain cluster down --all`")
 
