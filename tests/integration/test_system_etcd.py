@@ -13,6 +13,7 @@ import time
 import pytest
 
 from splitbrain.clusters.backends.local import LocalBackend
+from splitbrain.clusters.node import HarnessError
 from splitbrain.clusters.system import ClientError
 from splitbrain.clusters.systems import get_system
 from splitbrain.clusters.systems.etcd import EtcdClient, EtcdSystem
@@ -163,3 +164,26 @@ def test_teardown_leaves_no_process(cluster: EtcdSystem) -> None:
     LocalBackend().destroy(NAME)
     left = subprocess.run(["pgrep", "-f", root], capture_output=True, text=True).stdout
     assert left.strip() == ""
+
+
+def test_port_in_use_is_one_clear_error() -> None:
+    """A daemon that dies at start is reported at once with its log's last words."""
+    import socket
+
+    name = f"it-sys-etcd-port-{os.getpid()}"
+    backend = LocalBackend()
+    nodes = backend.create(name, 1)
+    blocker = socket.socket()
+    blocker.bind((nodes[0].address, 2379))
+    blocker.listen()
+    system = EtcdSystem(nodes, {}, name)
+    try:
+        with pytest.raises(HarnessError) as e:
+            system.setup()
+        msg = str(e.value)
+        assert "etcd on n1 exited" in msg and "address already in use" in msg
+        assert "\n" not in msg
+    finally:
+        blocker.close()
+        system.teardown()
+        backend.destroy(name)

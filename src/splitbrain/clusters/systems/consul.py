@@ -404,19 +404,26 @@ class ConsulSystem(System):
                 c.close()
         return True
 
+    def _fail_if_exited(self) -> None:
+        """Raise with the log tail if a daemon we started has exited."""
+        for n in self.nodes:
+            if n.name in self._expected_up and not daemon_alive(n, self.daemon):
+                tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
+                              check=False).stdout.strip().replace("\n", " | ")
+                raise HarnessError(f"consul on {n.name} exited: "
+                                   f"{tail[-400:] or 'no log output'} "
+                                   f"(log: {self.log_files(n)[0]})")
+
     def wait_healthy(self, timeout: float = 60.0) -> None:
         """Block until healthy; fail fast with the log tail if an agent exited."""
         deadline = time.monotonic() + timeout
+        next_check = time.monotonic() + 1.0   # liveness checks cost an exec per node
         while time.monotonic() < deadline:
             if self.healthy():
                 return
-            for n in self.nodes:
-                if n.name in self._expected_up and not daemon_alive(n, self.daemon):
-                    tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
-                                  check=False).stdout.strip().replace("\n", " | ")
-                    raise HarnessError(f"consul on {n.name} exited: "
-                                       f"{tail[-400:] or 'no log output'} "
-                                       f"(log: {self.log_files(n)[0]})")
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + 1.5
+                self._fail_if_exited()
             time.sleep(0.3)
         raise HarnessError(f"consul cluster not healthy after {timeout:.0f}s")
 

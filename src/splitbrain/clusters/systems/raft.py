@@ -157,13 +157,16 @@ class RaftSystem(System):
     # -- lifecycle ------------------------------------------------------------------
     def install(self, node: Node) -> None:
         """Copy ``splitbrain/raft`` (sources only) and a stub ``splitbrain/__init__.py``."""
-        py = self._opt("python")
-        r = node.exec(["sh", "-c", f"command -v {shlex.quote(py)} && {shlex.quote(py)} -c "
-                                   f"'import sys; sys.exit(sys.version_info < (3, 11))'"],
-                      check=False)
+        py, lib = shlex.quote(self._opt("python")), shlex.quote(self.lib_dir(node))
+        # one exec: check python, clear the old copy, make the directories
+        r = node.exec(["sh", "-c", f"command -v {py} >/dev/null && {py} -c "
+                                   f"'import sys; sys.exit(sys.version_info < (3, 11))' && "
+                                   f"rm -rf {lib}/splitbrain && mkdir -p {lib} "
+                                   f"{shlex.quote(node.work_dir)}/logs "
+                                   f"{shlex.quote(node.work_dir)}/run"], check=False)
         if r.rc != 0:
-            raise HarnessError(f"python 3.11+ ({py}) not found on {node.name}: install python3 "
-                               f"or pass -o python=/path/to/python3")
+            raise HarnessError(f"python 3.11+ ({self._opt('python')}) not found on {node.name}: "
+                               f"install python3 or pass -o python=/path/to/python3")
         src = os.path.dirname(raft_pkg.__file__)
         with tempfile.TemporaryDirectory(prefix="splitbrain-raft-") as tmp:
             stage = os.path.join(tmp, "splitbrain")
@@ -171,9 +174,6 @@ class RaftSystem(System):
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             with open(os.path.join(stage, "__init__.py"), "w") as f:
                 f.write('"""splitbrain: only the Raft node was installed here."""\n')
-            node.exec(["rm", "-rf", f"{self.lib_dir(node)}/splitbrain"])
-            node.exec(["mkdir", "-p", self.lib_dir(node), f"{node.work_dir}/logs",
-                       f"{node.work_dir}/run"])
             node.put_file(stage, f"{self.lib_dir(node)}/splitbrain")
 
     def command(self, node: Node, *, join: bool = False) -> list[str]:
@@ -313,9 +313,20 @@ class RaftSystem(System):
                 c.close()
         return True
 
+    def _fail_if_exited(self) -> None:
+        """Raise with the log tail if a daemon we started has exited."""
+        for n in self.nodes:
+            if n.name in self._expected_up and not daemon_alive(n, self.daemon):
+                tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
+                              check=False).stdout.strip().replace("\n", " | ")
+                raise HarnessError(f"raft node {n.name} exited: "
+                                   f"{tail[-400:] or 'no log output'} "
+                                   f"(log: {self.log_files(n)[0]})")
+
     def wait_healthy(self, timeout: float = 60.0) -> None:
         """Block until healthy; fail fast with the log tail if a node exited."""
         deadline = time.monotonic() + timeout
+        next_check = time.monotonic() + 1.0   # liveness checks cost an exec per node
         last: Exception | None = None
         while time.monotonic() < deadline:
             try:
@@ -323,13 +334,9 @@ class RaftSystem(System):
                     return
             except Exception as e:  # noqa: BLE001 - retried until the deadline
                 last = e
-            for n in self.nodes:
-                if n.name in self._expected_up and not daemon_alive(n, self.daemon):
-                    tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
-                                  check=False).stdout.strip().replace("\n", " | ")
-                    raise HarnessError(f"raft node {n.name} exited: "
-                                       f"{tail[-400:] or 'no log output'} "
-                                       f"(log: {self.log_files(n)[0]})")
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + 1.5
+                self._fail_if_exited()
             time.sleep(0.2)
         raise HarnessError(f"raft cluster not healthy after {timeout:.0f}s"
                            + (f": {last}" if last else ""))

@@ -466,19 +466,26 @@ class ZooKeeperSystem(System):
                 return n
         return None
 
+    def _fail_if_exited(self) -> None:
+        """Raise with the log tail if a daemon we started has exited."""
+        for n in self.nodes:
+            if n.name in self._expected_up and not daemon_alive(n, self.daemon):
+                tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
+                              check=False).stdout.strip().replace("\n", " | ")
+                raise HarnessError(f"zookeeper on {n.name} exited: "
+                                   f"{tail[-400:] or 'no log output'} "
+                                   f"(log: {self.log_files(n)[0]})")
+
     def wait_healthy(self, timeout: float = 90.0) -> None:
         """Block until healthy; fail fast with the log tail if a JVM exited."""
         deadline = time.monotonic() + timeout
+        next_check = time.monotonic() + 1.0   # liveness checks cost an exec per node
         while time.monotonic() < deadline:
             if self.healthy():
                 return
-            for n in self.nodes:
-                if n.name in self._expected_up and not daemon_alive(n, self.daemon):
-                    tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
-                                  check=False).stdout.strip().replace("\n", " | ")
-                    raise HarnessError(f"zookeeper on {n.name} exited: "
-                                       f"{tail[-400:] or 'no log output'} "
-                                       f"(log: {self.log_files(n)[0]})")
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + 1.5
+                self._fail_if_exited()
             time.sleep(0.3)
         modes = {n.name: self.mode(n) for n in self.nodes}
         raise HarnessError(f"zookeeper ensemble not healthy after {timeout:.0f}s: modes {modes}")
