@@ -18,7 +18,9 @@ from splitbrain.nemesis.journal import read_entries, unhealed
 from splitbrain.nemesis.partition import our_rules
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
-NAME = "pytest-nemesis-kill9"
+# unique per run: a destroyed namespace can linger in the kernel while orphaned TCP
+# sockets time out, and its veth name would collide with an immediate re-run
+NAME = f"pytest-nem-kill9-{os.getpid() % 100000}"
 CLI = [sys.executable, "-c", "import sys; from splitbrain.cli import main; sys.exit(main())"]
 
 
