@@ -506,8 +506,11 @@ class EtcdSystem(System):
                 if dead is not None:
                     raise dead
             time.sleep(0.2)
+        answered = {n.name for n, _ in self._status_all()}
+        silent = [n.name for n in self.nodes if n.name not in answered]
         raise HarnessError(f"etcd cluster not healthy after {timeout:.0f}s"
-                           + (f": {last}" if last else ""))
+                           + (f": no status from {', '.join(silent)}" if silent else "")
+                           + (f"; {last}" if last else "") + " (see the nodes' etcd.log)")
 
     def healthy(self) -> bool:
         """Every node in the current configuration answers a linearizable read."""

@@ -338,8 +338,12 @@ class RaftSystem(System):
                 next_check = time.monotonic() + 1.5
                 self._fail_if_exited()
             time.sleep(0.2)
-        raise HarnessError(f"raft cluster not healthy after {timeout:.0f}s"
-                           + (f": {last}" if last else ""))
+        roles = {n.name: "no answer" for n in self.nodes}
+        roles.update({n.name: f"{st.get('role')} (term {st.get('term')}, leader "
+                              f"{st.get('leader')})" for n, st in self._statuses()})
+        raise HarnessError(f"raft cluster not healthy after {timeout:.0f}s: "
+                           + ", ".join(f"{k}: {v}" for k, v in roles.items())
+                           + (f"; {last}" if last else "") + " (see the nodes' raft.log)")
 
     def _admin_call(self, what: str, fn_name: str, *args: Any, avoid: Node,
                     timeout: float = 30.0) -> Any:
