@@ -9,6 +9,8 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_workload_fake import FakeClient
 
 from splitbrain.checker.compose import merge_valid
@@ -22,8 +24,11 @@ METHODS = ("read", "write", "cas", "txn", "lock_acquire", "lock_release")
 
 
 def simulate(w: Workload, make_client, *, ops: int = 300, concurrency: int = 4,
-             fault_rate: float = 0.0, seed: int = 7) -> list[Op]:
-    """Run the main phase for ``ops`` invocations, then the final phase; return the history."""
+             fault_rate: float = 0.0, seed: int = 7, abandon_rate: float = 0.0) -> list[Op]:
+    """Run the main phase for ``ops`` invocations, then the final phase; return the history.
+
+    With ``abandon_rate``, some ops are applied (or not) and never completed in the
+    history, as when a worker hangs past the end of the run."""
     rng = random.Random(seed)
     history: list[Op] = []
     clients = [make_client() for _ in range(concurrency)]
@@ -43,10 +48,18 @@ def simulate(w: Workload, make_client, *, ops: int = 300, concurrency: int = 4,
             definite = rng.random() < 0.5
             c.inject(rng.choice(METHODS), ClientError("injected", definite=definite),
                      applied=not definite and rng.random() < 0.5)
+        abandon = rng.random() < abandon_rate
+        if abandon and rng.random() < 0.5:  # hung before doing anything
+            process[wk] += concurrency
+            return
         try:
             typ, value = w.apply(c, spec)
         except ClientError as e:
             typ, value = ("fail" if e.definite else "info"), spec.value
+        if abandon:  # hung after its effect: the completion is never recorded
+            process[wk] += concurrency
+            c._faults.clear()
+            return
         record(typ, process[wk], spec, value)
         if typ == "info":
             process[wk] += concurrency
@@ -174,3 +187,23 @@ def test_misbehaving_system_is_caught(name, opts, cls, checker) -> None:
     h = simulate(w, lambda: cls(store))
     res = verdicts(w, h)
     assert res[checker]["valid"] is False, res[checker]
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32), fault=st.sampled_from([0.0, 0.1, 0.4]),
+       abandon=st.sampled_from([0.0, 0.05]),
+       case=st.sampled_from([("counter", {}), ("set", {"set-mode": "cas"}),
+                             ("set", {"set-mode": "txn"}), ("bank", {}),
+                             ("bank", {"bank-mode": "txn"}), ("lock", {})]))
+def test_workload_checkers_never_call_a_correct_system_invalid(seed, fault, abandon,
+                                                              case) -> None:
+    name, opts = case
+    w = workload(name, **opts)
+    store: dict[str, Any] = {}
+    h = simulate(w, lambda: FakeClient(store), ops=120, fault_rate=fault, seed=seed,
+                 abandon_rate=abandon)
+    for c in w.checkers():
+        if c.name in ("stats", "linearizability"):
+            continue
+        r = c.check(h)
+        assert r["valid"] is not False, (c.name, r)
