@@ -10,7 +10,8 @@ address; the client port defaults to this node's ``--client-port`` (all nodes on
 hosts can share one client port). Each node's HTTP API listens on the host of its own
 peer entry (or ``--host``). ``--join`` starts a node with no membership; it waits to be
 added with ``POST /members/add``. ``python3 -m splitbrain.raft --help`` lists timing
-flags and the bug switches. Modules: ``core`` (the deterministic protocol), ``log``,
+flags and the bug switches. Modules: ``core`` (the deterministic protocol), ``membership``,
+``state``, ``log``,
 ``storage``, ``kv`` (state machine), ``transport``, ``httpapi``, ``server``, ``client``.
 
 HTTP API (HTTP/1.1, keep-alive, JSON bodies, every request POST except status)

@@ -15,51 +15,21 @@ catch-up rounds, and leadership transfer (TimeoutNow).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from typing import Any
 
-from .log import Entry, RaftLog
+from .log import RaftLog
+from .membership import Membership
+from .state import CANDIDATE, FOLLOWER, LEADER, PRE_CANDIDATE, NotLeader, Progress, Ready
 
-FOLLOWER, PRE_CANDIDATE, CANDIDATE, LEADER = "follower", "pre-candidate", "candidate", "leader"
+__all__ = ["BUGS", "CANDIDATE", "FOLLOWER", "LEADER", "PRE_CANDIDATE", "NotLeader",
+           "Progress", "RaftCore", "Ready"]
+
 MAX_BATCH = 256          # entries per AppendEntries
 MAX_INFLIGHT = 128       # pipelined AppendEntries per follower
-CATCHUP_ROUNDS = 10      # dissertation §4.2.1
 BUGS = ("stale-read", "no-log-check", "commit-old-term", "no-fsync", "no-dedup")
 
 
-class NotLeader(Exception):
-    """Rejected before anything was proposed (always a definite failure)."""
-
-
-@dataclass
-class Progress:
-    """Leader's view of one follower (or catching-up learner)."""
-    match: int = 0
-    next: int = 1
-    state: str = "probe"          # probe | replicate | snapshot
-    paused: bool = False          # probe: one message outstanding
-    inflight: list[int] = field(default_factory=list)
-    active: bool = False          # heard from since the last CheckQuorum
-    read_ack: int = 0             # highest ReadIndex heartbeat sequence acked
-    snap_ticks: int = 0
-    stall_ticks: int = 0          # replicate: ticks without an ack while appends are in flight
-
-
-@dataclass
-class Ready:
-    """Work for the node: persist hard state / log / snapshot, send, then apply."""
-    hard_state: tuple[int, str | None] | None = None
-    log_dirty_from: int | None = None
-    entries: list[Entry] = field(default_factory=list)  # log entries from log_dirty_from on
-    last: tuple[int, int] = (0, 0)                       # (last index, last term) to persist
-    snapshot: dict | None = None
-    messages: list[tuple[str, dict]] = field(default_factory=list)
-    committed: list[Entry] = field(default_factory=list)
-    read_states: list[tuple[Any, int]] = field(default_factory=list)
-    dropped_reads: list[Any] = field(default_factory=list)
-
-
-class RaftCore:
+class RaftCore(Membership):
     """One Raft peer's protocol state. ``voters`` maps id -> address string."""
 
     def __init__(self, node_id: str, voters: dict[str, str], log: RaftLog | None = None,
@@ -106,30 +76,6 @@ class RaftCore:
 
     def _quorum(self) -> int:
         return len(self.voters) // 2 + 1
-
-    def _recompute_config(self) -> None:
-        """Latest config entry in the log wins, whether committed or not (§4.1)."""
-        for e in reversed(self.log.entries):
-            if isinstance(e[2], dict) and e[2].get("op") == "config":
-                self.voters = dict(e[2]["voters"])
-                self.config_index = e[0]
-                return
-        self.voters = dict(self.base_config)
-        self.config_index = self.log.snapshot_index
-
-    def config_at(self, index: int) -> dict[str, str]:
-        """The membership in force at ``index`` (used when taking a snapshot)."""
-        for e in reversed(self.log.slice(self.log.snapshot_index + 1, index)):
-            if isinstance(e[2], dict) and e[2].get("op") == "config":
-                return dict(e[2]["voters"])
-        return dict(self.base_config)
-
-    def address_of(self, node: str) -> str | None:
-        if node in self.voters:
-            return self.voters[node]
-        if node in self.learners:
-            return self.learners[node]["addr"]
-        return None
 
     @property
     def promotable(self) -> bool:
@@ -252,24 +198,6 @@ class RaftCore:
                 pr.active = False
             if active < self._quorum():  # CheckQuorum (§6.2)
                 self.become_follower(self.term, None)
-
-    def _tick_learners(self) -> None:
-        for lid, info in self.learners.items():
-            if info.get("result") is not None:
-                continue
-            info["round_ticks"] += 1
-            pr = self.progress.get(lid)
-            if pr is None or pr.match < info["round_end"]:
-                if info["round_ticks"] > self.election_ticks * CATCHUP_ROUNDS:
-                    info["result"] = ("failed", "new member did not catch up")
-                    self.progress.pop(lid, None)
-                continue
-            if info["round_ticks"] <= self.election_ticks or info["rounds"] >= CATCHUP_ROUNDS:
-                self._propose_config_add(lid, info)
-            else:
-                info["rounds"] += 1
-                info["round_ticks"] = 0
-                info["round_end"] = self.log.last_index
 
     # -------------------------------------------------------------- messages
     def step(self, m: dict) -> None:
@@ -557,55 +485,6 @@ class RaftCore:
             self.reads_need_commit.append(ctx)
         else:
             self.reads_waiting.append(ctx)
-
-    def add_member(self, node: str, addr: str) -> None:
-        """Start catching up a new server; it is proposed as a voter once caught up."""
-        if self.state != LEADER:
-            raise NotLeader("not the leader")
-        if node in self.voters:
-            raise ValueError(f"{node} is already a member")
-        self._check_config_change()
-        self.learners[node] = {"addr": addr, "round_end": self.log.last_index, "round_ticks": 0,
-                               "rounds": 1, "result": None}
-        self.progress[node] = Progress(match=0, next=self.log.last_index + 1)
-        self._send_append(node)
-
-    def learner_result(self, node: str) -> tuple | None:
-        info = self.learners.get(node)
-        return None if info is None else info["result"]
-
-    def _check_config_change(self) -> None:
-        if self.config_index > self.commit:
-            raise NotLeader("a membership change is already in progress")
-        if not self._committed_in_term():
-            raise NotLeader("leader has not committed an entry in its term yet")
-
-    def _propose_config_add(self, node: str, info: dict) -> None:
-        try:
-            self._check_config_change()
-        except NotLeader:
-            return  # try again next tick
-        voters = dict(self.voters)
-        voters[node] = info["addr"]
-        idx, term = self.propose({"op": "config", "voters": voters})
-        self.voters, self.config_index = voters, idx
-        info["result"] = ("proposed", idx, term)
-
-    def remove_member(self, node: str) -> tuple[int, int]:
-        if self.state != LEADER:
-            raise NotLeader("not the leader")
-        if node not in self.voters:
-            raise ValueError(f"{node} is not a member")
-        if len(self.voters) == 1:
-            raise ValueError("cannot remove the last member")
-        self._check_config_change()
-        voters = {k: v for k, v in self.voters.items() if k != node}
-        idx, term = self.propose({"op": "config", "voters": voters})
-        self.voters, self.config_index = voters, idx
-        # The removed server keeps getting appends until the change commits, so it
-        # learns it was removed and stops campaigning.
-        self._maybe_commit()
-        return idx, term
 
     def transfer_leadership(self, target: str) -> None:
         if self.state != LEADER:
