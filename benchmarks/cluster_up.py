@@ -4,6 +4,7 @@
     python benchmarks/cluster_up.py --backends docker --sizes 5 --repeat 3
     python benchmarks/cluster_up.py --image-build        # also the one-time image build
     python benchmarks/cluster_up.py --image-build --from-scratch   # incl. debootstrap base
+    python benchmarks/cluster_up.py --systems etcd,zookeeper,raft  # also seconds to healthy
 
 Extend with a system: ``measure_cluster_up(make_backend, n, system_factory=f)``
 where ``f(nodes) -> System``; the time then runs until ``System.setup()`` returns
@@ -54,6 +55,14 @@ def measure_cluster_up(make_backend: Callable[[], Backend], count: int,
     return out
 
 
+def system_factory(name: str, **raw_opts: str) -> SystemFactory:
+    """A factory making the named system (etcd, zookeeper, raft, plugin) on given nodes."""
+    from splitbrain.clusters.systems import get_system
+    cls = get_system(name)
+    opts = cls.parse_options(raw_opts)
+    return lambda nodes: cls(nodes, opts, test_name=f"bench-{name}")
+
+
 def measure_image_build(from_scratch: bool) -> dict[str, Any]:
     """Seconds to build the node image (and, from scratch, the debootstrapped base too)."""
     from splitbrain.clusters import images
@@ -79,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backends", default="docker,netns")
     ap.add_argument("--sizes", default="3,5")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--systems", default="",
+                    help="comma-separated systems: also time cluster up to healthy for each")
     ap.add_argument("--image-build", action="store_true", help="also time the image build")
     ap.add_argument("--from-scratch", action="store_true",
                     help="with --image-build: remove the base image first (debootstrap again)")
@@ -94,6 +105,13 @@ def main(argv: list[str] | None = None) -> int:
                 r = measure_cluster_up(lambda name=name: get_backend(name), n, repeat=args.repeat)
                 print(f"{r['backend']:7s} {n} nodes: create {r['create_s']:.2f} s  "
                       f"destroy {r['destroy_s']:.2f} s  (median of {r['repeat']})", flush=True)
+                for sysname in filter(None, args.systems.split(",")):
+                    r = measure_cluster_up(lambda name=name: get_backend(name), n,
+                                           system_factory=system_factory(sysname),
+                                           repeat=args.repeat, test_name=f"bench-{sysname}")
+                    print(f"{r['backend']:7s} {n} nodes: {sysname} healthy {r['healthy_s']:.2f} s "
+                          f"after cluster up (nodes {r['create_s']:.2f} s; median of "
+                          f"{r['repeat']})", flush=True)
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 3
