@@ -101,6 +101,8 @@ def test_sudo_runs_commands_as_root(hosts):
     n_sudo, n_plain = b.attach(TEST)[0], plain.attach(TEST)[0]
     try:
         assert n_plain.exec(["id", "-un"]).stdout.strip() == "tester"
+        assert n_plain.work_dir == f"/tmp/splitbrain-tester/{TEST}"
+        assert n_sudo.work_dir == f"/var/lib/splitbrain/{TEST}"
         assert n_sudo.exec(["id", "-un"]).stdout.strip() == "root"
         assert n_sudo.exec("echo $X", env={"X": "via sudo"}).stdout == "via sudo\n"
     finally:

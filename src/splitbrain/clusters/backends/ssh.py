@@ -171,7 +171,7 @@ class SSHBackend(Backend):
 
     def __init__(self, hosts: list[str], user: str | None = None, key_file: str | None = None,
                  port: int = 22, sudo: bool = False, accept_unknown_host_keys: bool = False,
-                 known_hosts: str | None = None, base_dir: str = DEFAULT_BASE_DIR,
+                 known_hosts: str | None = None, base_dir: str | None = None,
                  connect_timeout: float = 10.0) -> None:
         if not hosts:
             raise HarnessError("the ssh backend needs hosts: --nodes host1,host2 or --nodes-file")
@@ -244,8 +244,16 @@ class SSHBackend(Backend):
         peer = client.get_transport().getpeername()[0]
         return peer or spec.host
 
-    def work_dir(self, test_name: str) -> str:
-        return f"{self.base_dir}/{test_name}"
+    def base_dir_for(self, spec: HostSpec) -> str:
+        """Where splitbrain keeps its files on a host: /var/lib/splitbrain as root (or with
+        sudo), else /tmp/splitbrain-<user>; ``base_dir`` overrides."""
+        if self.base_dir:
+            return self.base_dir
+        user = spec.user or self.user
+        return DEFAULT_BASE_DIR if self.sudo or user == "root" else f"/tmp/splitbrain-{user}"
+
+    def work_dir(self, test_name: str, spec: HostSpec | None = None) -> str:
+        return f"{self.base_dir_for(spec or self.specs[0])}/{test_name}"
 
     def _nodes(self, test_name: str, count: int | None) -> list[SSHNode]:
         specs = self.specs if count is None else self.specs[:count]
@@ -254,7 +262,7 @@ class SSHBackend(Backend):
             for i, spec in enumerate(specs, start=1):
                 client = self._connect(spec)
                 nodes.append(SSHNode(client, spec, f"n{i}", self._address(client, spec),
-                                     self.work_dir(test_name), self.sudo))
+                                     self.work_dir(test_name, spec), self.sudo))
         except Exception:
             for n in nodes:
                 n.close()
@@ -288,7 +296,7 @@ class SSHBackend(Backend):
     def destroy_all(self) -> list[str]:
         removed = []
         for n in self._nodes("", None):
-            base = self.base_dir
+            base = self.base_dir_for(n.spec)
             try:
                 r = n.exec(f"ls -d {shlex.quote(base)}/*/run 2>/dev/null", check=False)
                 for run_dir in r.stdout.split():
