@@ -169,8 +169,10 @@ class PhaseRunner:
 
     def __init__(self, *, writer: HistoryWriter, workload: Workload, clients: list[Client],
                  nodes: list[Node], processes: list[int], concurrency: int, rate: float,
-                 seed: int, progress: Progress) -> None:
+                 seed: int, progress: Progress,
+                 client_factory: Callable[[Node], Client] | None = None) -> None:
         self.writer, self.workload, self.clients = writer, workload, clients
+        self.client_factory = client_factory
         self.nodes, self.processes = nodes, processes
         self.concurrency, self.rate, self.seed = concurrency, rate, seed
         self.progress = progress
@@ -185,8 +187,18 @@ class PhaseRunner:
         self.deadline = time.monotonic() + duration if duration else None
         if rate is not None:
             self.rate = rate
-        self.threads = [Worker(self, w, self.clients[w], self.nodes[w % len(self.nodes)])
-                        for w in range(self.concurrency)]
+        old = {t.worker: t for t in self.threads}
+        self.threads = []
+        for w in range(self.concurrency):
+            prev = old.get(w)
+            if prev is not None and prev.is_alive():
+                # Still blocked in an op of the last phase: that op stays open (an
+                # unknown outcome), so this worker continues as a new process on a
+                # new client rather than sharing the blocked one.
+                self.processes[w] = prev.process + self.concurrency
+                if self.client_factory is not None:
+                    self.clients[w] = self.client_factory(self.nodes[w % len(self.nodes)])
+            self.threads.append(Worker(self, w, self.clients[w], self.nodes[w % len(self.nodes)]))
         for t in self.threads:
             t.start()
 
@@ -338,11 +350,15 @@ def _run(spec: Any, run_dir: Path, writer: HistoryWriter, progress: Progress,
     system.setup()
     log.info("cluster healthy: %s", ", ".join(f"{n.name}={n.address}" for n in nodes))
 
-    clients = []
-    for w in range(spec.concurrency):
-        c = system.client(nodes[w % len(nodes)])
-        clients.append(c)
-        state.setdefault("clients", []).append(c)
+    opened: list[Client] = []
+    state["clients"] = opened
+
+    def open_client(node: Node) -> Client:
+        c = system.client(node)
+        opened.append(c)
+        return c
+
+    clients = [open_client(nodes[w % len(nodes)]) for w in range(spec.concurrency)]
     missing = workload.requires - type(clients[0]).capabilities
     if missing:
         raise HarnessError(f"system {sys_cls.name!r} lacks {', '.join(sorted(missing))}, "
@@ -364,7 +380,7 @@ def _run(spec: Any, run_dir: Path, writer: HistoryWriter, progress: Progress,
     processes = list(range(spec.concurrency))
     phase = PhaseRunner(writer=writer, workload=workload, clients=clients, nodes=nodes,
                         processes=processes, concurrency=spec.concurrency, rate=spec.rate,
-                        seed=spec.seed, progress=progress)
+                        seed=spec.seed, progress=progress, client_factory=open_client)
     state["phase"] = phase
 
     # -- main phase -------------------------------------------------------------
