@@ -82,6 +82,22 @@ def test_write_through_one_read_through_another(cluster: ZooKeeperSystem) -> Non
         b.close()
 
 
+def test_txn_list_append_in_one_multi(cluster: ZooKeeperSystem) -> None:
+    a, b = cluster.client(cluster.nodes[0]), cluster.client(cluster.nodes[1])
+    try:
+        out = a.txn([["r", "x", None], ["append", "x", 1], ["append", "y", 2],
+                     ["r", "x", None], ["r", "nobody", None]])
+        assert out == [["r", "x", None], ["append", "x", 1], ["append", "y", 2],
+                       ["r", "x", [1]], ["r", "nobody", None]]
+        b.txn([["append", "x", 3]])
+        assert a.txn([["r", "x", None], ["r", "y", None]]) == [["r", "x", [1, 3]],
+                                                               ["r", "y", [2]]]
+        assert b.read("nobody") is None                 # the absence check left nothing behind
+    finally:
+        a.close()
+        b.close()
+
+
 def test_lock_excludes_second_holder(cluster: ZooKeeperSystem) -> None:
     a = cluster.client(cluster.nodes[0])
     b = ZooKeeperClient(cluster.nodes[1], lock_timeout=1.0)

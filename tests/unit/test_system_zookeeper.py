@@ -202,3 +202,58 @@ def test_lock_session_timeout_covers_the_lease(tmp_path: Path) -> None:
     zk = c._lock_session(12.0)
     assert zk._session_timeout == 12000          # the lease, not the KV session's 5 s
     assert c._lock_session(3.0) is zk            # a shorter lease fits the same session
+
+
+class FakeTxn:
+    """Records a multi's ops; commit answers with the scripted results."""
+
+    def __init__(self, client: FakeKazoo, results) -> None:
+        self.client, self.results, self.ops = client, results, []
+
+    def __getattr__(self, name):
+        if name in ("create", "set_data", "check", "delete"):
+            return lambda *a, **k: self.ops.append((name, a, k))
+        raise AttributeError(name)
+
+    def commit_async(self):
+        return Result(exc=self.results) if isinstance(self.results, Exception) \
+            else Result(self.results)
+
+
+def test_txn_is_one_multi_rechecking_every_read(tmp_path: Path) -> None:
+    fake = FakeKazoo(ensure_path=[True],
+                     get=[(b"[1]", Stat(3)), NoNodeError(), NoNodeError()])
+    txns = []
+
+    def transaction():
+        txns.append(FakeTxn(fake, [True, True, True, True]))
+        return txns[-1]
+    fake.transaction = transaction
+    c = zk_client(tmp_path, fake)
+    out = c.txn([["append", "x", 2], ["r", "y", None], ["w", "z", 5]])
+    assert out == [["append", "x", 2], ["r", "y", None], ["w", "z", 5]]
+    assert txns[0].ops == [
+        ("set_data", ("/splitbrain/kv/x", b"[1,2]"), {"version": 3}),
+        ("create", ("/splitbrain/kv/y", b""), {}),        # y absent: create+delete asserts it
+        ("delete", ("/splitbrain/kv/y",), {}),
+        ("create", ("/splitbrain/kv/z", b"5"), {}),
+    ]
+
+
+def test_txn_rolled_back_is_retried_then_definite(tmp_path: Path) -> None:
+    fake = FakeKazoo(ensure_path=[True], get=[(b"[]", Stat(1)), (b"[]", Stat(2))])
+    fake.transaction = lambda: FakeTxn(fake, [BadVersionError()])
+    c = zk_client(tmp_path, fake)
+    c.txn_retries = 2
+    with pytest.raises(ClientError) as e:
+        c.txn([["append", "x", 1]])
+    assert e.value.definite is True
+
+
+def test_txn_unknown_outcome(tmp_path: Path) -> None:
+    for ops, definite in ([["append", "x", 1]], False), ([["r", "x", None]], True):
+        fake = FakeKazoo(ensure_path=[True], get=[(b"[]", Stat(1))])
+        fake.transaction = lambda f=fake: FakeTxn(f, ConnectionLoss())
+        with pytest.raises(ClientError) as e:
+            zk_client(tmp_path, fake).txn(ops)
+        assert e.value.definite is definite      # a check-only multi changes nothing

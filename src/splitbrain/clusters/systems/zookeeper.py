@@ -7,8 +7,9 @@ and config under ``<work_dir>/zookeeper``. The leader is found with the
 ``srvr`` four-letter word (whitelisted in zoo.cfg).
 
 Values are stored JSON-encoded in znodes under ``/splitbrain/kv``; cas is a
-versioned ``set``; locks are ephemeral sequential znodes (the lease is the
-session: a lock lasts as long as the client's session does).
+versioned ``set``; transactions are one ``multi`` that re-checks the versions
+read; locks are ephemeral sequential znodes in a session whose timeout is the
+lease.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from splitbrain.clusters.system import (
     DELETE,
     LOCK,
     READ,
+    TXN,
     WRITE,
     Client,
     ClientError,
@@ -119,7 +121,7 @@ def parse_mode(srvr: str) -> str | None:
 class ZooKeeperClient(Client):
     """A kazoo session pinned to one ZooKeeper server (no failover to others)."""
 
-    capabilities: ClassVar[frozenset[str]] = frozenset({READ, WRITE, CAS, DELETE, LOCK})
+    capabilities: ClassVar[frozenset[str]] = frozenset({READ, WRITE, CAS, DELETE, TXN, LOCK})
 
     def __init__(self, node: Node, *, sync: bool = False, session_timeout: float = 5.0,
                  timeout: float = 5.0, lock_timeout: float = 10.0) -> None:
@@ -136,6 +138,8 @@ class ZooKeeperClient(Client):
         self._lock_zk: KazooClient | None = None
         self._lock_lease = 0.0
         self._held: set[str] = set()
+        self._kv_root_made = False
+        self.txn_retries = 3
 
     def _new_session(self, timeout_s: float) -> KazooClient:
         return KazooClient(
@@ -168,7 +172,8 @@ class ZooKeeperClient(Client):
     def _do(self, what: str, fn: Any, *args: Any, mutating: bool,
             passthrough: tuple[type[Exception], ...] = (), **kw: Any) -> Any:
         """Run one async kazoo call with a bounded wait and the error mapping above."""
-        self._ensure(fn.__self__)
+        owner = fn.__self__                      # a KazooClient, or a TransactionRequest
+        self._ensure(getattr(owner, "client", owner))
         try:
             return fn(*args, **kw).get(timeout=self.timeout)
         except passthrough:
@@ -242,6 +247,75 @@ class ZooKeeperClient(Client):
                      passthrough=(NoNodeError,))
         except NoNodeError:
             pass
+
+    # -- transactions: reads checked and writes applied in one multi -------------------
+    def txn(self, ops: list[list[Any]]) -> list[list[Any]]:
+        """Micro-ops ``[f, key, value]`` (f: r / w / append) as one ZooKeeper multi.
+
+        Reads every key (with its version), computes the result locally, then
+        commits one multi that re-checks every key: ``set_data`` with the read
+        version for written keys that exist, ``create`` for written keys that
+        don't, ``check`` (version) for keys only read, and create+delete for keys
+        only read and absent (asserting absence). The multi applies all or
+        nothing, so all reads are as of the commit point, read-only txns
+        included. A rolled-back multi applied nothing: retried, then failed
+        definitely. A multi whose outcome is unknown is indefinite if it writes,
+        definite if it only checks (create+delete of an absent key nets nothing).
+        """
+        if not self._kv_root_made:
+            self._do("ensure", self._zk.ensure_path_async, KV_ROOT, mutating=False)
+            self._kv_root_made = True
+        keys = list(dict.fromkeys(str(k) for _, k, _ in ops))
+        writes = any(f in ("w", "append") for f, _, _ in ops)
+        for _attempt in range(max(1, self.txn_retries)):
+            current: dict[str, Any] = {}
+            version: dict[str, int | None] = {}
+            if self.sync:
+                self._do("sync", self._zk.sync_async, KV_ROOT, mutating=False)
+            for k in keys:
+                try:
+                    data, stat = self._do("get", self._zk.get_async, znode_for(k),
+                                          mutating=False, passthrough=(NoNodeError,))
+                    current[k], version[k] = _dec(data), stat.version
+                except NoNodeError:
+                    current[k], version[k] = None, None
+            out: list[list[Any]] = []
+            dirty: dict[str, Any] = {}
+            for f, k, v in ops:
+                k = str(k)
+                if f == "r":
+                    val = current[k]
+                    out.append([f, k, list(val) if isinstance(val, list) else val])
+                elif f == "w":
+                    current[k] = dirty[k] = v
+                    out.append([f, k, v])
+                elif f == "append":
+                    cur = current[k]
+                    if cur is not None and not isinstance(cur, list):
+                        raise ClientError(f"append to {k!r} whose value {cur!r} is not a list",
+                                          definite=True)
+                    current[k] = dirty[k] = [*(cur or []), v]
+                    out.append([f, k, v])
+                else:
+                    raise ClientError(f"unknown txn micro-op {f!r}", definite=True)
+            t = self._zk.transaction()
+            for k in keys:
+                path, ver = znode_for(k), version[k]
+                if k in dirty:
+                    if ver is None:
+                        t.create(path, _enc(dirty[k]))
+                    else:
+                        t.set_data(path, _enc(dirty[k]), version=ver)
+                elif ver is None:
+                    t.create(path, b"")
+                    t.delete(path)
+                else:
+                    t.check(path, ver)
+            results = self._do("multi", t.commit_async, mutating=writes)
+            if not any(isinstance(r, Exception) for r in results):
+                return out
+        raise ClientError(f"txn conflict: keys changed between read and commit "
+                          f"{self.txn_retries} times (nothing applied)", definite=True)
 
     # -- locks: ephemeral sequential znodes ------------------------------------------
     def _lock_session(self, lease_s: float) -> KazooClient:
