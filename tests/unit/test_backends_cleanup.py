@@ -57,3 +57,12 @@ def test_default_backends_skip_netns_without_root(monkeypatch):
     report = cleanup_all()
     assert report.skipped == {"docker": "no Docker engine", "netns": "not root"}
     assert report.removed == {}
+
+
+def test_destroy_everything_lists_what_it_removed(monkeypatch):
+    from splitbrain.clusters import cleanup
+    fake = _Fake("netns", ["netns sb-x-n1", "link sbbrabcdef"])
+    monkeypatch.setattr(cleanup, "cleanup_all",
+                        lambda progress=None: cleanup.CleanupReport(
+                            removed={"netns": fake.destroy_all()}, skipped={"docker": "x"}))
+    assert cleanup.destroy_everything() == ["netns: netns sb-x-n1", "netns: link sbbrabcdef"]

@@ -26,6 +26,8 @@ def test_get_backend_passes_options():
     b = get_backend("ssh", hosts=["a", "bob@b:2222"], user="alice", port=22)
     assert [(s.host, s.user, s.port) for s in b.specs] == [("a", None, None), ("b", "bob", 2222)]
     assert b.user == "alice" and not b.accept_unknown_host_keys
+    # the CLI passes port=None when --ssh-port is not given
+    assert get_backend("ssh", hosts=["a"], port=None).port == 22
 
 
 def test_docker_unreachable_says_what_to_do(monkeypatch):

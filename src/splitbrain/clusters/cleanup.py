@@ -78,3 +78,9 @@ def cleanup_all(backends: list[Backend] | None = None,
             for x in removed:
                 progress(f"{b.name}: removed {x}")
     return report
+
+
+def destroy_everything(progress: Callable[[str], Any] | None = None) -> list[str]:
+    """``cluster down --all``: remove every leftover on this host; return what was removed."""
+    report = cleanup_all(progress=progress)
+    return [f"{b}: {x}" for b, xs in report.removed.items() for x in xs]

@@ -170,7 +170,7 @@ class SSHBackend(Backend):
     name = "ssh"
 
     def __init__(self, hosts: list[str], user: str | None = None, key_file: str | None = None,
-                 port: int = 22, sudo: bool = False, accept_unknown_host_keys: bool = False,
+                 port: int | None = 22, sudo: bool = False, accept_unknown_host_keys: bool = False,
                  known_hosts: str | None = None, base_dir: str | None = None,
                  connect_timeout: float = 10.0) -> None:
         if not hosts:
@@ -180,7 +180,7 @@ class SSHBackend(Backend):
         self.key_file = os.path.expanduser(key_file) if key_file else None
         if self.key_file and not os.path.isfile(self.key_file):
             raise HarnessError(f"ssh key file {self.key_file} does not exist")
-        self.port = port
+        self.port = port or 22
         self.sudo = sudo
         self.accept_unknown_host_keys = accept_unknown_host_keys
         self.known_hosts = os.path.expanduser(known_hosts) if known_hosts else None
