@@ -56,7 +56,9 @@ def _render(spec: Any, p: Progress, rate: float) -> Group:
     for f in sorted(by_f):
         d = by_f[f]
         t.add_row(f, str(d["ok"]), str(d["fail"]), str(d["info"]))
-    return Group(head, bar, t)
+    line = Table.grid(padding=(0, 1))
+    line.add_row(bar, Text(f"{100 * min(el, p.time_limit) / p.time_limit:3.0f}%"))
+    return Group(head, line, t)
 
 
 def run_with_display(spec: Any, *, quiet: bool = False) -> RunResult:
