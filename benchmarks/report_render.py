@@ -52,13 +52,14 @@ def synthetic_history(n_ops: int, concurrency: int = 20, seed: int = 1) -> list[
                           "value": [v, v + 1] if f == "cas" else v, "time": t0}))
         flat.append((t1, {"type": typ, "process": p, "f": f, "key": key,
                           "value": [v, v + 1] if f == "cas" else v, "time": t1}))
-    for k in range(1, 12, 2):
+    end = max(t for t, _ in flat)
+    for k in range(1, int(end // 10_000_000_000), 2):
         t = k * 10_000_000_000
         flat.append((t, {"type": "invoke", "process": "nemesis", "f": "start-partition",
                          "value": None, "time": t}))
         flat.append((t + 5_000_000, {"type": "info", "process": "nemesis", "f": "start-partition",
                                      "value": {"grudge": {"n1": ["n2", "n3"]}}, "time": t + 5_000_000}))
-        t2 = t + 10_000_000_000
+        t2 = min(t + 10_000_000_000, end - 10_000_000)
         flat.append((t2, {"type": "invoke", "process": "nemesis", "f": "stop-partition",
                           "value": None, "time": t2}))
         flat.append((t2 + 3_000_000, {"type": "info", "process": "nemesis", "f": "stop-partition",

@@ -197,7 +197,7 @@ def chart_data(run: RunData) -> dict[str, Any]:
                   "series": {k: [round(c / bin_s, 2) for c in v] for k, v in sorted(thr.items())}}
     faults = [fp.to_dict() for fp in fault_periods(run.ops, run.end_time)]
     return {"fs": fs, "latency": traces, "throughput": throughput, "faults": faults,
-            "no_completion": no_completion}
+            "no_completion": no_completion, "end_s": round(end_ns / 1e9 * 1.01 + 0.001, 3)}
 
 
 def _nice_bin(raw: float) -> float:

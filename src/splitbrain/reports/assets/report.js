@@ -2,7 +2,11 @@
 (function () {
   "use strict";
   var COLORS = {ok: "#16a34a", fail: "#dc2626", info: "#d97706"};
-  var SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "cross", "star", "triangle-down"];
+  // one shade per f within each outcome's hue (per-point symbols and opacity make WebGL
+  // painting of 50,000 points about twice as slow, see benchmarks/report_render.py)
+  var SHADES = {ok: ["#16a34a", "#0f766e", "#65a30d", "#166534", "#22c55e"],
+                fail: ["#dc2626", "#be185d", "#ea580c", "#991b1b", "#f87171"],
+                info: ["#d97706", "#a16207", "#ca8a04", "#92400e", "#f59e0b"]};
   var FAULT_COLORS = ["#ef4444", "#8b5cf6", "#0ea5e9", "#f59e0b", "#10b981", "#ec4899"];
   function data(id) { var el = document.getElementById(id); return el ? JSON.parse(el.textContent) : null; }
 
@@ -31,8 +35,7 @@
     var traces = chart.latency.map(function (t) {
       return {type: "scattergl", mode: "markers", name: t.f + " " + t.type, legendgroup: t.type,
         x: t.x, y: t.y, customdata: t.i, text: t.p,
-        marker: {color: COLORS[t.type] || "#334155", size: 4, opacity: 0.7,
-          symbol: SYMBOLS[chart.fs.indexOf(t.f) % SYMBOLS.length]},
+        marker: {color: (SHADES[t.type] || ["#334155"])[chart.fs.indexOf(t.f) % 5], size: 4},
         hovertemplate: t.f + " <b>" + t.type + "</b><br>t=%{x:.3f} s, latency %{y:.2f} ms" +
           "<br>process %{text}, history index %{customdata}<extra></extra>"};
     });
@@ -40,7 +43,7 @@
     var common = {margin: {l: 60, r: 20, t: 28, b: 40}, hovermode: "closest",
       legend: {orientation: "h", y: -0.15}, plot_bgcolor: "#fff", paper_bgcolor: "#fff"};
     var p1 = Plotly.newPlot("latency-chart", traces, Object.assign({}, common, {
-      xaxis: {title: {text: "time since start (s)"}, zeroline: false},
+      xaxis: {title: {text: "time since start (s)"}, zeroline: false, range: [0, chart.end_s]},
       yaxis: {title: {text: "latency (ms)"}, type: "log"},
       shapes: deco.shapes, annotations: deco.annotations}), cfg);
     var th = chart.throughput;
@@ -50,7 +53,7 @@
         hovertemplate: k + ": %{y:.1f} ops/s at %{x:.1f} s<extra></extra>"};
     });
     var p2 = Plotly.newPlot("throughput-chart", ttr, Object.assign({}, common, {
-      xaxis: {title: {text: "time since start (s) — completions per " + th.bin_s + " s"}},
+      xaxis: {title: {text: "time since start (s) — completions per " + th.bin_s + " s"}, range: [0, chart.end_s]},
       yaxis: {title: {text: "ops/s"}, rangemode: "tozero"},
       shapes: deco.shapes}), cfg);
     // zooming one chart's time axis zooms the other
@@ -61,7 +64,7 @@
         if (syncing) return;
         var u = {};
         if (ev["xaxis.range[0]"] !== undefined) { u["xaxis.range"] = [ev["xaxis.range[0]"], ev["xaxis.range[1]"]]; }
-        else if (ev["xaxis.autorange"]) { u["xaxis.autorange"] = true; } else return;
+        else if (ev["xaxis.autorange"]) { u["xaxis.range"] = [0, chart.end_s]; } else return;
         syncing = true; Plotly.relayout(dst, u).then(function () { syncing = false; });
       });
     }
