@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 from backend_checks import (
     check_daemon_signals,
@@ -9,6 +12,7 @@ from backend_checks import (
     check_files,
     check_reachability,
     require,
+    run,
 )
 
 from splitbrain.clusters.node import HarnessError
@@ -103,8 +107,15 @@ def test_destroy_leaves_nothing(backend):
     other = "pytest-docker-destroy"
     ns = backend.create(other, 2)
     assert len(ns) == 2
-    backend.destroy(other)
     client = backend.client
+    bridge = "br-" + client.networks.get(f"splitbrain-{other}").id[:12]
+    can_see_rules = os.geteuid() == 0 and shutil.which("iptables") is not None
+    if can_see_rules:
+        assert bridge in run(["iptables", "-w", "-S"]) + run(["iptables", "-w", "-t", "nat", "-S"])
+    backend.destroy(other)
+    if can_see_rules:   # docker's own rules for the network went with it
+        assert bridge not in run(["iptables", "-w", "-S"]) + run(["iptables", "-w", "-t", "nat", "-S"])
+    assert bridge not in run(["ip", "-o", "link"])
     assert not [c for c in _names(client, "containers") if c.startswith(f"splitbrain-{other}-")]
     assert f"splitbrain-{other}" not in _names(client, "networks")
     assert not client.containers.list(all=True, filters={"label": f"splitbrain.test={other}"})
