@@ -128,6 +128,8 @@ def fault_periods(ops: list[dict[str, Any]], end_time: int | None = None) -> lis
         if revive and not any(x in open_ for x in _END_EXACT[f.lower()]):
             if "nemesis" not in open_:
                 open_["nemesis"] = (t0, f"nemesis {_short(v)}".strip())
+            elif open_["nemesis"][1] == "nemesis" and v is not None:  # Jepsen's 2nd :start
+                open_["nemesis"] = (open_["nemesis"][0], f"nemesis {_short(v)}")
             continue
         if is_fault_end(f):
             fams = _end_families(f)

@@ -74,8 +74,10 @@ def plotly_source() -> Path:
 
 def _store_of(run_dir: Path) -> Path | None:
     """The store holding a run dir laid out as store/<test>/<time>/, if it looks like one."""
+    if run_started(run_dir) is None:  # not named <YYYYmmddTHHMMSS>: don't guess a store
+        return None
     store = run_dir.parent.parent
-    return store if run_dir.parent.is_dir() and store.is_dir() else None
+    return store if store.is_dir() and store != Path(store.anchor) else None
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -136,7 +138,9 @@ def verdict_reasons(results: dict[str, Any]) -> list[str]:
             if fails and v is False:
                 f0 = fails[0]
                 more = f" (and {len(fails) - 1} more key(s))" if len(fails) > 1 else ""
-                out.append(f"{name} ({r.get('model', 'model')}): key {json.dumps(f0.get('key'))} "
+                what = ("the history" if f0.get("key") is None
+                        else f"key {json.dumps(f0.get('key'))}")
+                out.append(f"{name} ({r.get('model', 'model')}): {what} "
                            f"is not linearizable: {_op_phrase(f0)} cannot be linearized "
                            f"after a prefix of {max((len(x.get('ops') or []) for x in f0.get('longest') or [{}]), default=0)} ops"
                            f"{more}.")
