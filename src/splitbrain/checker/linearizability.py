@@ -323,8 +323,10 @@ def _jsonable(v: Any) -> Any:
 def _check_parts(model: Model, parts: list[Partition], deadline: float | None,
                  max_cache_bytes: int) -> list[dict[str, Any]]:
     """Check partitions in order; an invalid one is re-searched to record partial linearizations."""
-    out = []
+    out: list[dict[str, Any]] = []
     for part in parts:
+        if deadline is not None and time.monotonic() > deadline:
+            break
         per_entry = 120 + len(part.calls) // 8
         max_cache = max(1000, max_cache_bytes // per_entry)
         res = _search(model, part.calls, deadline, max_cache, False)
@@ -333,11 +335,8 @@ def _check_parts(model: Model, parts: list[Partition], deadline: float | None,
             if full["valid"] is False:
                 res = {"valid": False, "failure": _failure(model, part, full)}
         out.append(res)
-        if deadline is not None and time.monotonic() > deadline:
-            for _ in parts[len(out):]:
-                out.append({"valid": UNKNOWN_VERDICT, "reason": "time limit ran out",
-                            "skipped": True})
-            break
+    for _ in parts[len(out):]:
+        out.append({"valid": UNKNOWN_VERDICT, "reason": "time limit ran out", "skipped": True})
     return out
 
 

@@ -17,7 +17,11 @@ from .graph import (
     DATA,
     PROCESS,
     REALTIME,
+    RW,
+    WR,
+    WW,
     DepGraph,
+    SearchBudget,
     SearchTimeout,
     collapse,
     find_cycle,
@@ -112,15 +116,19 @@ def _check(ops: list[Op], kind: str, consistency_model: str, time_limit: float |
             "explanation": "no dependencies between transactions could be inferred, so "
                            "nothing can be proven either way"}]
 
-    cycles = _search(g, possible, search, deadline, analysis.explain)
+    cycles = _search(g, possible, search, deadline, analysis.explain, prohibited)
     for name, cases in cycles.items():
         found.setdefault(name, []).extend(cases)
     return _result(k, model, found, prohibited, len(txns), time.monotonic() - t0)
 
 
 def _search(g: DepGraph, node_txn: list[Txn], specs: list, deadline: float | None,
-            explain_data: Any) -> dict[str, list[dict]]:
-    """Search each strongly connected component for each anomaly type, worst first."""
+            explain_data: Any, prohibited: set[str]) -> dict[str, list[dict]]:
+    """Search each strongly connected component for each anomaly type, worst first.
+
+    A search that runs out of its step budget is recorded as ``cycle-search-timeout``
+    and, as Elle does, the component is still proven cyclic (``*-cycle-exists``).
+    """
     out: dict[str, list[dict]] = {}
     if not specs:
         return out
@@ -128,29 +136,61 @@ def _search(g: DepGraph, node_txn: list[Txn], specs: list, deadline: float | Non
     for comp in sorted(sccs(g, mask), key=lambda c: min(c)):
         if not any(v < g.n_txn for v in comp):
             continue
+        if deadline is not None and time.monotonic() > deadline:
+            _gave_up(out, g, comp, "any", prohibited)
+            break
         cset = set(comp)
         skip: set[str] = set()
-        try:
-            for spec in specs:
-                if spec.name in skip:
-                    continue
+        for spec in specs:
+            if spec.name in skip:
+                continue
+            try:
                 raw = find_cycle(g, spec, cset, deadline)
-                if raw is None:
-                    continue
-                if classify(collapse(g, raw)) != spec.name:
-                    continue  # defensive: never report a cycle under the wrong name
-                out.setdefault(spec.name, []).append(
-                    cycle_case(g, node_txn, raw, spec.name, explain_data))
-                skip |= models.implied_anomalies([spec.name])
-        except SearchTimeout:
-            size = sum(1 for v in comp if v < g.n_txn)
-            out.setdefault("cycle-search-timeout", []).append({
-                "scc_size": size, "searching_for": spec.name,
-                "explanation": f"the time limit ran out while searching a strongly connected "
-                               f"group of {size} transactions for {spec.name}; it does contain "
-                               f"a cycle, but we could not name its type"})
-            break
+            except (SearchBudget, SearchTimeout):
+                _gave_up(out, g, comp, spec.name, prohibited)
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                continue
+            if raw is None:
+                continue
+            if classify(collapse(g, raw)) != spec.name:
+                continue  # defensive: never report a cycle under the wrong name
+            out.setdefault(spec.name, []).append(
+                cycle_case(g, node_txn, raw, spec.name, explain_data))
+            skip |= models.implied_anomalies([spec.name])
+    if any(k.endswith("-cycle-exists") for k in out):
+        named = models.impossible_models(k for k in out if not k.endswith("-cycle-exists"))
+        for name, model, _rels in models.CYCLE_EXISTS:
+            if name in out and model in named:
+                del out[name]  # a named cycle already rules this model out
     return out
+
+
+_REL_BITS = {"ww": WW, "wr": WR, "rw": RW, "process": PROCESS, "realtime": REALTIME}
+
+
+def _gave_up(out: dict[str, list[dict]], g: DepGraph, comp: list[int], searching: str,
+             prohibited: set[str]) -> None:
+    size = sum(1 for v in comp if v < g.n_txn)
+    out.setdefault("cycle-search-timeout", []).append({
+        "scc_size": size, "searching_for": searching,
+        "explanation": f"searching a strongly connected group of {size} transactions for "
+                       f"{searching} took too long; it does contain a cycle"})
+    cset = set(comp)
+    for name, _model, rels in models.CYCLE_EXISTS:
+        if name not in prohibited or name in out or _model in models.impossible_models(out):
+            continue
+        m = 0
+        for r in rels:
+            m |= _REL_BITS[r]
+        found = sccs(g, m, within=cset)
+        if found:
+            sub = min(found, key=len)
+            txs = sorted(g_txn for g_txn in sub if g_txn < g.n_txn)
+            out[name] = [{"scc_size": len(txs), "rels": list(rels),
+                          "explanation": f"{len(txs)} transactions depend on each other in a "
+                                         f"cycle of {', '.join(rels)} edges, which {_model} "
+                                         f"forbids (the exact cycle was not named in time)"}]
 
 
 def _result(kind: str, model: str, found: dict[str, list[dict]], prohibited: set[str],

@@ -142,7 +142,11 @@ CYCLE_TYPES = frozenset(s.name for s in CYCLE_SPECS)
 
 
 class SearchTimeout(Exception):
-    """Raised when a cycle search passes its deadline."""
+    """Raised when a cycle search passes the caller's deadline."""
+
+
+class SearchBudget(Exception):
+    """Raised when one search has explored its share of states (deterministic cut-off)."""
 
 
 def _lowest_bit(m: int) -> int:
@@ -150,6 +154,7 @@ def _lowest_bit(m: int) -> int:
 
 
 def find_cycle(g: DepGraph, spec: CycleSpec, comp: set[int], deadline: float | None,
+               budget: int = 3_000_000,
                max_anchors_after_hit: int = 4) -> list[tuple[int, int, int]] | None:
     """Shortest-found cycle of type ``spec`` inside ``comp``, as ``[(a, b, rel), ...]``.
 
@@ -157,29 +162,38 @@ def find_cycle(g: DepGraph, spec: CycleSpec, comp: set[int], deadline: float | N
     first ``required``, else any free edge); from the anchor's head a 0-1 BFS (clock
     vertices cost 0) looks for the way back, tracking how many counted edges were used,
     whether the last one was counted, and which required relations were seen.
-    Returns ``None`` if there is none. Raises :class:`SearchTimeout` past ``deadline``.
+    Returns ``None`` if there is none. Raises :class:`SearchTimeout` past ``deadline``
+    and :class:`SearchBudget` after ``budget`` BFS steps without an answer.
     """
     union = spec.free | spec.counted
-    sub = sccs(g, union, within=comp)
     anchor_rel = spec.counted or (spec.required[0] if spec.required else spec.free)
     best: list[tuple[int, int, int]] | None = None
     extra = 0
-    for part in sorted(sub, key=len):
+    left = [budget]
+    for part in sorted(sccs(g, union, within=comp), key=len):
         pset = set(part)
-        for u in sorted(part):
-            for v, m in g.out[u].items():
-                if not m & anchor_rel or v not in pset:
-                    continue
-                if deadline is not None and time.monotonic() > deadline:
-                    raise SearchTimeout
-                limit = len(best) if best is not None else None
-                cyc = _bfs_close(g, spec, pset, u, v, _lowest_bit(m & anchor_rel), limit)
-                if cyc is not None and (best is None or _txn_len(g, cyc) < _txn_len(g, best)):
-                    best = cyc
-                if best is not None:
-                    extra += 1
-                    if extra > max_anchors_after_hit or _txn_len(g, best) <= 2:
-                        return best
+        anchors = [(u, v, _lowest_bit(m & anchor_rel)) for u in sorted(part)
+                   for v, m in g.out[u].items() if m & anchor_rel and v in pset]
+        if spec.mode == "one":
+            # Only free edges lead back, so anchors inside one free-edge SCC surely close.
+            fc: dict[int, int] = {}
+            for i, c in enumerate(sccs(g, spec.free, within=pset)):
+                for x in c:
+                    fc[x] = i
+            anchors.sort(key=lambda a: 0 if fc.get(a[0], -1) == fc.get(a[1], -2) else 1)
+        for u, v, bit in anchors:
+            if deadline is not None and time.monotonic() > deadline:
+                raise SearchTimeout
+            limit = _txn_len(g, best) if best is not None else None
+            cyc = _bfs_close(g, spec, pset, u, v, bit, limit, left)
+            if cyc is not None and (best is None or _txn_len(g, cyc) < _txn_len(g, best)):
+                best = cyc
+            if best is not None:
+                extra += 1
+                if extra > max_anchors_after_hit or _txn_len(g, best) <= 2:
+                    return best
+            elif left[0] <= 0:
+                raise SearchBudget
     return best
 
 
@@ -188,7 +202,7 @@ def _txn_len(g: DepGraph, cyc: list[tuple[int, int, int]]) -> int:
 
 
 def _bfs_close(g: DepGraph, spec: CycleSpec, pset: set[int], u: int, v: int, anchor: int,
-               limit: int | None) -> list[tuple[int, int, int]] | None:
+               limit: int | None, left: list[int]) -> list[tuple[int, int, int]] | None:
     """Find a path v ~> u so that u -anchor-> v closes a cycle satisfying ``spec``."""
     n_txn = g.n_txn
     counted = spec.counted
@@ -202,6 +216,7 @@ def _bfs_close(g: DepGraph, spec: CycleSpec, pset: set[int], u: int, v: int, anc
                 b |= 1 << i
         return b
 
+    budget_slack = 0 if limit is None else 1 << 40  # improving a found cycle may overrun
     a_is_c = 1 if anchor & counted else 0
     # state: (vertex, count(0..2), req bits, last_counted, adjacent_seen)
     start = (v, a_is_c, req_bits(anchor), a_is_c, 0)
@@ -211,6 +226,9 @@ def _bfs_close(g: DepGraph, spec: CycleSpec, pset: set[int], u: int, v: int, anc
     one = spec.mode == "one"
     while dq:
         st = dq.popleft()
+        left[0] -= 1
+        if left[0] < -budget_slack:
+            return None
         x, cnt, rb, last, adj = st
         d = dist[st]
         if limit is not None and d >= limit:

@@ -83,22 +83,24 @@ PROSCRIBED: dict[str, list[str]] = {
     "consistent-view": ["G1", "G-single"],
     "forward-consistent-view": ["G1", "G-SIb"],
     "parallel-snapshot-isolation": ["internal", "G1a"],
-    "serializable": ["G1", "G2", "internal"],
-    "read-committed": ["G1"],
-    "read-uncommitted": ["G0", "duplicate-elements", "cyclic-versions"],
+    "serializable": ["G1", "G2", "internal", "PL-3-cycle-exists"],
+    "read-committed": ["G1", "PL-2-cycle-exists"],
+    "read-uncommitted": ["G0", "duplicate-elements", "cyclic-versions",
+                         "PL-1-cycle-exists"],
     "prefix": ["internal", "G1a"],
     "snapshot-isolation": ["internal", "G1", "G-SI", "G-nonadjacent"],
     "read-atomic": ["internal", "G1a", "future-read"],
-    "repeatable-read": ["G1", "G2-item", "lost-update"],
+    "repeatable-read": ["G1", "G2-item", "lost-update", "PL-2.99-cycle-exists"],
     "update-atomic": ["lost-update"],
-    "strict-serializable": ["G1", "G1c-realtime", "G2-realtime"],
+    "strict-serializable": ["G1", "G1c-realtime", "G2-realtime", "PL-SS-cycle-exists"],
     "strong-session-read-uncommitted": ["G0-process"],
     "strong-session-read-committed": ["G1c-process"],
     "strong-read-uncommitted": ["G0-realtime"],
     "strong-read-committed": ["G1c-realtime"],
     "strong-session-snapshot-isolation": ["internal", "G1-process", "G-nonadjacent-process"],
     "strong-snapshot-isolation": ["internal", "G1-realtime", "G-nonadjacent-realtime"],
-    "strong-session-serializable": ["G1-process", "G2-process"],
+    "strong-session-serializable": ["G1-process", "G2-process",
+                                    "strong-session-serializable-cycle-exists"],
     "update-serializable": ["G1", "G-update"],
 }
 
@@ -129,6 +131,18 @@ ALL_MODELS: frozenset[str] = frozenset(
     set(MODEL_IMPLIES) | {m for bs in MODEL_IMPLIES.values() for m in bs} | set(PROSCRIBED))
 
 UNKNOWN_ANOMALIES = frozenset({"empty-transaction-graph", "cycle-search-timeout"})
+
+# Fallbacks when naming a cycle takes too long: an SCC in the subgraph of these relations
+# proves the model false (Elle's cycle-exists anomalies). (name, model, relation names)
+CYCLE_EXISTS = [
+    ("PL-1-cycle-exists", "read-uncommitted", ("ww",)),
+    ("PL-2-cycle-exists", "read-committed", ("ww", "wr")),
+    ("PL-2.99-cycle-exists", "repeatable-read", ("ww", "wr", "rw")),
+    ("PL-3-cycle-exists", "serializable", ("ww", "wr", "rw")),
+    ("strong-session-serializable-cycle-exists", "strong-session-serializable",
+     ("ww", "wr", "rw", "process")),
+    ("PL-SS-cycle-exists", "strict-serializable", ("ww", "wr", "rw", "realtime")),
+]
 
 
 def _closure(start: Iterable[str], edges: dict[str, list[str]]) -> set[str]:

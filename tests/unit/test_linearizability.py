@@ -1,0 +1,317 @@
+"""The linearizability checker: the reference corpus, a brute-force oracle, and properties."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from splitbrain.checker import linearizability as lin
+from splitbrain.checker.linearizability import check, prepare
+from splitbrain.checker.models import ModelError, get_model
+from splitbrain.harness.formats import read_history
+from splitbrain.harness.history import Op, validate
+
+
+def _corpus() -> Path:
+    for c in (os.environ.get("SPLITBRAIN_HISTORIES"),
+              Path(__file__).resolve().parents[1] / "data" / "histories",
+              "/work/shared/histories"):
+        if c and (Path(c) / "MANIFEST.json").exists():
+            return Path(c)
+    return Path("/nonexistent")
+
+
+HIST = _corpus()
+MANIFEST = json.loads((HIST / "MANIFEST.json").read_text()) if (HIST / "MANIFEST.json").exists() else []
+needs_corpus = pytest.mark.skipif(not MANIFEST, reason="reference histories not present")
+
+
+@needs_corpus
+@pytest.mark.parametrize("entry", MANIFEST, ids=[e["file"] for e in MANIFEST])
+def test_reference_verdicts(entry: dict) -> None:
+    """Every reference history gets the verdict its source project's tests expect."""
+    ops = read_history(HIST / entry["file"], entry["format"])
+    res = check(ops, entry["model"], failed_cas_observes=entry.get("failed_cas_observes", False),
+                time_limit=120)
+    assert res.valid == (entry["expected"] == "valid"), res.reason
+    d = json.loads(json.dumps(res.to_dict()))
+    if res.valid is False:
+        f = d["failures"][0]
+        assert f["failing_op"] is not None
+        assert d["reason"] and "\n" not in d["reason"]
+        ids = {o["id"] for o in f["ops"]}
+        for seq in f["longest"]:
+            assert set(seq["ops"]) <= ids and len(seq["states"]) == len(seq["ops"])
+        for op_id, k in f["op_longest"].items():
+            assert int(op_id) in f["longest"][k]["ops"]
+
+
+def _h(*events: tuple) -> list[Op]:
+    """Build a history from (process, type, f, value[, key]) tuples."""
+    ops = [Op(type=t, process=p, f=f, value=v, key=(k[0] if k else None))
+           for p, t, f, v, *k in events]
+    for i, op in enumerate(ops):
+        op.index = i
+    validate(ops)
+    return ops
+
+
+def test_knossos_minimal_failure_report() -> None:
+    ops = _h((0, "invoke", "write", 0), (0, "ok", "write", 0),
+             (1, "invoke", "read", None), (2, "invoke", "write", 4),
+             (1, "ok", "read", 3), (2, "ok", "write", 4),
+             (3, "invoke", "read", None), (3, "ok", "read", 4))
+    res = check(ops, "cas-register")
+    assert res.valid is False
+    f = res.to_dict()["failures"][0]
+    bad = f["ops"][f["failing_op"]]
+    assert (bad["f"], bad["output"], bad["index"]) == ("read", 3, 2)
+    assert bad["desc"] == "read() → 3"
+    assert f["longest"][0]["ops"] == [0, 2] and f["longest"][0]["states"] == ["0", "4"]
+    assert f["op_longest"] == {"0": 0, "2": 0}
+    assert f["state_before_failing"] == "4"
+    assert f["ops"][0]["call"] == 0 and f["ops"][0]["return"] == 1  # positions stand in for time
+
+
+def test_info_may_take_effect_later_or_never() -> None:
+    w = [(1, "invoke", "write", 5), (1, "info", "write", None)]
+    later = _h((0, "invoke", "write", 1), (0, "ok", "write", 1), *w,
+               (2, "invoke", "read", None), (2, "ok", "read", 1),
+               (3, "invoke", "read", None), (3, "ok", "read", 5))
+    assert check(later, "cas-register").valid is True
+    never = _h((0, "invoke", "write", 1), (0, "ok", "write", 1), *w,
+               (2, "invoke", "read", None), (2, "ok", "read", 1))
+    assert check(never, "cas-register").valid is True
+    # but not before its invocation, and not twice
+    before = _h((2, "invoke", "read", None), (2, "ok", "read", 5), *w)
+    assert check(before, "cas-register").valid is False
+    twice = _h((0, "invoke", "write", 1), (0, "ok", "write", 1), *w,
+               (2, "invoke", "read", None), (2, "ok", "read", 5),
+               (0, "invoke", "write", 2), (0, "ok", "write", 2),
+               (2, "invoke", "read", None), (2, "ok", "read", 5))
+    assert check(twice, "cas-register").valid is False
+
+
+def test_fail_ops_are_dropped_and_failed_cas_observes() -> None:
+    ops = _h((0, "invoke", "write", 1), (0, "ok", "write", 1),
+             (1, "invoke", "write", 7), (1, "fail", "write", 7),
+             (2, "invoke", "cas", [1, 2]), (2, "fail", "cas", [1, 2]),
+             (3, "invoke", "read", None), (3, "ok", "read", 1))
+    assert check(ops, "cas-register").valid is True
+    # the failed cas says the register did not hold 1, but nothing else could have changed it
+    assert check(ops, "cas-register", failed_cas_observes=True).valid is False
+
+
+def test_unknown_is_never_valid_by_default_and_budget() -> None:
+    ops = _random_history(random.Random(7), "cas-register", 3000, conc=6)
+    assert check(ops, "cas-register").valid is True
+    assert check(ops, "cas-register", time_limit=1e-6).valid == "unknown"
+    res = check(ops, "cas-register", memory_budget=1)
+    assert res.valid == "unknown" and "memory" in res.reason
+
+
+def test_unknown_model_and_op() -> None:
+    with pytest.raises(ModelError, match="models: "):
+        check([], "nope")
+    with pytest.raises(ModelError, match="knows f in read, write, cas"):
+        check(_h((0, "invoke", "frob", 1), (0, "ok", "frob", 1)), "cas-register")
+
+
+def test_partitions_per_key_and_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(3)
+    ops: list[Op] = []
+    for k in range(12):
+        part = _random_history(rng, "cas-register", 40, conc=3, key=f"k{k}", proc_base=100 * k)
+        ops.extend(part)
+    ops.sort(key=lambda o: o.time)
+    for i, op in enumerate(ops):
+        op.index = i
+    seq = check(ops, "cas-register", parallel=False)
+    assert seq.valid is True and seq.partitions_checked == 12
+    bad_read = next(o for o in ops if o.type == "ok" and o.f == "read" and o.key == "k5")
+    bad_read.value = 999
+    seq = check(ops, "cas-register", parallel=False)
+    assert seq.valid is False and seq.failures[0]["key"] == "k5"
+    monkeypatch.setattr(lin, "PARALLEL_MIN_OPS", 0)
+    monkeypatch.setattr(lin, "PARALLEL_MIN_PARTITIONS", 2)
+    monkeypatch.setattr(lin.os, "cpu_count", lambda: 2)
+    par = check(ops, "cas-register")
+    assert par.valid is False and par.failures[0]["key"] == "k5"
+    assert par.partitions_checked == 12
+
+
+# --------------------------------------------------------------------- generated histories
+
+_READ_MUTATION = {"cas-register": 999, "register": 999, "kv": "never-written",
+                  "counter": -1, "set": [999], "fifo-queue": 999}
+
+
+def _sequential_op(rng: random.Random, model: str, state: Any) -> tuple[str, Any, Any, Any, str]:
+    """One op of a sequential run: (f, invoke value, completion value, next state, type)."""
+    if model in ("cas-register", "register"):
+        r = rng.random()
+        if r < 0.4:
+            return "read", None, state, state, "ok"
+        if r < 0.7 or model == "register":
+            v = rng.randrange(4)
+            return "write", v, v, v, "ok"
+        a, b = rng.randrange(4), rng.randrange(4)
+        return ("cas", [a, b], [a, b], b, "ok") if state == a else ("cas", [a, b], [a, b], state, "fail")
+    if model == "kv":
+        r = rng.random()
+        if r < 0.4:
+            return "get", None, state, state, "ok"
+        v = rng.choice("abc")
+        return ("put", v, v, v, "ok") if r < 0.6 else ("append", v, v, state + v, "ok")
+    if model == "counter":
+        if rng.random() < 0.4:
+            return "read", None, state, state, "ok"
+        n = rng.randrange(1, 4)
+        return "add", n, n, state + n, "ok"
+    if model == "set":
+        if rng.random() < 0.4:
+            return "read", None, sorted(state), state, "ok"
+        x = rng.randrange(6)
+        return "add", x, x, state | {x}, "ok"
+    if model == "fifo-queue":
+        if rng.random() < 0.5 or not state:
+            x = rng.randrange(100)
+            return "enqueue", x, x, state + (x,), "ok"
+        return "dequeue", None, state[0], state[1:], "ok"
+    if model == "mutex":
+        return ("release", None, None, False, "ok") if state else ("acquire", None, None, True, "ok")
+    raise AssertionError(model)
+
+
+_INIT = {"cas-register": None, "register": None, "kv": "", "counter": 0, "set": frozenset(),
+         "fifo-queue": (), "mutex": False}
+
+
+def _random_history(rng: random.Random, model: str, n: int, conc: int = 4, info: float = 0.1,
+                    key: Any = None, proc_base: int = 0) -> list[Op]:
+    """A sequential run (op i takes effect at time 10*i) with random concurrent overlap.
+
+    Some ops crash (``info``): they took effect or not; their process retires."""
+    state = _INIT[model]
+    spans = []
+    for i in range(n):
+        t = 10 * i + 5
+        f, vin, vout, nstate, typ = _sequential_op(rng, model, state)
+        crashed = rng.random() < info and f not in ("read", "get")
+        took = (not crashed) or rng.random() < 0.5
+        if crashed and not took:
+            nstate = state
+        if typ == "fail" and crashed:
+            typ, nstate = "info", state
+        state = nstate if (typ == "ok" or (crashed and took)) else state
+        call = t - rng.randrange(1, 10 * conc)
+        ret = t + rng.randrange(1, 10 * conc)
+        spans.append((call, ret, f, vin, vout, "info" if crashed else typ))
+    spans.sort()
+    free_at: dict[int, int] = {}
+    next_proc = proc_base
+    events = []
+    for call, ret, f, vin, vout, typ in spans:
+        proc = next((p for p, t in sorted(free_at.items()) if t < call), None)
+        if proc is None:
+            proc, next_proc = next_proc, next_proc + 1
+        if typ == "info":
+            free_at.pop(proc, None)
+            events.append((call, Op("invoke", proc, f, vin, key=key, time=call)))
+            events.append((ret, Op("info", proc, f, None, key=key, time=ret, error="timed-out")))
+            continue
+        free_at[proc] = ret
+        events.append((call, Op("invoke", proc, f, vin, key=key, time=call)))
+        events.append((ret, Op(typ, proc, f, vout, key=key, time=ret)))
+    events.sort(key=lambda e: e[0])
+    ops = [op for _, op in events]
+    for i, op in enumerate(ops):
+        op.index = i
+    validate(ops)
+    return ops
+
+
+MODELS_GEN = ["cas-register", "register", "kv", "counter", "set", "fifo-queue", "mutex"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=st.sampled_from(MODELS_GEN), seed=st.integers(0, 2**32 - 1),
+       n=st.integers(1, 60), conc=st.integers(1, 6), info=st.sampled_from([0.0, 0.1, 0.3]))
+def test_generated_histories_valid_and_mutated_invalid(model: str, seed: int, n: int, conc: int,
+                                                       info: float) -> None:
+    if model == "fifo-queue":  # crashed enqueues may land anywhere: exponential, keep it small
+        n, info = min(n, 25), min(info, 0.1)
+    rng = random.Random(seed)
+    ops = _random_history(rng, model, n, conc, info)
+    fco = model == "cas-register" and rng.random() < 0.5
+    assert check(ops, model, failed_cas_observes=fco).valid is True
+    if model == "mutex":
+        return
+    reads = [o for o in ops if o.type == "ok" and o.f in ("read", "get", "dequeue")]
+    assume(reads)
+    rng.choice(reads).value = _READ_MUTATION[model]
+    res = check(ops, model, failed_cas_observes=fco)
+    assert res.valid is False
+    f = res.failures[0]
+    assert f["ops"][f["failing_op"]]["outcome"] in ("ok", "fail")
+
+
+def _brute_force(ops: list[Op], model: str, fco: bool) -> bool:
+    """Try every order that respects real time; info ops may be left out."""
+    m = get_model(model)
+    calls = [c for p in prepare(ops, m, fco) for c in p.calls]
+
+    def go(done: frozenset, state: Any) -> bool:
+        if all(c.ret is None or i in done for i, c in enumerate(calls)):
+            return True
+        for i, c in enumerate(calls):
+            if i in done:
+                continue
+            if any(j not in done and d.ret is not None and d.ret < c.call
+                   for j, d in enumerate(calls)):
+                continue
+            ok, ns = m.step(state, c.inp, c.out)
+            if ok and go(done | {i}, ns):
+                return True
+        return False
+
+    return go(frozenset(), m.init())
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 7),
+       model=st.sampled_from(["cas-register", "counter", "fifo-queue", "mutex", "set"]))
+def test_agrees_with_brute_force_on_random_histories(seed: int, n: int, model: str) -> None:
+    """Random (mostly non-linearizable) small histories: same verdict as exhaustive search."""
+    rng = random.Random(seed)
+    ops = _random_history(rng, model, n, conc=3, info=0.3)
+    flipped: set = set()
+    for op in ops:  # scramble results so that many histories are invalid
+        if model == "mutex":  # swap acquire/release of some ops
+            if op.type == "invoke" and rng.random() < 0.3:
+                flipped.add(op.process)
+            if op.process in flipped:
+                op.f = "release" if op.f == "acquire" else "acquire"
+                if op.type != "invoke":
+                    flipped.discard(op.process)
+        elif op.type == "ok" and rng.random() < 0.3:
+            if op.f in ("read", "dequeue"):
+                op.value = {"counter": rng.randrange(5), "set": rng.choice([[], [0], [1, 2]])}.get(
+                    model, rng.choice([None, 0, 1, 2, 3]))
+            elif op.f == "cas":
+                op.type = "fail"
+    try:
+        validate(ops)
+        fco = rng.random() < 0.5
+        want = _brute_force(ops, model, fco)
+    except Exception:  # noqa: BLE001 - a scrambled value the model cannot read
+        assume(False)
+        return
+    assert check(ops, model, failed_cas_observes=fco).valid is want
