@@ -130,3 +130,45 @@ def test_build_without_root_or_debootstrap_says_what_to_do(monkeypatch):
     monkeypatch.setattr(images.shutil, "which", lambda name: None)
     with pytest.raises(HarnessError, match="apt-get install debootstrap"):
         images.build_base(None, "bookworm", progress=lambda s: None)
+
+
+class _Images:
+    """Stands in for docker's image store (the harness's plumbing, not a system under test)."""
+
+    def __init__(self, present: set[str]):
+        self.present, self.pulled = present, []
+
+    def get(self, tag):
+        import docker.errors
+        if tag not in self.present:
+            raise docker.errors.ImageNotFound(tag)
+        return tag
+
+    def pull(self, tag):
+        self.pulled.append(tag)
+        self.present.add(tag)
+
+
+class _Client:
+    def __init__(self, present: set[str]):
+        self.images = _Images(present)
+
+
+def test_a_local_registry_base_is_used_and_pulled_only_when_allowed(monkeypatch):
+    monkeypatch.setenv("SPLITBRAIN_BASE_IMAGE", "debian:bookworm")
+    monkeypatch.delenv("SPLITBRAIN_PULL_BASE", raising=False)
+    assert images._ensure_base(_Client({"debian:bookworm"}), print) == "debian:bookworm"
+    with pytest.raises(HarnessError, match="base image debian:bookworm is not present"):
+        images._ensure_base(_Client(set()), print)
+    monkeypatch.setenv("SPLITBRAIN_PULL_BASE", "1")
+    client = _Client(set())
+    assert images._ensure_base(client, lambda s: None) == "debian:bookworm"
+    assert client.images.pulled == ["debian:bookworm"]
+    assert images.default_node_tag() == images.node_tag("debian:bookworm")
+
+
+def test_without_override_the_base_is_the_debootstrapped_one(monkeypatch):
+    monkeypatch.delenv("SPLITBRAIN_BASE_IMAGE", raising=False)
+    tag = images.base_tag(images.host_codename())
+    assert images._ensure_base(_Client({tag}), print) == tag
+    assert tag.startswith("splitbrain-base:")
