@@ -96,9 +96,15 @@
     tip.style.left = x + "px"; tip.style.top = y + "px";
   }
   function hideTip() { if (!pinned) tip.hidden = true; }
+  // hovering an op of a partial linearization highlights the whole linearization (Porcupine)
+  function markLin(el, on) {
+    if (el.dataset.lin === "") return;
+    var box = el.closest(".lin-failure");
+    box.querySelectorAll('.lin-op[data-lin="' + el.dataset.lin + '"]').forEach(function (o) { o.classList.toggle("same-lin", on); });
+  }
   document.querySelectorAll(".lin-op").forEach(function (el) {
-    el.addEventListener("mouseenter", function () { hovered = el; if (!pinned) showTip(el); });
-    el.addEventListener("mouseleave", function () { if (hovered === el) hovered = null; hideTip(); });
+    el.addEventListener("mouseenter", function () { hovered = el; markLin(el, true); if (!pinned) showTip(el); });
+    el.addEventListener("mouseleave", function () { if (hovered === el) hovered = null; markLin(el, false); hideTip(); });
     el.addEventListener("focus", function () { showTip(el); });
     el.addEventListener("blur", hideTip);
     el.addEventListener("click", function (ev) {
