@@ -46,14 +46,17 @@ def _kind(kind: str) -> str:
 def check(ops: list[Op], *, kind: str = "list-append",
           consistency_model: str = "strict-serializable", time_limit: float | None = None,
           wfr_keys: bool = False, sequential_keys: bool = False,
-          linearizable_keys: bool = False) -> dict[str, Any]:
+          linearizable_keys: bool = False, search_budget: int = 500_000) -> dict[str, Any]:
     """Check a transactional history for isolation anomalies, as Elle does.
 
     ``kind`` is ``list-append`` or ``rw-register``; ``consistency_model`` the model the
     system claims (aliases accepted); ``time_limit`` bounds the cycle search in seconds
     (running out makes the verdict ``unknown`` unless an anomaly was already proven).
-    The last three options are rw-register inference rules (Elle's ``:wfr-keys?``,
-    ``:sequential-keys?``, ``:linearizable-keys?``), off by default as in Elle.
+    ``wfr_keys`` / ``sequential_keys`` / ``linearizable_keys`` are rw-register inference
+    rules (Elle's ``:wfr-keys?``, ``:sequential-keys?``, ``:linearizable-keys?``), off by
+    default as in Elle. ``search_budget`` caps the BFS steps spent looking for one anomaly
+    type in one component; past it the component is still proven cyclic
+    (``*-cycle-exists``) and ``cycle-search-timeout`` is reported, as Elle does.
     """
     # The history holds millions of small lists; the cyclic GC would rescan them over and
     # over while we allocate indexes, for nothing: we create no reference cycles.
@@ -61,14 +64,15 @@ def check(ops: list[Op], *, kind: str = "list-append",
     gc.disable()
     try:
         return _check(ops, kind, consistency_model, time_limit, wfr_keys, sequential_keys,
-                      linearizable_keys)
+                      linearizable_keys, search_budget)
     finally:
         if was_enabled:
             gc.enable()
 
 
 def _check(ops: list[Op], kind: str, consistency_model: str, time_limit: float | None,
-           wfr_keys: bool, sequential_keys: bool, linearizable_keys: bool) -> dict[str, Any]:
+           wfr_keys: bool, sequential_keys: bool, linearizable_keys: bool,
+           budget: int) -> dict[str, Any]:
     t0 = time.monotonic()
     k = _kind(kind)
     model = models.canonical_model(consistency_model)
@@ -116,14 +120,14 @@ def _check(ops: list[Op], kind: str, consistency_model: str, time_limit: float |
             "explanation": "no dependencies between transactions could be inferred, so "
                            "nothing can be proven either way"}]
 
-    cycles = _search(g, possible, search, deadline, analysis.explain, prohibited)
+    cycles = _search(g, possible, search, deadline, analysis.explain, prohibited, budget)
     for name, cases in cycles.items():
         found.setdefault(name, []).extend(cases)
     return _result(k, model, found, prohibited, len(txns), time.monotonic() - t0)
 
 
 def _search(g: DepGraph, node_txn: list[Txn], specs: list, deadline: float | None,
-            explain_data: Any, prohibited: set[str]) -> dict[str, list[dict]]:
+            explain_data: Any, prohibited: set[str], budget: int) -> dict[str, list[dict]]:
     """Search each strongly connected component for each anomaly type, worst first.
 
     A search that runs out of its step budget is recorded as ``cycle-search-timeout``
@@ -145,7 +149,7 @@ def _search(g: DepGraph, node_txn: list[Txn], specs: list, deadline: float | Non
             if spec.name in skip:
                 continue
             try:
-                raw = find_cycle(g, spec, cset, deadline)
+                raw = find_cycle(g, spec, cset, deadline, budget)
             except (SearchBudget, SearchTimeout):
                 _gave_up(out, g, comp, spec.name, prohibited)
                 if deadline is not None and time.monotonic() > deadline:

@@ -43,11 +43,15 @@ class DepGraph:
         return sum(1 for d in self.out for m in d.values() if m & mask)
 
 
-def sccs(g: DepGraph, mask: int, within: set[int] | None = None) -> list[list[int]]:
+def sccs(g: DepGraph, mask: int, within: set[int] | None = None,
+         rank: dict[int, int] | None = None) -> list[list[int]]:
     """Nontrivial strongly connected components of the subgraph of edges matching ``mask``.
 
-    Iterative Tarjan over int vertices; ``within`` restricts it to a vertex set.
+    Iterative Tarjan over int vertices; ``within`` restricts it to a vertex set. If
+    ``rank`` is given, it receives each vertex's component number in Tarjan's emission
+    order (reverse topological: a component reachable from another is numbered lower).
     """
+    n_comp = 0
     out = g.out
     n = len(out)
     index = [-1] * n if within is None else dict.fromkeys(within, -1)
@@ -90,13 +94,19 @@ def sccs(g: DepGraph, mask: int, within: set[int] | None = None) -> list[list[in
             if low[v] == index[v]:
                 w = stack.pop()
                 on_stack[w] = 0
+                if rank is not None:
+                    rank[w] = n_comp
                 if w == v:
+                    n_comp += 1
                     continue  # trivial component: no self-edges exist
                 comp = [w]
                 while w != v:
                     w = stack.pop()
                     on_stack[w] = 0
                     comp.append(w)
+                    if rank is not None:
+                        rank[w] = n_comp
+                n_comp += 1
                 result.append(comp)
     return result
 
@@ -154,7 +164,7 @@ def _lowest_bit(m: int) -> int:
 
 
 def find_cycle(g: DepGraph, spec: CycleSpec, comp: set[int], deadline: float | None,
-               budget: int = 3_000_000,
+               budget: int = 500_000,
                max_anchors_after_hit: int = 4) -> list[tuple[int, int, int]] | None:
     """Shortest-found cycle of type ``spec`` inside ``comp``, as ``[(a, b, rel), ...]``.
 
@@ -175,12 +185,13 @@ def find_cycle(g: DepGraph, spec: CycleSpec, comp: set[int], deadline: float | N
         anchors = [(u, v, _lowest_bit(m & anchor_rel)) for u in sorted(part)
                    for v, m in g.out[u].items() if m & anchor_rel and v in pset]
         if spec.mode == "one":
-            # Only free edges lead back, so anchors inside one free-edge SCC surely close.
-            fc: dict[int, int] = {}
-            for i, c in enumerate(sccs(g, spec.free, within=pset)):
-                for x in c:
-                    fc[x] = i
-            anchors.sort(key=lambda a: 0 if fc.get(a[0], -1) == fc.get(a[1], -2) else 1)
+            # Only free edges lead back from v to u: impossible unless u's free-edge
+            # component is reachable from v's (lower Tarjan rank), certain when they are
+            # the same component; try the certain ones first.
+            rk: dict[int, int] = {}
+            sccs(g, spec.free, within=pset, rank=rk)
+            anchors = [a for a in anchors if rk[a[0]] <= rk[a[1]]]
+            anchors.sort(key=lambda a: rk[a[0]] != rk[a[1]])
         for u, v, bit in anchors:
             if deadline is not None and time.monotonic() > deadline:
                 raise SearchTimeout
