@@ -209,3 +209,21 @@ def test_fault_pairing_conventions():
                                                                    None, 9)]
     (p,) = fault_periods(classic)
     assert (p.name, p.start, p.end) == ("nemesis", 1, 9)
+
+
+def test_unknown_verdict_names_the_undecided_checker():
+    r = verdict_reasons({"valid": "unknown", "checkers": {
+        "linearizability": {"valid": "unknown", "reason": "1 of 4 partition(s) undecided: "
+                                                          "time limit ran out (60s)"},
+        "stats": {"valid": True}}})
+    assert r == ["linearizability could not decide: 1 of 4 partition(s) undecided: "
+                 "time limit ran out (60s)"]
+
+
+def test_run_dir_outside_a_store_gets_its_own_asset_only(tmp_path: Path):
+    run = tmp_path / "somewhere" / "myrun"
+    run.mkdir(parents=True)
+    (run / "results.json").write_text('{"valid": true}')
+    write_report(run)
+    assert (run / "assets" / "plotly.min.js").exists()
+    assert not (tmp_path / "_assets").exists()
