@@ -11,12 +11,10 @@ from __future__ import annotations
 import io
 import os
 import re
-import shlex
 import socket
 import struct
 import tarfile
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -223,7 +221,6 @@ class DockerBackend(Backend):
         self.image = image
         self.progress = progress
         self.cap_add = cap_add or ["NET_ADMIN", "NET_RAW"]
-        self._lock = threading.Lock()
 
     @property
     def client(self):
@@ -345,7 +342,3 @@ class DockerBackend(Backend):
                 pass
         return removed
 
-
-def shell_join(cmd: list[str] | str) -> str:
-    """A command as one shell string (for logs)."""
-    return cmd if isinstance(cmd, str) else shlex.join(cmd)

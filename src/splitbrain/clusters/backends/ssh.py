@@ -11,7 +11,6 @@ import io
 import os
 import shlex
 import tarfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,7 +185,6 @@ class SSHBackend(Backend):
         self.known_hosts = os.path.expanduser(known_hosts) if known_hosts else None
         self.base_dir = base_dir
         self.connect_timeout = connect_timeout
-        self._lock = threading.Lock()
 
     def _connect(self, spec: HostSpec):
         import paramiko
