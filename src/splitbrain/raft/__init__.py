@@ -16,8 +16,8 @@ flags and the bug switches. Modules: ``core`` (the deterministic protocol), ``me
 
 HTTP API (HTTP/1.1, keep-alive, JSON bodies, every request POST except status)
 ------------------------------------------------------------------------------
-Followers proxy every request except ``GET /status`` to the leader (header
-``X-Raft-Forwarded: 1`` stops loops), so a client may stay pinned to one node.
+Followers proxy every request except ``GET /status`` to the leader (over their peer
+connection, module ``forward``), so a client may stay pinned to one node.
 Writes may carry ``"client": ID, "seq": N``; a (client, seq) pair applies at most once
 and a retry returns the first result (sessions remember the last 64 seqs per client).
 

@@ -1,14 +1,12 @@
-"""Minimal HTTP/1.1 + JSON over asyncio streams: a keep-alive server and a forwarder.
+"""Minimal HTTP/1.1 + JSON server over asyncio streams, with keep-alive.
 
 Only what the client API needs: request line, headers, ``Content-Length`` bodies, JSON
-responses, persistent connections. The forwarder proxies a request to the leader and
-classifies failures: nothing sent yet -> definite; sent but no answer -> not definite.
+responses, persistent connections.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable
 
@@ -93,51 +91,3 @@ class HttpServer:
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
-
-
-class Forwarder:
-    """Proxies requests to another node's client port over pooled connections."""
-
-    def __init__(self) -> None:
-        self.idle: dict[str, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
-
-    async def forward(self, addr: str, method: str, path: str, body: bytes,
-                      timeout: float) -> tuple[int, dict]:
-        host, port = addr.rsplit(":", 1)
-        pool = self.idle.setdefault(addr, [])
-        fresh = not pool
-        if pool:
-            r, w = pool.pop()
-        else:
-            try:
-                r, w = await asyncio.wait_for(asyncio.open_connection(host, int(port)),
-                                              min(timeout, 1.0))
-            except (TimeoutError, OSError) as e:
-                raise ApiError(f"cannot reach leader at {addr}: {e}", definite=True) from e
-        req = (f"{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(body)}\r\nX-Raft-Forwarded: 1\r\n\r\n").encode() + body
-        try:
-            w.write(req)
-            msg = await asyncio.wait_for(read_message(r), timeout)
-            if msg is None:
-                raise ConnectionResetError("leader closed the connection")
-        except (TimeoutError, OSError, ValueError) as e:
-            w.close()
-            if not fresh and isinstance(e, ConnectionResetError | BrokenPipeError):
-                # A pooled connection the leader had closed while idle: nothing was
-                # processed, so retry once on a new connection.
-                # processed, so retry once on a new connection. If the leader did
-                # process it and died, the retry's error cannot be definite.
-                try:
-                    return await self.forward(addr, method, path, body, timeout)
-                except ApiError as e2:
-                    raise ApiError(str(e2), definite=False) from e2
-            raise ApiError(f"no answer from leader at {addr}: {e or type(e).__name__}",
-                           definite=False) from e
-        start, _h, rbody = msg
-        pool.append((r, w))
-        if len(pool) > 64:
-            _r, old = pool.pop(0)
-            with contextlib.suppress(Exception):
-                old.close()
-        return int(start.split(" ")[1]), json.loads(rbody)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .core import LEADER, NotLeader, RaftCore
-from .httpapi import ApiError, Forwarder, HttpServer
+from .forward import PeerForwarder
+from .httpapi import ApiError, HttpServer
 from .kv import KVStore
 from .log import RaftLog
 from .storage import Storage
@@ -74,7 +75,7 @@ class Node:
         self.read_waits: list[tuple[int, asyncio.Future]] = []
         self.ticks = 0
         self.snapshot: dict | None = None
-        self.forwarder = Forwarder()
+        self.forwarder = PeerForwarder(self._send_direct)
         self.was_leader = False
         self.jobs: list[Job] = []
         self.lazy_jobs: list[Job] = []
@@ -136,7 +137,29 @@ class Node:
             self.ticks += 1
             self.wake.set()
 
+    def _send_direct(self, to: str, m: dict) -> bool:
+        m["from"] = self.core.id
+        return self.transport.send(to, m, require_connected=True)
+
+    async def _serve_forwarded(self, m: dict) -> None:
+        """Leader side of forwarding: run the request locally, answer on the link."""
+        try:
+            if self.core.state != LEADER:
+                raise ApiError(f"not the leader (leader is {self.core.leader})", definite=True)
+            status, obj = 200, await self._local(m["path"], m["req"])
+        except ApiError as e:
+            status, obj = e.status, {"ok": False, "error": str(e), "definite": e.definite}
+        self.transport.send(m["from"], {"type": "fwd_resp", "id": m["id"], "status": status,
+                                        "obj": obj, "from": self.core.id})
+
     def _on_message(self, m: dict) -> None:
+        t = m.get("type")
+        if t == "fwd":
+            asyncio.get_running_loop().create_task(self._serve_forwarded(m))
+            return
+        if t == "fwd_resp":
+            self.forwarder.on_response(m)
+            return
         if "addr" in m:  # a joining node learns how to answer the leader
             self.learned[m["from"]] = m["addr"]
         self.inbox.append(m)
@@ -180,10 +203,13 @@ class Node:
             # Anything a peer may take as a promise (votes, acks) waits for the fsync of
             # this turn's state, and of all earlier turns'. A leader's own appends can go
             # now: it counts itself toward commit only once durable (mark_stable).
-            late = rd.messages
+            # Heartbeat acks promise nothing durable; holding them behind a slow fsync
+            # would make the leader's CheckQuorum step down needlessly.
+            now = {"heartbeat_resp"}
             if core.state == LEADER and rd.hard_state is None:
-                self._send_all([(t, m) for t, m in rd.messages if m["type"] in LEADER_MSGS])
-                late = [(t, m) for t, m in rd.messages if m["type"] not in LEADER_MSGS]
+                now |= LEADER_MSGS
+            self._send_all([(t, m) for t, m in rd.messages if m["type"] in now])
+            late = [(t, m) for t, m in rd.messages if m["type"] not in now]
             self.jobs.append(Job(rd.hard_state, rd.log_dirty_from, rd.entries, rd.snapshot,
                                  rd.last if must_persist else None, late))
             self.persist_wake.set()
@@ -385,14 +411,10 @@ class Node:
             raise ApiError("no leader known", definite=True)
         if leader == self.core.id:
             return 200, await self._local(path, req)
-        if headers.get("x-raft-forwarded"):
-            raise ApiError(f"not the leader (leader is {leader})", definite=True)
-        addr = self.core.address_of(leader)
-        if addr is None:
-            raise ApiError(f"leader {leader} has no known address", definite=True)
         try:
-            status, obj = await self.forwarder.forward(client_addr(addr), method, path, body,
-                                                       self.opts.request_timeout + 1)
+            status, obj = await self.forwarder.forward(leader, path, req,
+                                                       self.opts.request_timeout + 1,
+                                                       self.core.term)
         except ApiError as e:
             if path == "/kv/get":
                 e.definite = True

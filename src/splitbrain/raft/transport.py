@@ -29,6 +29,7 @@ class PeerLink:
         self.on_broken = on_broken
         self.queue: deque[bytes] = deque()
         self.event = asyncio.Event()
+        self.connected = False
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def send(self, payload: bytes) -> None:
@@ -45,16 +46,24 @@ class PeerLink:
                 return
             host, port = addr.split(":")[0], int(addr.split(":")[1])
             try:
-                _r, w = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+                r, w = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
             except (TimeoutError, OSError):
                 self.queue.clear()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 0.5)
                 continue
             backoff = 0.05
+            self.connected = True
+            # The peer never writes on this connection: EOF means it closed or died,
+            # which we learn at once instead of at the next failed write.
+            eof = asyncio.get_running_loop().create_task(r.read(1))
             try:
                 while True:
-                    await self.event.wait()
+                    wake = asyncio.get_running_loop().create_task(self.event.wait())
+                    await asyncio.wait({wake, eof}, return_when=asyncio.FIRST_COMPLETED)
+                    if eof.done():
+                        wake.cancel()
+                        raise ConnectionResetError("peer closed the connection")
                     self.event.clear()
                     if not self.queue:
                         continue
@@ -65,6 +74,8 @@ class PeerLink:
             except (TimeoutError, OSError):
                 self.on_broken(self.peer)
             finally:
+                self.connected = False
+                eof.cancel()
                 w.close()
                 with contextlib.suppress(Exception):
                     await w.wait_closed()
@@ -101,14 +112,19 @@ class Transport:
         finally:
             w.close()
 
-    def send(self, to: str, msg: dict) -> None:
+    def send(self, to: str, msg: dict, require_connected: bool = False) -> bool:
+        """Queue ``msg`` for ``to``. With ``require_connected``, refuse (return False)
+        unless a connection is up, so the caller knows nothing was sent."""
         link = self.links.get(to)
         if link is None or link.task.done():
             if self.addr_of(to) is None:
-                return
+                return False
             link = self.links[to] = PeerLink(to, self.addr_of, self.on_broken)
+        if require_connected and not link.connected:
+            return False
         body = json.dumps(msg, separators=(",", ":")).encode()
         link.send(struct.pack(">I", len(body)) + body)
+        return True
 
     def close(self) -> None:
         for link in self.links.values():

@@ -1,0 +1,46 @@
+"""Follower-to-leader request forwarding over the peer transport.
+
+A follower wraps a client request in a ``fwd`` message on its existing connection to
+the leader (batched with other frames, no extra HTTP hop); the leader runs it as if
+it were its own client's and answers with ``fwd_resp``. Definite semantics: if there
+is no open connection to the leader, nothing is sent and the failure is definite; once
+queued on a live connection, silence until the deadline is an indefinite failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+
+from .httpapi import ApiError
+
+
+class PeerForwarder:
+    """Tracks forwarded requests awaiting the leader's answer."""
+
+    def __init__(self, send: Callable[[str, dict], bool]) -> None:
+        self.send = send  # returns False if there is no live connection to the peer
+        self.ids = itertools.count(1)
+        self.pending: dict[int, asyncio.Future] = {}
+
+    async def forward(self, leader: str, path: str, req: dict, timeout: float,
+                      term: int) -> tuple[int, dict]:
+        rid = next(self.ids)
+        fut = asyncio.get_running_loop().create_future()
+        if not self.send(leader, {"type": "fwd", "id": rid, "path": path, "req": req,
+                                  "term": term}):
+            raise ApiError(f"no connection to leader {leader}", definite=True)
+        self.pending[rid] = fut
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise ApiError(f"no answer from leader {leader} within {timeout:g}s",
+                           definite=False) from None
+        finally:
+            self.pending.pop(rid, None)
+
+    def on_response(self, m: dict) -> None:
+        fut = self.pending.get(m["id"])
+        if fut is not None and not fut.done():
+            fut.set_result((m["status"], m["obj"]))
