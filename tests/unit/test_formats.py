@@ -153,7 +153,7 @@ def test_sniffing(tmp_path: Path) -> None:
     ("reuse.edn", "{:process 1 :type :invoke :f :write :value 1}\n"
                   "{:process 1 :type :info :f :write :value 1}\n"
                   "{:process 1 :type :invoke :f :read :value nil}\n", 3, "invoked after an info"),
-    ("unclosed.edn", "[{:process 1 :type :invoke :f :read}\n {:process 1 :type :ok\n", 3, "missing"),
+    ("unclosed.edn", "[{:process 1 :type :invoke :f :read}\n {:process 1 :type :ok\n", 2, "never closed"),
     ("noproc.edn", "{:type :invoke :f :read}\n", 1, "lacks :process"),
     ("badtype.edn", "{:process 0 :type :done :f :read}\n", 1, ":type must be one of"),
     ("odd.edn", "\n\n{:process 0 :type}\n", 3, "odd number"),

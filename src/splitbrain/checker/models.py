@@ -127,7 +127,7 @@ def _reg_write(state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
 
 def _reg_cas(state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
     if state == inp[1]:
-        return out is not CAS_FAILED, inp[2]
+        return (False, state) if out is CAS_FAILED else (True, inp[2])
     return out is not True, state
 
 

@@ -90,7 +90,7 @@ class EdnReader:
         while True:
             if self.i >= len(self.tokens):
                 if closer is not None:
-                    raise EdnError(len(self.text), f"missing {closer!r} before end of input")
+                    raise EdnError(-1, f"missing {closer!r} before end of input")
                 return _END
             kind, tok, pos = self.tokens[self.i]
             self.i += 1
@@ -126,7 +126,12 @@ class EdnReader:
         closer = _CLOSERS[opener]
         items: list[Any] = []
         while True:
-            v = self._read(closer)
+            try:
+                v = self._read(closer)
+            except EdnError as e:
+                if e.pos == -1:  # point at the innermost collection left open
+                    raise EdnError(pos, f"{opener!r} opened here is never closed") from None
+                raise
             if v is _END:
                 break
             items.append(v)
@@ -294,7 +299,12 @@ def read_edn(text: str, source: str) -> tuple[list[Op], list[int]]:
             r.i += 1
             while True:
                 start = r.pos()
-                v = r._read(_CLOSERS[opener])
+                try:
+                    v = r._read(_CLOSERS[opener])
+                except EdnError as e:
+                    if e.pos == -1:
+                        raise EdnError(tok[2], f"{opener!r} opened here is never closed") from None
+                    raise
                 if v is _END:
                     break
                 ops.append(_op_from_map(v, source, lines(start)))
