@@ -55,7 +55,12 @@ class Node(ABC):
     @abstractmethod
     def exec(self, cmd: list[str] | str, *, check: bool = True, timeout: float | None = 60,
              env: dict[str, str] | None = None, input: bytes | None = None) -> ExecResult:
-        """Run a command to completion on the node (a string runs under ``sh -c``)."""
+        """Run a command to completion on the node (a string runs under ``sh -c``).
+
+        A non-zero exit raises :class:`NodeCommandError` when ``check`` is true;
+        a timeout is exit code 124 with "timed out after Ns" on stderr (raised
+        as NodeCommandError when ``check`` is true), as on every backend.
+        """
 
     @abstractmethod
     def put_file(self, local_path: str, remote_path: str) -> None:

@@ -52,7 +52,10 @@ class LocalNode(Node):
         except FileNotFoundError as e:
             raise HarnessError(f"on {self.name}: {argv[0]} not found ({e.strerror})") from None
         except subprocess.TimeoutExpired:
-            raise HarnessError(f"on {self.name}: `{quote(cmd)}` timed out after {timeout}s") from None
+            if check:
+                raise NodeCommandError(self.name, quote(cmd), 124,
+                                       f"timed out after {timeout}s") from None
+            return ExecResult(124, "", f"timed out after {timeout}s")
         res = ExecResult(p.returncode, p.stdout.decode(errors="replace"),
                          p.stderr.decode(errors="replace"))
         if check and p.returncode != 0:
