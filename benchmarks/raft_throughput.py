@@ -166,6 +166,20 @@ def start_etcd(tmp: Path, base: int) -> tuple[list[subprocess.Popen], list[tuple
     return procs, urls
 
 
+def _post(url: str, body: bytes | None = None) -> dict:
+    with urllib.request.urlopen(url, data=body, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def raft_is_leader(u: tuple[str, int]) -> bool:
+    return _post(f"http://{u[0]}:{u[1]}/status")["role"] == "leader"
+
+
+def etcd_is_leader(u: tuple[str, int]) -> bool:
+    st = _post(f"http://{u[0]}:{u[1]}/v3/maintenance/status", b"{}")
+    return st["header"]["member_id"] == st["leader"]
+
+
 def stop(procs: list[subprocess.Popen]) -> None:
     for p in procs:
         p.send_signal(signal.SIGTERM)
@@ -181,7 +195,8 @@ def b64(s: str) -> str:
 
 
 def bench(name: str, urls, write_req, read_req, seconds: float, clients: int) -> dict:
-    print(f"{name}: {clients} clients, {seconds:g}s writes then {seconds:g}s reads", flush=True)
+    print(f"{name}: {clients} clients on {len(urls)} node(s), {seconds:g}s writes then "
+          f"{seconds:g}s reads", flush=True)
     n, e, lat = asyncio.run(run_phase(urls, write_req, seconds, clients))
     w = summarize("write", n, e, lat, seconds)
     n, e, lat = asyncio.run(run_phase(urls, read_req, seconds, clients))
@@ -195,6 +210,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--keys", type=int, default=1000)
     ap.add_argument("--skip-etcd", action="store_true")
+    ap.add_argument("--target", choices=("all", "leader"), default="all",
+                    help="spread clients over all nodes (followers forward) or use the leader")
     args = ap.parse_args()
     keys = args.keys
     tmp = Path(tempfile.mkdtemp(prefix="raft-bench-"))
@@ -202,6 +219,8 @@ def main() -> None:
     results = {}
     try:
         procs, urls = start_raft(tmp, base)
+        if args.target == "leader":
+            urls = [u for u in urls if raft_is_leader(u)]
         try:
             results["raft"] = bench(
                 "splitbrain.raft", urls,
@@ -213,6 +232,8 @@ def main() -> None:
             stop(procs)
         if not args.skip_etcd:
             procs, urls = start_etcd(tmp, (base + 1) % 250 + 2)
+            if args.target == "leader":
+                urls = [u for u in urls if etcd_is_leader(u)]
             try:
                 results["etcd"] = bench(
                     "etcd", urls,

@@ -57,12 +57,11 @@ class PeerLink:
             # The peer never writes on this connection: EOF means it closed or died,
             # which we learn at once instead of at the next failed write.
             eof = asyncio.get_running_loop().create_task(r.read(1))
+            eof.add_done_callback(lambda _t: self.event.set())
             try:
                 while True:
-                    wake = asyncio.get_running_loop().create_task(self.event.wait())
-                    await asyncio.wait({wake, eof}, return_when=asyncio.FIRST_COMPLETED)
+                    await self.event.wait()
                     if eof.done():
-                        wake.cancel()
                         raise ConnectionResetError("peer closed the connection")
                     self.event.clear()
                     if not self.queue:
