@@ -227,3 +227,25 @@ def test_run_dir_outside_a_store_gets_its_own_asset_only(tmp_path: Path):
     write_report(run)
     assert (run / "assets" / "plotly.min.js").exists()
     assert not (tmp_path / "_assets").exists()
+
+
+def test_real_elle_result_drawn(tmp_path: Path):
+    from splitbrain.checker.elle.checker import check
+    from splitbrain.harness.history import Op
+
+    ms = 1_000_000
+    ops = [Op("invoke", 0, "txn", [["append", "x", 1], ["r", "y", None]], time=1 * ms, index=0),
+           Op("invoke", 1, "txn", [["append", "y", 1], ["r", "x", None]], time=2 * ms, index=1),
+           Op("ok", 0, "txn", [["append", "x", 1], ["r", "y", []]], time=3 * ms, index=2),
+           Op("ok", 1, "txn", [["append", "y", 1], ["r", "x", []]], time=4 * ms, index=3)]
+    r = check(ops)
+    assert r["valid"] is False and "G2-item" in r["anomaly_types"]
+    run = make_run_dir(tmp_path / "s", "skew", ops, {"valid": False, "checkers": {"elle": r}},
+                       {"system": "demo", "workload": "append"})
+    text = write_report(run).read_text()
+    a = r["anomalies"]["G2-item"][0]
+    assert text.count('<svg class="cycle"') == sum(len(v) for v in r["anomalies"].values())
+    from markupsafe import escape
+
+    assert str(escape(a["explanation"])) in text
+    assert all(f">T{c['txn']}</text>" in text for c in a["cycle"])
