@@ -249,3 +249,23 @@ def test_real_elle_result_drawn(tmp_path: Path):
 
     assert str(escape(a["explanation"])) in text
     assert all(f">T{c['txn']}</text>" in text for c in a["cycle"])
+
+
+def test_huge_failure_window_keeps_failing_op(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import splitbrain.reports.html as h
+
+    monkeypatch.setattr(h, "LIN_OP_CAP", 20)
+    ops = [{"id": i, "process": i % 4, "f": "read", "input": None, "output": 1,
+            "call": i * 10, "return": i * 10 + 15, "outcome": "ok", "index": i,
+            "desc": f"read() -> {i}"} for i in range(100)]
+    failure = {"key": "k", "ops": ops, "failing_op": 90, "state_before_failing": "7",
+               "longest": [{"ops": list(range(90)), "states": [str(i) for i in range(90)]}],
+               "op_longest": {str(i): 0 for i in range(90)}}
+    lin = {"checker": "linearizability", "valid": False, "model": "register",
+           "failures": [failure]}
+    run = make_run_dir(tmp_path / "s", "huge", [], {"valid": False,
+                       "checkers": {"linearizability": lin}}, SPEC)
+    p = _Collect()
+    p.feed(write_report(run).read_text())
+    assert [f["data-op-id"] for f in p.failing] == ["90"]
+    assert sum(1 for k in p.by_id if k.startswith("op-")) == 20

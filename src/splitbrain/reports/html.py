@@ -281,7 +281,7 @@ def _checker_views(results: dict[str, Any]) -> list[dict[str, Any]]:
                 if isinstance(f, dict):
                     f = dict(f)
                     if len(f.get("ops") or []) > LIN_OP_CAP:
-                        f["ops"] = f["ops"][:LIN_OP_CAP]
+                        f["ops"] = _window(f["ops"], f.get("failing_op"), LIN_OP_CAP)
                         f["truncated"] = True
                     fv = lin_failure_view(f, f.get("init", init))
                     fv["truncated"] = f.get("truncated", False)
@@ -304,6 +304,14 @@ def _checker_views(results: dict[str, Any]) -> list[dict[str, Any]]:
     views.sort(key=lambda v: order.get(v["valid"], 1) if isinstance(v["valid"], bool)
                or v["valid"] == "unknown" else 1)
     return views
+
+
+def _window(ops: list[Any], failing: Any, cap: int) -> list[Any]:
+    """At most ``cap`` ops around the failing one (mostly before it: the prefix matters)."""
+    ops = sorted((o for o in ops if isinstance(o, dict)), key=lambda o: o.get("call") or 0)
+    pos = next((i for i, o in enumerate(ops) if str(o.get("id")) == str(failing)), len(ops) - 1)
+    start = max(0, min(pos - cap * 3 // 4, len(ops) - cap))
+    return ops[start:start + cap]
 
 
 def render_report(run: RunData, plotly_href: str = "assets/plotly.min.js") -> str:
