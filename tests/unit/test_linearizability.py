@@ -315,3 +315,13 @@ def test_agrees_with_brute_force_on_random_histories(seed: int, n: int, model: s
         assume(False)
         return
     assert check(ops, model, failed_cas_observes=fco).valid is want
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(200, 600),
+       model=st.sampled_from(["cas-register", "kv", "fifo-queue"]))
+def test_tiny_time_limit_is_unknown_never_valid(seed: int, n: int, model: str) -> None:
+    ops = _random_history(random.Random(seed), model, n, conc=6, info=0.3)
+    res = check(ops, model, time_limit=1e-6)
+    assert res.valid == "unknown"
+    assert "time limit" in res.reason

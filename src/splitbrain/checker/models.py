@@ -43,8 +43,13 @@ class ModelError(ValueError):
     """An op the model cannot interpret (wrong ``f`` or value shape)."""
 
 
+_SCALARS = frozenset({int, str, float, bool, type(None)})
+
+
 def freeze(v: Any) -> Hashable:
     """Make a history value hashable: lists -> tuples, dicts -> sorted item tuples."""
+    if v.__class__ in _SCALARS:
+        return v
     if isinstance(v, list | tuple):
         return tuple(freeze(x) for x in v)
     if isinstance(v, dict):
