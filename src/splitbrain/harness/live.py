@@ -63,7 +63,7 @@ def _render(spec: Any, p: Progress, rate: float) -> Group:
 
 def run_with_display(spec: Any, *, quiet: bool = False) -> RunResult:
     """Run ``spec`` with a live view (TTY, not quiet) or log lines; print the verdict."""
-    out = Console(stderr=True, highlight=False)
+    out = Console(stderr=True, highlight=False, soft_wrap=True)
     tty = sys.stderr.isatty() and not quiet
     rate = _Rate()
     if tty:
@@ -92,8 +92,9 @@ def run_with_display(spec: Any, *, quiet: bool = False) -> RunResult:
             ok = sum(d["ok"] for d in by_f.values())
             fail = sum(d["fail"] for d in by_f.values())
             info = sum(d["info"] for d in by_f.values())
-            out.print(f"[{p.elapsed():6.1f}s] phase={p.phase} ops={total} ({r:.0f}/s) "
-                      f"ok={ok} fail={fail} info={info} fault={p.current_fault() or 'none'}")
+            print(f"[{p.elapsed():6.1f}s] phase={p.phase} ops={total} ({r:.0f}/s) "
+                  f"ok={ok} fail={fail} info={info} fault={p.current_fault() or 'none'}",
+                  file=sys.stderr, flush=True)
 
         result = run_test(spec, display=display)
     _print_verdict(out, result)
