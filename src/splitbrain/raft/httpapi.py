@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 
+log = logging.getLogger("splitbrain.raft")
 Handler = Callable[[str, str, dict, bytes], Awaitable[tuple[int, dict]]]
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 409: "Conflict",
            500: "Internal Server Error", 503: "Service Unavailable"}
@@ -78,6 +80,10 @@ class HttpServer:
                 except ApiError as e:
                     status, obj = e.status, {"ok": False, "error": str(e),
                                              "definite": e.definite}
+                except Exception as e:  # a bug of ours: we cannot say what happened
+                    log.exception("request handler failed")
+                    status, obj = 500, {"ok": False, "error": f"internal error: {e!r}",
+                                        "definite": False}
                 keep = headers.get("connection", "").lower() != "close"
                 w.write(encode_response(status, obj, keep))
                 await w.drain()

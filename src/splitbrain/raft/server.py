@@ -149,6 +149,10 @@ class Node:
             status, obj = 200, await self._local(m["path"], m["req"])
         except ApiError as e:
             status, obj = e.status, {"ok": False, "error": str(e), "definite": e.definite}
+        except Exception as e:
+            log.exception("forwarded request failed")
+            status, obj = 500, {"ok": False, "error": f"internal error: {e!r}",
+                                "definite": False}
         self.transport.send(m["from"], {"type": "fwd_resp", "id": m["id"], "status": status,
                                         "obj": obj, "from": self.core.id})
 
