@@ -325,3 +325,14 @@ def test_tiny_time_limit_is_unknown_never_valid(seed: int, n: int, model: str) -
     res = check(ops, model, time_limit=1e-6)
     assert res.valid == "unknown"
     assert "time limit" in res.reason
+
+
+def test_time_runs_out_inside_a_hard_search() -> None:
+    """Crashed enqueues that may land anywhere make this invalid queue history exponential."""
+    ops = _random_history(random.Random(327197), "fifo-queue", 56, conc=1, info=0.3)
+    reads = [o for o in ops if o.type == "ok" and o.f == "dequeue"]
+    reads[-1].value = 999
+    res = check(ops, "fifo-queue", time_limit=0.5)
+    assert res.valid is not True
+    if res.valid == "unknown":
+        assert "time limit ran out (0.5s)" in res.reason
