@@ -307,7 +307,8 @@ def _failure(model: Model, part: Partition, res: dict[str, Any]) -> dict[str, An
     return {"key": _jsonable(part.key), "valid": False, "ops": ops,
             "failing_op": res.get("failing"), "longest": [seqs[k] for k in order],
             "op_longest": {i: remap[k] for i, k in op_longest.items()},
-            "state_before_failing": model.describe_state(res.get("best_state", model.init()))}
+            "state_before_failing": (model.describe_state(res["best_state"])
+                                     if res.get("failing") is not None else None)}
 
 
 def _jsonable(v: Any) -> Any:
@@ -329,11 +330,16 @@ def _check_parts(model: Model, parts: list[Partition], deadline: float | None,
             break
         per_entry = 120 + len(part.calls) // 8
         max_cache = max(1000, max_cache_bytes // per_entry)
+        t0 = time.monotonic()
         res = _search(model, part.calls, deadline, max_cache, False)
         if res["valid"] is False:
-            full = _search(model, part.calls, None, max_cache, True)
-            if full["valid"] is False:
-                res = {"valid": False, "failure": _failure(model, part, full)}
+            # search again, recording partial linearizations (slower); bounded in time
+            spent = time.monotonic() - t0
+            cap = time.monotonic() + max(5.0, 10 * spent)
+            full = _search(model, part.calls, max(cap, deadline or 0.0), max_cache, True)
+            if full["valid"] is not False:  # ran out: report the verdict without the details
+                full = {"valid": False, "failing": None, "longest": [], "best_state": model.init()}
+            res = {"valid": False, "failure": _failure(model, part, full)}
         out.append(res)
     for _ in parts[len(out):]:
         out.append({"valid": UNKNOWN_VERDICT, "reason": "time limit ran out", "skipped": True})
@@ -371,10 +377,13 @@ def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
         op = f["ops"][f["failing_op"]] if f["failing_op"] is not None else None
         where = f" key {f['key']!r}:" if f["key"] is not None else ""
         n_bad = sum(1 for r in results if r["valid"] is False)
-        res.reason = (f"{n_bad} of {len(parts)} partition(s) not linearizable;{where} "
-                      f"{op['desc'] if op else 'an op'} (process {op['process'] if op else '?'}, "
-                      f"history index {op['index'] if op else '?'}) cannot be linearized after "
-                      f"state {f['state_before_failing']}")
+        res.reason = f"{n_bad} of {len(parts)} partition(s) not linearizable"
+        if op is not None:
+            res.reason += (f";{where} {op['desc']} (process {op['process']}, history index "
+                           f"{op['index']}) cannot be linearized after state "
+                           f"{f['state_before_failing']}")
+        elif where:
+            res.reason += f";{where[:-1]}"
     elif verdict == UNKNOWN_VERDICT:
         why = next(r["reason"] for r in results if r["valid"] == UNKNOWN_VERDICT)
         n_unk = sum(1 for r in results if r["valid"] == UNKNOWN_VERDICT)
