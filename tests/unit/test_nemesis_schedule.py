@@ -195,3 +195,20 @@ def test_recorded_ops_pair_into_one_shaded_period_per_fault(tmp_path: Path) -> N
     for name in ("clock", "member"):
         f = make_fault(name, nem.ctx)
         assert not is_fault_end(f.start_f) and is_fault_end(f.stop_f), name
+
+
+def test_nemesis_options(tmp_path: Path) -> None:
+    from splitbrain.nemesis import check_options
+    from splitbrain.nemesis.grudge import symmetric
+
+    check_options({"loss": "0.1", "symmetric": "false"})
+    with pytest.raises(HarnessError, match="unknown nemesis option 'lose'"):
+        check_options({"lose": "0.1"})
+    with pytest.raises(HarnessError, match="symmetric=maybe"):
+        make(tmp_path, ["partition-halves"], symmetric="maybe")
+    steps = plan(["partition-halves"], NAMES, 3, 5, options={"symmetric": "false"})
+    assert all(not symmetric(s["choice"]["grudge"]) for s in steps)
+    nem, _nodes, _sys, ops = make(tmp_path, ["partition-leader"], leader="n5", symmetric="false")
+    nem.start(plan(["partition-leader"], NAMES, 3, 1)[0])
+    assert ops[1].value == {"n1": [], "n2": [], "n3": [], "n4": [], "n5": ["n1", "n2", "n3", "n4"]}
+    nem.heal()

@@ -10,16 +10,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["FAULTS", "Nemesis", "build_nemesis", "heal_nodes", "plan", "recover_journals"]
+__all__ = ["FAULTS", "NEMESIS_OPTIONS", "Nemesis", "build_nemesis", "check_options", "heal_nodes",
+           "plan", "recover_journals"]
 
 if TYPE_CHECKING:
     from splitbrain.nemesis.recovery import heal_nodes, recover_journals
-    from splitbrain.nemesis.schedule import FAULTS, Nemesis, build_nemesis, plan
+    from splitbrain.nemesis.schedule import (
+        FAULTS,
+        NEMESIS_OPTIONS,
+        Nemesis,
+        build_nemesis,
+        check_options,
+        plan,
+    )
 
 
 def __getattr__(name: str) -> Any:
     """Import lazily so ``import splitbrain.nemesis`` stays light."""
-    if name in ("FAULTS", "Nemesis", "build_nemesis", "plan"):
+    if name in ("FAULTS", "NEMESIS_OPTIONS", "Nemesis", "build_nemesis", "check_options", "plan"):
         from splitbrain.nemesis import schedule
         return getattr(schedule, name)
     if name in ("heal_nodes", "recover_journals"):

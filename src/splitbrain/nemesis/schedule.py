@@ -42,6 +42,26 @@ FAULTS: dict[str, str] = {
     "member": "remove a node from the cluster, wipe it, add it back at heal",
 }
 
+#: nemesis options (``options=`` of :func:`build_nemesis`), with a line of help
+NEMESIS_OPTIONS: dict[str, str] = {
+    "grudge_file": "TOML file with [grudge] n1 = [\"n2\"] for partition-grudge",
+    "symmetric": "true (default): both sides drop; false: only the isolated/minority side",
+    "loss": "packet-loss: probability of dropping a packet (default 0.2)",
+    "netem_delay_ms": "netem: delay in ms (default 50)",
+    "netem_jitter_ms": "netem: jitter in ms (default 10)",
+    "netem_duplicate": "netem: percent of packets duplicated (default 1)",
+    "netem_reorder": "netem: percent of packets reordered (default 10)",
+    "clock_max_skew_s": "clock: largest offset in seconds (default 60)",
+}
+
+
+def check_options(options: dict[str, str]) -> None:
+    """Refuse unknown nemesis option keys (for a dedicated ``--nemesis-option`` flag)."""
+    for k in options:
+        if k not in NEMESIS_OPTIONS:
+            raise HarnessError(f"unknown nemesis option {k!r} (known: "
+                               f"{', '.join(sorted(NEMESIS_OPTIONS))})")
+
 
 def make_fault(name: str, ctx: Context) -> Fault:
     """The Fault object for a ``--nemesis`` value."""
