@@ -323,7 +323,7 @@ def render_report(run: RunData, plotly_href: str = "assets/plotly.min.js") -> st
     ctx = {
         "run": run, "name": run.name, "valid": run.valid, "word": verdict_word(run.valid),
         "reasons": verdict_reasons(run.results), "spec_rows": spec_rows,
-        "started": started.strftime("%Y-%m-%d %H:%M:%S UTC") if started else "",
+        "started": started.strftime("%Y-%m-%d %H:%M:%S") if started else "",
         "elapsed": run.results.get("elapsed_s"),
         "counts": counts_by_f(run.ops), "by_type": by_type, "n_ops": len(run.ops),
         "n_nemesis": sum(1 for o in run.ops if o.get("process") == "nemesis"),

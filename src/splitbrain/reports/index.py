@@ -49,7 +49,7 @@ def run_summary(store: Path, run: Path) -> dict[str, Any]:
     spec, results = _read(run / "test.json"), _read(run / "results.json")
     started = run_started(run)
     if started is None:
-        started = datetime.fromtimestamp(run.stat().st_mtime).astimezone()
+        started = datetime.fromtimestamp(run.stat().st_mtime)
     nem = spec.get("nemesis")
     faults = ", ".join(map(str, nem)) if isinstance(nem, list) else str(nem or "")
     stats = results.get("stats") or {}

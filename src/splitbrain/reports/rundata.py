@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -134,9 +134,10 @@ def load_run(run_dir: Path) -> RunData:
 
 
 def run_started(run_dir: Path) -> datetime | None:
-    """The start time encoded in a run directory's name (``YYYYmmddTHHMMSS``), as UTC."""
+    """The start time encoded in a run directory's name (``YYYYmmddTHHMMSS``): the
+    runner's local time (``time.strftime``), so a naive datetime."""
     try:
-        return datetime.strptime(run_dir.name[:15], RUN_TIME_FORMAT).replace(tzinfo=UTC)
+        return datetime.strptime(run_dir.name[:15], RUN_TIME_FORMAT)
     except ValueError:
         return None
 
@@ -173,7 +174,7 @@ def make_run_dir(store: Path, name: str, ops: list[Any], results: dict[str, Any]
 
     ``ops`` are :class:`~splitbrain.harness.history.Op` objects or dicts.
     """
-    stamp = (started or datetime.now(UTC)).strftime(RUN_TIME_FORMAT)
+    stamp = (started or datetime.now()).strftime(RUN_TIME_FORMAT)
     run_dir = Path(store) / name / stamp
     run_dir.mkdir(parents=True, exist_ok=False)
     spec = dict(spec or {})
