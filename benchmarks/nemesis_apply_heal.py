@@ -11,6 +11,7 @@ on clean nodes and ``recover_journals`` over a store. Prints one line per figure
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -44,6 +45,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="3,5")
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("nemesis_apply_heal: skipped, needs root (network namespaces, iptables)")
+        return
     backend = get_backend("netns")
     for size in [int(s) for s in args.sizes.split(",")]:
         test = f"bench-nemesis-{size}"
