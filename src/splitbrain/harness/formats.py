@@ -345,8 +345,14 @@ def read_jepsen_log(text: str, source: str) -> tuple[list[Op], list[int]]:
             continue
         proc_s, typ, f_s, rest = m.groups()
         proc: int | str = NEMESIS if proc_s.lstrip(":") == NEMESIS else int(proc_s)
+        r = rest.strip()
         try:
-            forms = parse_edn(rest)
+            if r == "nil" or not r:
+                forms: list[Any] = [None] if r else []
+            elif _INT.fullmatch(r) and not r.endswith("N"):
+                forms = [int(r)]
+            else:
+                forms = parse_edn(r)
         except EdnError as e:
             raise HistoryError(source, n, f"bad value {rest.strip()!r}: {e.message}") from None
         value = _plain(forms[0]) if forms else None
