@@ -110,7 +110,7 @@ def test_json_output(corpus: Path) -> None:
 def test_elle_checkers(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
 
-    def fake_check(ops, kind, consistency_model):  # the harness's own plumbing, not a SUT
+    def fake_check(ops, *, kind, consistency_model, time_limit=None):  # plumbing only
         calls.append((len(ops), kind, consistency_model))
         return {"valid": False, "anomaly_types": ["G1c"], "anomalies": {}}
 
@@ -137,3 +137,17 @@ def test_elle_checkers(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     con, buf = _console()
     assert run_check([str(corpus)], model=None, checker="nope", console=con) == 3
     assert "unknown checker" in buf.getvalue()
+
+
+def test_real_elle_is_called(tmp_path: Path) -> None:
+    """With the real Elle module: a list-append history with a lost append is caught."""
+    pytest.importorskip("splitbrain.checker.elle")
+    ops = [Op("invoke", 0, "txn", [["append", "x", 1]]), Op("ok", 0, "txn", [["append", "x", 1]]),
+           Op("invoke", 1, "txn", [["r", "x", None]]), Op("ok", 1, "txn", [["r", "x", []]])]
+    p = tmp_path / "la.jsonl"
+    p.write_text("".join(o.to_json() + "\n" for o in ops))
+    con, buf = _console()
+    code = run_check([str(p)], model=None, checker="elle-list-append", json_out=True, console=con)
+    doc = json.loads(buf.getvalue())
+    assert code == 1 and doc["valid"] is False, doc
+    assert doc["files"][0]["result"]["anomaly_types"]

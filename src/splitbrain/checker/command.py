@@ -82,7 +82,8 @@ def _check_one(path: Path, *, checker: str, model: str | None, fmt: str,
 
     kind = "list-append" if checker == "elle-list-append" else "rw-register"
     t0 = time.monotonic()
-    d = dict(elle_check(ops, kind=kind, consistency_model=consistency_model or "strict-serializable"))
+    d = dict(elle_check(ops, kind=kind, consistency_model=consistency_model or "strict-serializable",
+                        time_limit=time_limit))
     d.setdefault("elapsed_s", time.monotonic() - t0)
     types = d.get("anomaly_types") or []
     return len(ops), d, ", ".join(map(str, types))
