@@ -123,8 +123,7 @@ class Clock(Fault):
         """Start every node's daemon under libfaketime (restarting it if it runs without)."""
         sys_ = self.ctx.system
         assert sys_ is not None
-        restarted = False
-        for n in self.ctx.nodes:
+        for n in self.ctx.nodes:        # a rolling restart: the cluster keeps its majority
             set_offset(n, 0)
             env = faketime_env(n, self.libs.get(n.name) or find_libfaketime(n) or "")
             n.write_file(env_file(n), "".join(f"{k}={v}\n" for k, v in env.items()))
@@ -132,12 +131,10 @@ class Clock(Fault):
             if daemon_has_faketime(n, sys_.daemon) is False:
                 sys_.stop(n)
                 sys_.start(n)
-                restarted = True
                 if not daemon_has_faketime(n, sys_.daemon):
                     raise HarnessError(f"the clock fault could not start {sys_.name} on {n.name} "
                                        f"under libfaketime: its start() must use Node.start_daemon")
-        if restarted:
-            sys_.wait_healthy()
+                sys_.wait_healthy()
 
     def choose(self, rng: random.Random, names: list[str]) -> dict[str, Any]:
         mode = rng.choice(["bump", "strobe"])
