@@ -47,6 +47,8 @@ class Call:
     call_time: int
     ret_time: int | None
     outcome: str
+    value_in: Any = None     # the invocation's value, as recorded
+    value_out: Any = None    # the completion's value (None for info)
 
 
 @dataclass(slots=True)
@@ -82,14 +84,10 @@ def prepare(ops: list[Op], model: Model, failed_cas_observes: bool = False) -> l
         c = Call(pos, cpos if done else None, io[0], io[1],
                  inv.index if inv.index >= 0 else pos, inv.process, inv.f,
                  inv.time if timed else pos,
-                 (comp.time if timed else cpos) if done else None, outcome)
+                 (comp.time if timed else cpos) if done else None, outcome,
+                 inv.value, comp.value if done else None)
         parts.setdefault(model.partition(inv), []).append(c)
     return [Partition(k, v) for k, v in parts.items()]
-
-
-class _Budget(Exception):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
 
 
 def _search(model: Model, calls: list[Call], deadline: float | None, max_cache: int,
@@ -283,8 +281,8 @@ def _failure(model: Model, part: Partition, res: dict[str, Any]) -> dict[str, An
     calls = part.calls
     ops = []
     for i, c in enumerate(calls):
-        ops.append({"id": i, "process": c.process, "f": c.f, "input": _jsonable(c.inp),
-                    "output": None if c.out is UNKNOWN else _jsonable(c.out),
+        ops.append({"id": i, "process": c.process, "f": c.f, "input": _jsonable(c.value_in),
+                    "output": _jsonable(c.value_out),
                     "call": c.call_time, "return": c.ret_time, "outcome": c.outcome,
                     "index": c.index, "desc": model.describe_operation(c.inp, c.out)})
     seqs: list[dict[str, Any]] = []
