@@ -122,3 +122,20 @@ def test_campaign_outputs_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureF
     assert run_campaign(path, run_test=fake2) == 2
     fake3, _ = _fake_runner(store, {})
     assert run_campaign(path, run_test=fake3) == 0
+
+
+def test_other_varying_settings_get_their_own_grid_columns(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture):
+    text = """
+[defaults]
+store = "{store}"
+[matrix]
+system = ["raft"]
+nemesis = ["kill"]
+options = [{}, {bug = "stale-read"}]
+"""
+    fake, calls = _fake_runner(tmp_path / "store", {})
+    assert run_campaign(_write(tmp_path, text), json_out=True, run_test=fake) == 0
+    assert [c.options for c in calls] == [{}, {"bug": "stale-read"}]
+    html = Path(json.loads(capsys.readouterr().out)["html"]).read_text()
+    assert "<th>kill · options: none</th>" in html and "<th>kill · bug=stale-read</th>" in html

@@ -199,11 +199,29 @@ def write_campaign_html(out_dir: Path, title: str, rows: list[dict[str, Any]],
         target = Path(r["run_dir"]) / "report.html"
         return Path(os.path.relpath(target, out_dir)).as_posix()
 
-    cols = list(dict.fromkeys(r["faults"] for r in rows))
+    # columns: the fault list, plus any other setting that varies across the matrix
+    skip = {"system", "workload", "nemesis", "seed", "name", "store"}
+    keys = sorted({k for r in rows for k in (r.get("spec") or {})} - skip)
+    varying = [k for k in keys
+               if len({json.dumps((r.get("spec") or {}).get(k), sort_keys=True, default=str)
+                       for r in rows}) > 1]
+
+    def col(r: dict[str, Any]) -> str:
+        spec = r.get("spec") or {}
+        extra = []
+        for k in varying:
+            v = spec.get(k)
+            if isinstance(v, dict):
+                extra.append(",".join(f"{a}={b}" for a, b in v.items()) or f"{k}: none")
+            else:
+                extra.append(f"{k}={v}")
+        return " · ".join([r["faults"], *extra])
+
+    cols = list(dict.fromkeys(col(r) for r in rows))
     grid: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
     for r in rows:
         r = dict(r, href=href(r))
-        grid.setdefault((r["system"], r["workload"]), {}).setdefault(r["faults"], []).append(r)
+        grid.setdefault((r["system"], r["workload"]), {}).setdefault(col(r), []).append(r)
     counts = {w: sum(1 for r in rows if r["verdict"] == w) for w in ("valid", "invalid", "unknown")}
     html = env().get_template("campaign.html.j2").render(
         title=title, cols=cols, grid=grid, rows=[dict(r, href=href(r)) for r in rows],
