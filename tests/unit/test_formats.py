@@ -181,3 +181,18 @@ def test_missing_file_and_bad_format(tmp_path: Path) -> None:
         read_history(tmp_path / "nope.edn")
     with pytest.raises(HistoryError, match="unknown format"):
         read_history(tmp_path / "nope.edn", "yaml")
+
+
+def test_fast_path_matches_the_tokenizer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flat op maps take a regex fast path; it must read exactly what the tokenizer reads."""
+    import splitbrain.harness.formats as formats
+
+    text = ('[{:process 0, :type :invoke, :f :cas, :value [1 -2], :time 12}\n'
+            ' {:process :nemesis :type :info :f :start :value "a b" :extra [:x nil true "s"]}\n'
+            ' {:process 1 :type :ok :f :read :value 1.5 :k nilly}\n'
+            ' {:process 1 :type :ok :f :read :value "esc\\"aped" :n 1N :m {:a 1}}]')
+    fast = parse_edn(text)
+    monkeypatch.setattr(formats, "_FAST_MAP", re.compile(r"(?!)"))
+    assert parse_edn(text) == fast
+    assert fast[0][0] == {"process": 0, "type": "invoke", "f": "cas", "value": [1, -2], "time": 12}
+    assert fast[0][2]["value"] == 1.5 and fast[0][3]["value"] == 'esc"aped'
