@@ -145,8 +145,11 @@ def _row(spec: TestSpec, rep: int, res: Any, elapsed: float) -> dict[str, Any]:
     valid = getattr(res, "valid", results.get("valid", "unknown"))
     report = Path(run_dir) / "report.html" if run_dir else None
     name = spec.name or f"{spec.system}-{spec.workload}-{'+'.join(spec.nemesis) or 'none'}"
+    opts = " ".join(f"{k}={v}" for d in (spec.options, spec.workload_options)
+                    for k, v in sorted(d.items()))
     return {
-        "name": f"{name} #{rep + 1}", "test": name, "repetition": rep + 1,
+        "name": f"{name}{f' [{opts}]' if opts else ''} #{rep + 1}", "test": name,
+        "repetition": rep + 1,
         "classname": f"splitbrain.{spec.system}.{spec.workload}",
         "system": spec.system, "workload": spec.workload,
         "faults": "+".join(spec.nemesis) or "none",
