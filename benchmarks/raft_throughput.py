@@ -124,7 +124,7 @@ def start_raft(tmp: Path, base: int) -> tuple[list[subprocess.Popen], list[tuple
         log = open(tmp / f"{n}.log", "wb")  # noqa: SIM115
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "splitbrain.raft", "--id", n, "--peers", peers,
-             "--client-port", str(c), "--data-dir", str(tmp / n), "--log-level", "WARNING", *EXTRA],
+             "--client-port", str(c), "--data-dir", str(tmp / n), "--log-level", "INFO", *EXTRA],
             env=env, stdout=log, stderr=log))
     urls = [(h, c) for _n, h, _r, c in nodes]
     deadline = time.time() + 30

@@ -21,7 +21,7 @@ from .forward import PeerForwarder
 from .httpapi import ApiError, HttpServer
 from .kv import KVStore
 from .log import RaftLog
-from .storage import Storage
+from .storage import PREALLOC, Storage
 
 log = logging.getLogger("splitbrain.raft")
 WRITE_PATHS = {"/kv/put", "/kv/cas", "/kv/delete", "/kv/txn", "/lock/acquire",
@@ -77,6 +77,7 @@ class Node:
         self.snapshot: dict | None = None
         self.forwarder = PeerForwarder(self._send_direct)
         self.was_leader = False
+        self.last_role: tuple = ()
         self.jobs: list[Job] = []
         self.lazy_jobs: list[Job] = []
         self.lazy_flushed = 0.0
@@ -89,6 +90,8 @@ class Node:
     def _load(self) -> None:
         o = self.opts
         term, vote, snap, entries = self.storage.load()
+        if self.storage.allocated - self.storage.end < PREALLOC // 2:
+            self.storage.preallocate()  # now, not on the first client write
         boot_path = f"{o.data_dir}/bootstrap.json"
         try:
             with open(boot_path) as f:
@@ -236,6 +239,11 @@ class Node:
                 if not f.done():
                     f.set_result(None)
         is_leader = core.state == LEADER
+        role = (core.state, core.term, core.leader)
+        if role != self.last_role:
+            log.info("role %s term %d leader %s (commit %d, last %d)", core.state, core.term,
+                     core.leader, core.commit, core.log.last_index)
+            self.last_role = role
         if self.was_leader and not is_leader:
             self._fail_pending("leadership lost after proposing")
         self.was_leader = is_leader

@@ -19,7 +19,7 @@ from typing import Any
 
 from .log import Entry
 
-PREALLOC = 8 * 1024 * 1024
+PREALLOC = 1024 * 1024  # small steps: zero-filling is a latency spike on a busy disk
 
 
 def _dumps(obj: Any) -> bytes:
@@ -156,15 +156,19 @@ class Storage:
             chunks.append(line)
         data = b"".join(chunks)
         if pos > self.allocated:
-            grow = max(PREALLOC, pos - self.allocated)
-            self._zero(self.allocated, self.allocated + grow)
-            self.allocated += grow
-            if self.fsync:
-                os.fsync(self._fd)  # once per PREALLOC bytes: commits the new size
+            self.preallocate(pos - self.allocated)
         os.pwrite(self._fd, data, self.end)
         self.end = pos
         if sync:
             self.sync_log()
+
+    def preallocate(self, need: int = 0) -> None:
+        """Zero-fill at least ``need`` (and PREALLOC) bytes past the allocated end."""
+        grow = max(PREALLOC, need)
+        self._zero(self.allocated, self.allocated + grow)
+        self.allocated += grow
+        if self.fsync:
+            os.fsync(self._fd)  # once per PREALLOC bytes: commits the new size
 
     def sync_log(self) -> None:
         assert self._fd is not None
