@@ -141,10 +141,14 @@ def test_partitions_per_key_and_parallel(monkeypatch: pytest.MonkeyPatch) -> Non
     assert seq.valid is False and seq.failures[0]["key"] == "k5"
     monkeypatch.setattr(lin, "PARALLEL_MIN_OPS", 0)
     monkeypatch.setattr(lin, "PARALLEL_MIN_PARTITIONS", 2)
+    monkeypatch.setattr(lin, "PARALLEL_MIN_MEAN_OPS", 1)
+    calls = []
+    real = lin._check_parallel
+    monkeypatch.setattr(lin, "_check_parallel", lambda *a: calls.append(1) or real(*a))
     monkeypatch.setattr(lin.os, "cpu_count", lambda: 2)
     par = check(ops, "cas-register")
     assert par.valid is False and par.failures[0]["key"] == "k5"
-    assert par.partitions_checked == 12
+    assert par.partitions_checked == 12 and calls == [1]
 
 
 # --------------------------------------------------------------------- generated histories

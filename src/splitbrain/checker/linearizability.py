@@ -31,6 +31,8 @@ MAX_FAILURES = 3
 #: go parallel only when the history is at least this many ops in this many partitions
 PARALLEL_MIN_OPS = 20_000
 PARALLEL_MIN_PARTITIONS = 8
+#: ... of at least this many ops on average (small searches cost less than shipping them)
+PARALLEL_MIN_MEAN_OPS = 200
 
 
 @dataclass(slots=True)
@@ -359,7 +361,8 @@ def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
     total = sum(len(p.calls) for p in parts)
     workers = min(os.cpu_count() or 1, 8)
     if (parallel and workers > 1 and total >= PARALLEL_MIN_OPS
-            and len(parts) >= PARALLEL_MIN_PARTITIONS):
+            and len(parts) >= PARALLEL_MIN_PARTITIONS
+            and total >= PARALLEL_MIN_MEAN_OPS * len(parts)):
         results = _check_parallel(m, parts, deadline, memory_budget, workers)
     else:
         results = _check_parts(m, parts, deadline, memory_budget)
