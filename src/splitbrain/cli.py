@@ -41,6 +41,27 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False)
 
 
+def _attach_journaled(entry: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """Re-attach to a killed run's nodes and system, from the test.json beside its journal,
+    so killed daemons can be restarted and removed members re-added."""
+    from splitbrain.clusters.backends import get_backend
+
+    nodes = get_backend(entry["backend"]).attach(entry["test"])
+    system = None
+    journal = entry.get("journal")
+    if journal:
+        try:
+            from splitbrain.clusters.systems import get_system
+            from splitbrain.harness.spec import TestSpec
+
+            spec = TestSpec.load(Path(journal).parent / "test.json")
+            cls = get_system(spec.system)
+            system = cls(nodes, cls.parse_options(spec.options), entry["test"])
+        except HarnessError:
+            system = None
+    return system, nodes
+
+
 def _recover_killed_runs(store: str) -> None:
     """Heal faults left by runs that were killed (their journal was never closed)."""
     try:
@@ -48,7 +69,7 @@ def _recover_killed_runs(store: str) -> None:
     except ImportError:
         return
     try:
-        healed = recover_journals(Path(store))
+        healed = recover_journals(Path(store), attach=_attach_journaled)
     except Exception as e:  # noqa: BLE001 - recovery problems are reported, not fatal
         _console(stderr=True).print(f"splitbrain: warning: could not heal a killed run: {e}")
         return
@@ -74,6 +95,7 @@ def test(
     store: Annotated[str, Opt(help="Store directory")] = "store",
     option: Annotated[list[str] | None, Opt("-o", "--option", help="System option key=value (repeatable)")] = None,
     workload_option: Annotated[list[str] | None, Opt("-w", "--workload-option", help="Workload option key=value (repeatable)")] = None,
+    nemesis_option: Annotated[list[str] | None, Opt("-O", "--nemesis-option", help="Nemesis option key=value, e.g. loss=0.3, grudge_file=g.toml (repeatable)")] = None,
     ops_per_key: Annotated[int, Opt(help="Independent keys: ops before a key is retired")] = 200,
     recovery_time: Annotated[float, Opt(help="Seconds to wait after heal before the final phase")] = 5.0,
     leave_db_running: Annotated[bool, Opt(help="Do not tear the cluster down at the end")] = False,
@@ -113,6 +135,7 @@ def test(
                         time_limit=time_limit, concurrency=concurrency, rate=rate, seed=seed,
                         name=name, store=store, options=parse_kv(option or [], "-o"),
                         workload_options=parse_kv(workload_option or [], "-w"),
+                        nemesis_options=parse_kv(nemesis_option or [], "-O"),
                         ops_per_key=ops_per_key, recovery_time=recovery_time,
                         leave_db_running=leave_db_running,
                         ssh={"user": ssh_user, "key_file": ssh_key, "port": ssh_port,
@@ -291,7 +314,7 @@ def cluster_heal(
     """Heal faults by hand: remove splitbrain's iptables rules and qdiscs, resume paused daemons."""
     from splitbrain.nemesis import heal_nodes, recover_journals
 
-    healed = recover_journals(Path(store))
+    healed = recover_journals(Path(store), attach=_attach_journaled)
     for h in healed:
         _console().print(f"healed {h}")
     if name is not None:

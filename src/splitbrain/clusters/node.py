@@ -85,7 +85,10 @@ class Node(ABC):
                      env: dict[str, str] | None = None, cwd: str | None = None) -> None:
         """Start ``cmd`` detached from the harness, output to ``log_file``, pid recorded."""
         log = log_file or f"{self.work_dir}/logs/{daemon}.log"
-        envs = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
+        # extra_env: set on a node by faults that need every daemon started with it
+        # (the clock fault's libfaketime LD_PRELOAD).
+        env = {**getattr(self, "extra_env", {}), **(env or {})}
+        envs = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         cd = f"cd {shlex.quote(cwd)} && " if cwd else ""
         pidf = self.pid_file(daemon)
         # mkdir and cd must finish before the daemon is backgrounded: `a && b & c`

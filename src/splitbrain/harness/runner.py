@@ -333,6 +333,10 @@ def preflight(spec: Any) -> tuple[type[System], dict[str, Any], Workload]:
         missing = ", ".join(sorted(workload.requires - caps))
         raise HarnessError(f"system {sys_cls.name!r} lacks {missing}, needed by workload "
                            f"{spec.workload!r}")
+    if spec.nemesis_options:
+        from splitbrain.nemesis import check_options
+
+        check_options(spec.nemesis_options)
     return sys_cls, opts, workload
 
 
@@ -372,7 +376,7 @@ def _run(spec: Any, run_dir: Path, writer: HistoryWriter, progress: Progress,
                                 interval=spec.nemesis_interval, targets=spec.nemesis_targets,
                                 seed=spec.seed, record=writer.record,
                                 journal_path=run_dir / store.JOURNAL,
-                                options=dict(spec.options) | dict(spec.workload_options)
+                                options=dict(spec.nemesis_options)
                                 | {"backend": backend.name, "test": safe_test_name(spec)})
         state["nemesis"] = nemesis
         progress.nemesis = nemesis

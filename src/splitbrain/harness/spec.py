@@ -39,6 +39,7 @@ class TestSpec:
     store: str = "store"
     options: dict[str, str] = field(default_factory=dict)    # -o key=value for the system
     workload_options: dict[str, str] = field(default_factory=dict)  # -w key=value
+    nemesis_options: dict[str, str] = field(default_factory=dict)   # -O key=value
     ops_per_key: int = 200
     op_limit: int | None = None
     recovery_time: float = 5.0
@@ -51,6 +52,7 @@ class TestSpec:
         """A copy with the seed and name filled in (what test.json records)."""
         s = dataclasses.replace(self, nemesis=list(self.nemesis), options=dict(self.options),
                                 workload_options=dict(self.workload_options),
+                                nemesis_options=dict(self.nemesis_options),
                                 hosts=list(self.hosts), ssh=dict(self.ssh))
         if s.seed is None:
             s.seed = random.SystemRandom().randrange(1, 2**31)

@@ -78,6 +78,7 @@ def recover_journals(store_root: Path,
         closer = Journal(path, {})
         for e in entries:
             what = f"{e.get('fault')} on {e.get('test')!r} ({e.get('backend')}) from {path}"
+            e.setdefault("journal", str(path))
             try:
                 system, nodes = attach_fn(e)
             except HarnessError as err:
