@@ -4,7 +4,7 @@ Default: 100,000 operations (200,000 invoke/completion events) over 1,000 keys,
 10% of them ending ``info``. Prints generation and check time and peak memory
 (max RSS of this process and of pool workers). Target: check < 30 s, < 1 GiB.
 
-    python benchmarks/checker_scale.py [--ops N] [--keys K] [--info P] [--serial]
+    python benchmarks/checker_scale.py [--ops N] [--keys K] [--info P] [--serial | --force-parallel]
 """
 
 from __future__ import annotations
@@ -80,7 +80,13 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=5, help="overlap per key")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--serial", action="store_true", help="no process pool")
+    ap.add_argument("--force-parallel", action="store_true",
+                    help="use the process pool even where the heuristic would not")
     args = ap.parse_args()
+    if args.force_parallel:
+        from splitbrain.checker import linearizability as lin
+
+        lin.PARALLEL_MIN_OPS = lin.PARALLEL_MIN_PARTITIONS = lin.PARALLEL_MIN_MEAN_OPS = 0
     t = time.perf_counter()
     ops = generate(args.ops, args.keys, args.info, args.concurrency, args.seed)
     validate(ops)
@@ -95,7 +101,7 @@ def main() -> None:
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"check: {res.valid} in {check_s:.2f} s ({res.partitions_checked} partitions, "
-          f"{'serial' if args.serial else 'parallel where it pays'})")
+          f"{'serial' if args.serial else 'forced parallel' if args.force_parallel else 'parallel where it pays'})")
     print(f"peak RSS: this process {me:.0f} MiB (before check {rss0 / 1024:.0f} MiB), "
           f"largest worker {kids:.0f} MiB; target < 30 s and < 1024 MiB")
 
