@@ -258,6 +258,11 @@ class NetnsBackend(Backend):
                 pass
         for ns in set(list_netns()) & names:
             _remove_netns(ns)
+        # A deleted namespace can linger (held by sockets) with its host-side veth,
+        # so that re-creating the test fails with "File exists": delete them here.
+        veths = {veth_name(test_name, f"n{i}") for i in range(1, 100)}
+        for link in set(list_links()) & veths:
+            _remove_link(link)
         _remove_link(bridge_name(test_name))
         _remove_forward_rules(f"splitbrain:{test_name}")
         shutil.rmtree(Path(self.state_root, test_name), ignore_errors=True)
