@@ -24,7 +24,9 @@ import os
 import shlex
 import signal
 import tarfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -266,6 +268,7 @@ class ConsulSystem(System):
         self._binary: dict[str, str] = {}
         self._expected_up: set[str] = set()
         self._from_image: str | None = None
+        self._image_lock = threading.Lock()
 
     def _opt(self, key: str) -> Any:
         return self.opts.get(key, self.options[key].default)
@@ -313,13 +316,20 @@ class ConsulSystem(System):
         if r.rc == 0 and r.stdout.strip():
             self._binary[node.name] = r.stdout.strip().splitlines()[0]
             return
-        if self._from_image is None:
-            self._from_image = consul_from_image() or ""
+        with self._image_lock:                 # nodes install in parallel: extract once
+            if self._from_image is None:
+                self._from_image = consul_from_image() or ""
         if not self._from_image:
             raise HarnessError(NO_BINARY)
         node.put_file(self._from_image, f"{node.work_dir}/bin/consul")
         node.exec(["chmod", "755", f"{node.work_dir}/bin/consul"])
         self._binary[node.name] = f"{node.work_dir}/bin/consul"
+
+    def setup(self) -> None:
+        """Install and start every node in parallel, then wait until healthy."""
+        on_each(self.nodes, self.install)
+        on_each(self.nodes, self.start)
+        self.wait_healthy()
 
     def start(self, node: Node) -> None:
         if daemon_alive(node, self.daemon):
@@ -469,6 +479,18 @@ def consul_from_image(client: Any = None, image: str = CONSUL_IMAGE,
     os.chmod(target + ".tmp", 0o755)
     os.replace(target + ".tmp", target)
     return target
+
+
+
+def on_each(nodes: list[Node], fn: Any) -> None:
+    """Run ``fn(node)`` for every node at once (one thread each); re-raise the first error.
+
+    Installing and starting are independent per node, and on Docker or SSH each
+    step is a remote exec: doing the nodes in parallel keeps cluster-up short.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+        for f in [pool.submit(fn, n) for n in nodes]:
+            f.result()
 
 
 def daemon_alive(node: Node, daemon: str) -> bool:

@@ -20,6 +20,7 @@ import secrets
 import shlex
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import httpx
@@ -93,6 +94,18 @@ def classify_error(message: str, code: int | None, *, mutating: bool) -> bool:
     if code is not None and code in _DEFINITE_CODES:
         return True
     return any(m in message for m in _DEFINITE_MESSAGES)
+
+
+
+def on_each(nodes: list[Node], fn: Any) -> None:
+    """Run ``fn(node)`` for every node at once (one thread each); re-raise the first error.
+
+    Installing and starting are independent per node, and on Docker or SSH each
+    step is a remote exec: doing the nodes in parallel keeps cluster-up short.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+        for f in [pool.submit(fn, n) for n in nodes]:
+            f.result()
 
 
 def daemon_alive(node: Node, daemon: str) -> bool:
@@ -428,10 +441,8 @@ class EtcdSystem(System):
     def setup(self) -> None:
         self._in_setup = True
         try:
-            for n in self.nodes:
-                self.install(n)
-            for n in self.nodes:
-                self.start(n)
+            on_each(self.nodes, self.install)
+            on_each(self.nodes, self.start)
         finally:
             self._in_setup = False
         self._bootstrapped = True

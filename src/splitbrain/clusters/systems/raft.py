@@ -20,6 +20,7 @@ import shutil
 import signal
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import splitbrain.raft as raft_pkg
@@ -212,10 +213,8 @@ class RaftSystem(System):
     def setup(self) -> None:
         self._in_setup = True
         try:
-            for n in self.nodes:
-                self.install(n)
-            for n in self.nodes:
-                self.start(n)
+            on_each(self.nodes, self.install)
+            on_each(self.nodes, self.start)
         finally:
             self._in_setup = False
         self._bootstrapped = True
@@ -382,6 +381,18 @@ class RaftSystem(System):
         self._bootstrapped = True
         self.start(node)
         self._admin_call("member add", "member_add", node.name, self.peer_addr(node), avoid=node)
+
+
+
+def on_each(nodes: list[Node], fn: Any) -> None:
+    """Run ``fn(node)`` for every node at once (one thread each); re-raise the first error.
+
+    Installing and starting are independent per node, and on Docker or SSH each
+    step is a remote exec: doing the nodes in parallel keeps cluster-up short.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+        for f in [pool.submit(fn, n) for n in nodes]:
+            f.result()
 
 
 def daemon_alive(node: Node, daemon: str) -> bool:

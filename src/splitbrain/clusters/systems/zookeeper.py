@@ -21,6 +21,7 @@ import signal
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -484,6 +485,12 @@ class ZooKeeperSystem(System):
         node.write_file(f"{d}/zoo.cfg", self.config(node))
         node.write_file(f"{d}/data/myid", f"{self.myid(node)}\n")
 
+    def setup(self) -> None:
+        """Install and start every node in parallel, then wait until healthy."""
+        on_each(self.nodes, self.install)
+        on_each(self.nodes, self.start)
+        self.wait_healthy()
+
     def start(self, node: Node) -> None:
         if daemon_alive(node, self.daemon):
             self._expected_up.add(node.name)
@@ -563,6 +570,18 @@ class ZooKeeperSystem(System):
             time.sleep(0.3)
         modes = {n.name: self.mode(n) for n in self.nodes}
         raise HarnessError(f"zookeeper ensemble not healthy after {timeout:.0f}s: modes {modes}")
+
+
+
+def on_each(nodes: list[Node], fn: Any) -> None:
+    """Run ``fn(node)`` for every node at once (one thread each); re-raise the first error.
+
+    Installing and starting are independent per node, and on Docker or SSH each
+    step is a remote exec: doing the nodes in parallel keeps cluster-up short.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+        for f in [pool.submit(fn, n) for n in nodes]:
+            f.result()
 
 
 def daemon_alive(node: Node, daemon: str) -> bool:
