@@ -461,6 +461,15 @@ class EtcdSystem(System):
         return not self._in_setup and any(self._has_data(n) for n in self.nodes
                                           if n.name != node.name)
 
+    def teardown(self) -> None:
+        """Stop every node at once (best effort: the backend removes the nodes anyway)."""
+        def stop_quietly(n: Node) -> None:
+            try:
+                self.stop(n)
+            except Exception:  # noqa: BLE001 - teardown is best effort
+                pass
+        on_each(self.nodes, stop_quietly)
+
     def stop(self, node: Node) -> None:
         self._expected_up.discard(node.name)
         node.stop_daemon(self.daemon)

@@ -500,6 +500,15 @@ class ZooKeeperSystem(System):
         node.start_daemon(self.daemon, self.command(node), log_file=self.log_files(node)[0])
         self._expected_up.add(node.name)
 
+    def teardown(self) -> None:
+        """Stop every node at once (best effort: the backend removes the nodes anyway)."""
+        def stop_quietly(n: Node) -> None:
+            try:
+                self.stop(n)
+            except Exception:  # noqa: BLE001 - teardown is best effort
+                pass
+        on_each(self.nodes, stop_quietly)
+
     def stop(self, node: Node) -> None:
         self._expected_up.discard(node.name)
         node.stop_daemon(self.daemon)
