@@ -101,9 +101,12 @@ class Node(ABC):
         self.exec(["sh", "-c", script])
 
     def daemon_pid(self, daemon: str) -> int | None:
-        """The recorded pid of ``daemon`` if that process is still alive."""
+        """The recorded pid of ``daemon`` if that process is alive (a zombie awaiting its
+        reaper is not: ``kill -0`` succeeds on it, and a restart would be skipped)."""
         r = self.exec(["sh", "-c", f"p=$(cat {shlex.quote(self.pid_file(daemon))} 2>/dev/null) && "
-                                   f"kill -0 \"$p\" 2>/dev/null && echo \"$p\""], check=False)
+                                   f"kill -0 \"$p\" 2>/dev/null && "
+                                   f"! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat 2>/dev/null && "
+                                   f"echo \"$p\""], check=False)
         out = r.stdout.strip()
         return int(out) if r.rc == 0 and out.isdigit() else None
 
@@ -118,6 +121,13 @@ class Node(ABC):
         self.exec(["sh", "-c", f"kill -{int(sig)} -- -{pid} 2>/dev/null || kill -{int(sig)} {pid}"],
                   check=False)
         return True
+
+    def wait_gone(self, pid: int, timeout: float = 10.0) -> None:
+        """Wait until ``pid`` has exited (a zombie counts as exited)."""
+        self.exec(["sh", "-c", f"i=0; while kill -0 {pid} 2>/dev/null && "
+                               f"! grep -q '^[0-9]* ([^)]*) Z' /proc/{pid}/stat 2>/dev/null && "
+                               f"[ $i -lt {int(timeout * 20)} ]; do sleep 0.05; i=$((i+1)); done"],
+                  check=False, timeout=timeout + 5)
 
     def stop_daemon(self, daemon: str, timeout: float = 10.0) -> None:
         """SIGTERM, wait up to ``timeout`` s, then SIGKILL; a paused daemon is resumed first."""

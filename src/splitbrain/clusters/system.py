@@ -15,6 +15,7 @@ import signal
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -22,6 +23,17 @@ from splitbrain.clusters.node import HarnessError, Node
 
 # Capability names workloads ask for.
 READ, WRITE, CAS, DELETE, TXN, LOCK = "read", "write", "cas", "delete", "txn", "lock"
+
+
+def on_each(nodes: list[Node], fn: Callable[[Node], Any]) -> None:
+    """Run ``fn(node)`` for every node at once (one thread each); re-raise the first error.
+
+    Installing and starting are independent per node, and on Docker or SSH each
+    step is a remote exec: doing the nodes in parallel keeps cluster-up short.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+        for f in [pool.submit(fn, n) for n in nodes]:
+            f.result()
 
 
 class ClientError(Exception):
@@ -145,7 +157,11 @@ class System(ABC):
         node.stop_daemon(self.daemon)
 
     def kill(self, node: Node) -> None:
+        """SIGKILL, then wait until the process is gone (so a restart right away works)."""
+        pid = node.daemon_pid(self.daemon)
         node.signal_daemon(self.daemon, signal.SIGKILL)
+        if pid is not None:
+            node.wait_gone(pid)
 
     def pause(self, node: Node) -> None:
         node.signal_daemon(self.daemon, signal.SIGSTOP)
@@ -160,19 +176,19 @@ class System(ABC):
         """Delete the node's data (the daemon must be stopped)."""
 
     def setup(self) -> None:
-        """Install and start every node, then wait until healthy."""
-        for n in self.nodes:
-            self.install(n)
-        for n in self.nodes:
-            self.start(n)
+        """Install and start every node (in parallel), then wait until healthy."""
+        on_each(self.nodes, self.install)
+        on_each(self.nodes, self.start)
         self.wait_healthy()
 
     def teardown(self) -> None:
-        for n in self.nodes:
+        """Stop every node at once (best effort: the backend removes the nodes anyway)."""
+        def stop_quietly(n: Node) -> None:
             try:
                 self.stop(n)
-            except Exception:  # noqa: BLE001 - teardown is best effort, the backend removes nodes
+            except Exception:  # noqa: BLE001 - teardown is best effort
                 pass
+        on_each(self.nodes, stop_quietly)
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         """Block until the cluster serves requests, or raise HarnessError."""

@@ -22,11 +22,9 @@ import json
 import math
 import os
 import shlex
-import signal
 import tarfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -43,6 +41,7 @@ from splitbrain.clusters.system import (
     ClientError,
     System,
     SystemOption,
+    on_each,
 )
 
 HTTP_PORT = 8500
@@ -332,7 +331,7 @@ class ConsulSystem(System):
         self.wait_healthy()
 
     def start(self, node: Node) -> None:
-        if daemon_alive(node, self.daemon):
+        if node.daemon_running(self.daemon):
             self._expected_up.add(node.name)
             return
         if node.name not in self._binary:
@@ -340,29 +339,14 @@ class ConsulSystem(System):
         node.start_daemon(self.daemon, self.command(node), log_file=self.log_files(node)[0])
         self._expected_up.add(node.name)
 
-    def teardown(self) -> None:
-        """Stop every node at once (best effort: the backend removes the nodes anyway)."""
-        def stop_quietly(n: Node) -> None:
-            try:
-                self.stop(n)
-            except Exception:  # noqa: BLE001 - teardown is best effort
-                pass
-        on_each(self.nodes, stop_quietly)
 
     def stop(self, node: Node) -> None:
         self._expected_up.discard(node.name)
         node.stop_daemon(self.daemon)
 
     def kill(self, node: Node) -> None:
-        """SIGKILL, then wait until the process is gone (so a restart right away works)."""
         self._expected_up.discard(node.name)
-        pid = node.daemon_pid(self.daemon)
-        node.signal_daemon(self.daemon, signal.SIGKILL)
-        if pid is not None:
-            wait_gone(node, pid)
-
-    def is_running(self, node: Node) -> bool:
-        return daemon_alive(node, self.daemon)
+        super().kill(node)
 
     def wipe(self, node: Node) -> None:
         node.exec(["rm", "-rf", f"{node.work_dir}/consul"])
@@ -426,7 +410,7 @@ class ConsulSystem(System):
     def _fail_if_exited(self) -> None:
         """Raise with the log tail if a daemon we started has exited."""
         for n in self.nodes:
-            if n.name in self._expected_up and not daemon_alive(n, self.daemon):
+            if n.name in self._expected_up and not n.daemon_running(self.daemon):
                 tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
                               check=False).stdout.strip().replace("\n", " | ")
                 raise HarnessError(f"consul on {n.name} exited: "
@@ -491,29 +475,3 @@ def consul_from_image(client: Any = None, image: str = CONSUL_IMAGE,
 
 
 
-def on_each(nodes: list[Node], fn: Any) -> None:
-    """Run ``fn(node)`` for every node at once (one thread each); re-raise the first error.
-
-    Installing and starting are independent per node, and on Docker or SSH each
-    step is a remote exec: doing the nodes in parallel keeps cluster-up short.
-    """
-    with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
-        for f in [pool.submit(fn, n) for n in nodes]:
-            f.result()
-
-
-def daemon_alive(node: Node, daemon: str) -> bool:
-    """The daemon's recorded process exists and is not a zombie awaiting its reaper."""
-    pidf = shlex.quote(node.pid_file(daemon))
-    r = node.exec(["sh", "-c", f"p=$(cat {pidf} 2>/dev/null) && kill -0 \"$p\" 2>/dev/null && "
-                               f"! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat 2>/dev/null"],
-                  check=False)
-    return r.rc == 0
-
-
-def wait_gone(node: Node, pid: int, timeout: float = 10.0) -> None:
-    """Wait until ``pid`` has exited (a zombie counts as exited)."""
-    node.exec(["sh", "-c", f"i=0; while kill -0 {pid} 2>/dev/null && "
-                           f"! grep -q '^[0-9]* ([^)]*) Z' /proc/{pid}/stat 2>/dev/null && "
-                           f"[ $i -lt {int(timeout * 20)} ]; do sleep 0.05; i=$((i+1)); done"],
-              check=False, timeout=timeout + 5)

@@ -18,9 +18,7 @@ import json
 import math
 import secrets
 import shlex
-import signal
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import httpx
@@ -37,6 +35,7 @@ from splitbrain.clusters.system import (
     ClientError,
     System,
     SystemOption,
+    on_each,
     parse_bool,
 )
 
@@ -97,32 +96,7 @@ def classify_error(message: str, code: int | None, *, mutating: bool) -> bool:
 
 
 
-def on_each(nodes: list[Node], fn: Any) -> None:
-    """Run ``fn(node)`` for every node at once (one thread each); re-raise the first error.
 
-    Installing and starting are independent per node, and on Docker or SSH each
-    step is a remote exec: doing the nodes in parallel keeps cluster-up short.
-    """
-    with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
-        for f in [pool.submit(fn, n) for n in nodes]:
-            f.result()
-
-
-def daemon_alive(node: Node, daemon: str) -> bool:
-    """The daemon's recorded process exists and is not a zombie awaiting its reaper."""
-    pidf = shlex.quote(node.pid_file(daemon))
-    r = node.exec(["sh", "-c", f"p=$(cat {pidf} 2>/dev/null) && kill -0 \"$p\" 2>/dev/null && "
-                               f"! grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat 2>/dev/null"],
-                  check=False)
-    return r.rc == 0
-
-
-def wait_gone(node: Node, pid: int, timeout: float = 10.0) -> None:
-    """Wait until ``pid`` has exited (a zombie counts as exited)."""
-    node.exec(["sh", "-c", f"i=0; while kill -0 {pid} 2>/dev/null && "
-                           f"! grep -q '^[0-9]* ([^)]*) Z' /proc/{pid}/stat 2>/dev/null && "
-                           f"[ $i -lt {int(timeout * 20)} ]; do sleep 0.05; i=$((i+1)); done"],
-              check=False, timeout=timeout + 5)
 
 
 def _b64(s: str | bytes) -> str:
@@ -425,7 +399,7 @@ class EtcdSystem(System):
         A node without data after the cluster was bootstrapped joins the current
         configuration (it must have been added with :meth:`member_add`).
         """
-        if daemon_alive(node, self.daemon):
+        if node.daemon_running(self.daemon):
             self._expected_up.add(node.name)
             return
         if self._joins_running_cluster(node):
@@ -461,29 +435,14 @@ class EtcdSystem(System):
         return not self._in_setup and any(self._has_data(n) for n in self.nodes
                                           if n.name != node.name)
 
-    def teardown(self) -> None:
-        """Stop every node at once (best effort: the backend removes the nodes anyway)."""
-        def stop_quietly(n: Node) -> None:
-            try:
-                self.stop(n)
-            except Exception:  # noqa: BLE001 - teardown is best effort
-                pass
-        on_each(self.nodes, stop_quietly)
 
     def stop(self, node: Node) -> None:
         self._expected_up.discard(node.name)
         node.stop_daemon(self.daemon)
 
     def kill(self, node: Node) -> None:
-        """SIGKILL, then wait until the process is gone (so a restart right away works)."""
         self._expected_up.discard(node.name)
-        pid = node.daemon_pid(self.daemon)
-        node.signal_daemon(self.daemon, signal.SIGKILL)
-        if pid is not None:
-            wait_gone(node, pid)
-
-    def is_running(self, node: Node) -> bool:
-        return daemon_alive(node, self.daemon)
+        super().kill(node)
 
     def wipe(self, node: Node) -> None:
         node.exec(["rm", "-rf", self.data_dir(node)])
@@ -502,7 +461,7 @@ class EtcdSystem(System):
     # -- health, leader, members -----------------------------------------------------
     def _dead_daemon_error(self) -> HarnessError | None:
         for n in self.nodes:
-            if n.name in self._expected_up and not daemon_alive(n, self.daemon):
+            if n.name in self._expected_up and not n.daemon_running(self.daemon):
                 tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
                               check=False).stdout.strip().replace("\n", " | ")
                 return HarnessError(f"etcd on {n.name} exited: {tail[-400:] or 'no log output'} "
