@@ -340,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turn harness errors into one line and exit code 3."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    # Library warnings (kazoo reconnects, ...) belong in the run's splitbrain.log,
+    # not on the user's terminal: a root handler stops logging's last-resort printer.
+    import logging
+
+    logging.getLogger().addHandler(logging.NullHandler())
     try:
         rc = app(args=args, prog_name="splitbrain", standalone_mode=False)
         return rc if isinstance(rc, int) else 0

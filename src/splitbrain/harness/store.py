@@ -75,11 +75,19 @@ def attach_log(run_dir: Path) -> logging.Handler:
     lg = logging.getLogger("splitbrain")
     lg.setLevel(logging.DEBUG)
     lg.addHandler(h)
+    for name in _CLIENT_LOGGERS:  # client libraries' chatter goes to the run's log too
+        cl = logging.getLogger(name)
+        cl.setLevel(logging.INFO)
+        cl.addHandler(h)
     return h
 
 
+_CLIENT_LOGGERS = ("kazoo", "paramiko", "httpx")
+
+
 def detach_log(h: logging.Handler) -> None:
-    logging.getLogger("splitbrain").removeHandler(h)
+    for name in ("splitbrain", *_CLIENT_LOGGERS):
+        logging.getLogger(name).removeHandler(h)
     h.close()
 
 
