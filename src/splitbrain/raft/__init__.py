@@ -36,7 +36,7 @@ GET  /status           -                                               {"id", "r
                                                                         "commit", "applied",
                                                                         "last_index", "members",
                                                                         "snapshot_index", "voter",
-                                                                        "bugs"}
+                                                                        "bugs", "stats"}
 POST /members/add      {"id", "addr": "HOST:RAFTPORT[:CLIENTPORT]"}    {"members"}
 POST /members/remove   {"id"}                                          {"members"}
 POST /leader/transfer  {"id"}                                          {"leader"}
