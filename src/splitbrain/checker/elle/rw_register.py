@@ -100,9 +100,9 @@ class RwRegister:
         if wfr_keys:
             self._add_source("wfr-keys", self._wfr())
         if sequential_keys:
-            self._add_source("sequential-keys", self._ordered(self._process_pairs()))
+            self._add_source("sequential-keys", self._sequential())
         if linearizable_keys:
-            self._add_source("linearizable-keys", self._ordered(realtime_pairs(self.possible)))
+            self._add_source("linearizable-keys", self._linearizable())
 
     # --------------------------------------------------------------- versions
     def _initial_state(self) -> list[tuple[Any, Any, Any]]:
@@ -125,16 +125,6 @@ class RwRegister:
                     out.append((k, _h(v), _h(w[k])))
         return out
 
-    def _process_pairs(self) -> list[tuple[Txn, Txn]]:
-        last: dict[Any, Txn] = {}
-        pairs = []
-        for t in self.possible:
-            p = last.get(t.process)
-            if p is not None:
-                pairs.append((p, t))
-            last[t.process] = t
-        return pairs
-
     def _touch(self, t: Txn) -> tuple[dict, dict]:
         """(first version seen per key, last version per key) of a transaction."""
         r = self.reads.get(id(t), {})
@@ -145,30 +135,38 @@ class RwRegister:
         last.update({k: _h(v) for k, v in w.items()})
         return first, last
 
-    def _ordered(self, pairs: list[tuple[Txn, Txn]]) -> list[tuple[Any, Any, Any]]:
-        """Version edges from an order over transactions: a's last version of k precedes
-        b's first version of k, following the order through txns that skip k."""
-        succ: dict[int, list[Txn]] = defaultdict(list)
-        for a, b in pairs:
-            succ[id(a)].append(b)
-        touch = {id(t): self._touch(t) for t in self.possible}
+    def _by_key(self) -> dict[Any, list[tuple[Txn, Any, Any]]]:
+        """Key -> [(txn, first version, last version)] for every possible txn touching it."""
+        out: dict[Any, list[tuple[Txn, Any, Any]]] = defaultdict(list)
+        for t in self.possible:
+            first, last = self._touch(t)
+            for k, v in first.items():
+                out[k].append((t, v, last[k]))
+        return out
+
+    def _sequential(self) -> list[tuple[Any, Any, Any]]:
+        """Per key and process, each txn's last version precedes the next one's first.
+        (Process order restricted to a key is all we need: it is transitive.)"""
         out = []
-        for a in self.possible:
-            _first_a, last_a = touch[id(a)]
-            for k, va in last_a.items():
-                # BFS over successors until each branch meets a txn touching k.
-                stack = list(succ.get(id(a), ()))
-                seen: set[int] = set()
-                while stack:
-                    b = stack.pop()
-                    if id(b) in seen:
-                        continue
-                    seen.add(id(b))
-                    vb = touch[id(b)][0].get(k, _MISSING)
-                    if vb is _MISSING:
-                        stack.extend(succ.get(id(b), ()))
-                    elif vb != va:
-                        out.append((k, va, vb))
+        for k, touches in self._by_key().items():
+            last: dict[Any, Any] = {}
+            for t, first, final in touches:
+                prev = last.get(t.process, _MISSING)
+                if prev is not _MISSING and prev != first:
+                    out.append((k, prev, first))
+                last[t.process] = final
+        return out
+
+    def _linearizable(self) -> list[tuple[Any, Any, Any]]:
+        """Per key, a txn's last version precedes the first version of every txn that
+        began after it completed (real-time order restricted to the key, reduced)."""
+        out = []
+        for k, touches in self._by_key().items():
+            fv = {id(t): (first, final) for t, first, final in touches}
+            for a, b in realtime_pairs([t for t, _f, _l in touches]):
+                va, vb = fv[id(a)][1], fv[id(b)][0]
+                if va != vb:
+                    out.append((k, va, vb))
         return out
 
     def _add_source(self, name: str, edges: list[tuple[Any, Any, Any]]) -> None:
