@@ -24,9 +24,10 @@ from splitbrain.harness.history import Op
 
 
 def generate(n_txns: int, n_keys: int, n_procs: int, seed: int,
-             stale: float = 0.0) -> list[Op]:
-    """A list-append history of ``n_txns`` transactions; strict-serializable unless
-    ``stale`` > 0."""
+             stale: float = 0.0, kind: str = "list-append") -> list[Op]:
+    """A list-append (or rw-register) history of ``n_txns`` transactions;
+    strict-serializable unless ``stale`` > 0."""
+    write = "append" if kind == "list-append" else "w"
     rng = random.Random(seed)
     clock = [0.0] * n_procs
     txns = []  # (t_invoke, t_effect, t_complete, process, micro-ops)
@@ -40,7 +41,7 @@ def generate(n_txns: int, n_keys: int, n_procs: int, seed: int,
         mops = []
         for _ in range(rng.randint(1, 5)):
             k = rng.randrange(n_keys)
-            mops.append(["append", k, None] if rng.random() < 0.5 else ["r", k, None])
+            mops.append([write, k, None] if rng.random() < 0.5 else ["r", k, None])
         txns.append((t_inv, t_eff, t_cmp, p, mops))
     # Execute serially in effect order; appended values are unique per key. With
     # ``stale`` a fraction of reads return the key as it was a few txns earlier
@@ -51,20 +52,23 @@ def generate(n_txns: int, n_keys: int, n_procs: int, seed: int,
     for j in sorted(range(n_txns), key=lambda j: txns[j][1]):
         done = []
         for f, k, _ in txns[j][4]:
-            if f == "append":
+            if f == write:
                 v = next_val.get(k, 0) + 1
                 next_val[k] = v
                 state.setdefault(k, []).append(v)
-                done.append(["append", k, v])
+                done.append([write, k, v])
             else:
                 cur = state.get(k, [])
                 if stale and cur and rng.random() < stale:
                     cur = cur[:max(0, len(cur) - rng.randint(1, 3))]
-                done.append(["r", k, list(cur)])
+                if write == "append":
+                    done.append(["r", k, list(cur)])
+                else:
+                    done.append(["r", k, cur[-1] if cur else None])
         results[j] = done
     events = []
     for j, (t_inv, _e, t_cmp, p, _m) in enumerate(txns):
-        inv = [[f, k, v if f == "append" else None] for f, k, v in results[j]]
+        inv = [[f, k, v if f == write else None] for f, k, v in results[j]]
         events.append((t_inv, 0, Op("invoke", p, "txn", inv)))
         events.append((t_cmp, 1, Op("ok", p, "txn", results[j])))
     events.sort(key=lambda e: (e[0], e[1]))
@@ -89,16 +93,17 @@ def main() -> None:
     ap.add_argument("--stale", type=float, default=0.0,
                     help="fraction of reads that return an older version (anomalous run)")
     ap.add_argument("--time-limit", type=float, default=None)
+    ap.add_argument("--kind", choices=["list-append", "rw-register"], default="list-append")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    ops = generate(args.txns, args.keys, args.processes, args.seed, args.stale)
+    ops = generate(args.txns, args.keys, args.processes, args.seed, args.stale, args.kind)
     gen_s = time.perf_counter() - t0
     mops = sum(len(op.value) for op in ops if op.type == "ok")
-    print(f"generated {args.txns} txns ({mops} micro-ops, {len(ops)} ops, {args.keys} keys, "
+    print(f"generated {args.txns} {args.kind} txns ({mops} micro-ops, {len(ops)} ops, {args.keys} keys, "
           f"{args.processes} processes) in {gen_s:.1f} s; peak RSS so far {peak_mb():.0f} MB")
     for model in ("strict-serializable", "serializable"):
         t1 = time.perf_counter()
-        r = check(ops, kind="list-append", consistency_model=model,
+        r = check(ops, kind=args.kind, consistency_model=model,
                   time_limit=args.time_limit)
         dt = time.perf_counter() - t1
         print(f"check {model:20s} valid={r['valid']!s:5s} anomalies={r['anomaly_types']} "
