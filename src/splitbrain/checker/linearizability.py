@@ -15,8 +15,11 @@ is nil (reads with an unknown result) are dropped up front.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
+from collections import deque
+from collections.abc import Generator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +96,18 @@ def prepare(ops: list[Op], model: Model, failed_cas_observes: bool = False) -> l
 
 
 def _search(model: Model, calls: list[Call], deadline: float | None, max_cache: int,
-            track: bool) -> dict[str, Any]:
+             track: bool) -> dict[str, Any]:
+    """Run :func:`_search_gen` to the end."""
+    g = _search_gen(model, calls, deadline, max_cache, track)
+    try:
+        while True:
+            next(g)
+    except StopIteration as stop:
+        return stop.value
+
+
+def _search_gen(model: Model, calls: list[Call], deadline: float | None, max_cache: int,
+                track: bool) -> Generator[int, None, dict[str, Any]]:
     """Porcupine's ``checkSingle`` over one partition, with info ops handled lazily.
 
     Completed ops sit in Porcupine's doubly linked list of call/return entries.
@@ -103,6 +117,8 @@ def _search(model: Model, calls: list[Call], deadline: float | None, max_cache: 
     info-set is a superset of one already seen is pruned (an info op may also never
     happen, so the smaller set can do everything the larger can).
     Returns ``{"valid": ...}``; with ``track`` and invalid, the partial linearizations.
+    A generator: it yields its cache size every 1024 steps so a scheduler can interleave
+    partitions (and stop the rest once one is invalid, as Porcupine does).
     """
     req = [i for i, c in enumerate(calls) if c.ret is not None]
     inf = sorted((i for i, c in enumerate(calls) if c.ret is None), key=lambda i: calls[i].call)
@@ -200,6 +216,7 @@ def _search(model: Model, calls: list[Call], deadline: float | None, max_cache: 
                     return {"valid": True}
                 ticks += 1
                 if not ticks & 1023:
+                    yield csize
                     if deadline is not None and clock() > deadline:
                         return {"valid": UNKNOWN_VERDICT, "reason": "time limit ran out"}
                     if csize > max_cache:
@@ -322,28 +339,74 @@ def _jsonable(v: Any) -> Any:
 
 
 def _check_parts(model: Model, parts: list[Partition], deadline: float | None,
-                 max_cache_bytes: int) -> list[dict[str, Any]]:
-    """Check partitions in order; an invalid one is re-searched to record partial linearizations."""
-    out: list[dict[str, Any]] = []
-    for part in parts:
-        if deadline is not None and time.monotonic() > deadline:
+                 max_cache_bytes: int, stop: Any = None) -> list[dict[str, Any]]:
+    """Check partitions, interleaving their searches round-robin.
+
+    Once one partition is invalid the verdict is known: the others get a little more
+    time (as long again) to find more failures, then stop (Porcupine kills them at
+    once). An invalid partition is searched again to record partial linearizations.
+    ``stop`` (a multiprocessing Event) stops the round when another worker found one.
+    The memory budget covers all searches in flight: past it the largest one stops.
+    """
+    t0 = time.monotonic()
+    out: list[dict[str, Any] | None] = [None] * len(parts)
+    per_entry = [120 + len(p.calls) // 8 for p in parts]
+    active: deque[tuple[int, Generator[int, None, dict[str, Any]]]] = deque()
+    sizes: dict[int, int] = {}
+    for i, part in enumerate(parts):
+        cap = max(1000, max_cache_bytes // per_entry[i])
+        active.append((i, _search_gen(model, part.calls, deadline, cap, False)))
+    first_fail: float | None = None
+    stopped_why = "time limit ran out"
+    while active:
+        now = time.monotonic()
+        if deadline is not None and now > deadline:
             break
-        per_entry = 120 + len(part.calls) // 8
-        max_cache = max(1000, max_cache_bytes // per_entry)
-        t0 = time.monotonic()
-        res = _search(model, part.calls, deadline, max_cache, False)
-        if res["valid"] is False:
-            # search again, recording partial linearizations (slower); bounded in time
-            spent = time.monotonic() - t0
-            cap = time.monotonic() + max(5.0, 10 * spent)
-            full = _search(model, part.calls, max(cap, deadline or 0.0), max_cache, True)
-            if full["valid"] is not False:  # ran out: report the verdict without the details
-                full = {"valid": False, "failing": None, "longest": [], "best_state": model.init()}
-            res = {"valid": False, "failure": _failure(model, part, full)}
-        out.append(res)
-    for _ in parts[len(out):]:
-        out.append({"valid": UNKNOWN_VERDICT, "reason": "time limit ran out", "skipped": True})
-    return out
+        if first_fail is not None and now - t0 > 2 * (first_fail - t0) + 0.05:
+            stopped_why = "stopped: another partition is already invalid"
+            break
+        if stop is not None and stop.is_set():
+            stopped_why = "stopped: another partition is already invalid"
+            break
+        i, g = active.popleft()
+        try:
+            sizes[i] = next(g)
+        except StopIteration as fin:
+            sizes.pop(i, None)
+            res = fin.value
+            if res["valid"] is False:
+                res = {"valid": False, "failure": _details(model, parts[i], deadline,
+                                                          max(1000, max_cache_bytes // per_entry[i]))}
+                if first_fail is None:
+                    first_fail = time.monotonic()
+                if stop is not None:
+                    stop.set()
+            out[i] = res
+            continue
+        active.append((i, g))
+        if sum(sizes[j] * per_entry[j] for j in sizes) > max_cache_bytes:
+            big = max(sizes, key=lambda j: sizes[j] * per_entry[j])
+            out[big] = {"valid": UNKNOWN_VERDICT,
+                        "reason": f"memory budget ran out ({sizes.pop(big)} cached configurations)"}
+            for k, (j, gj) in enumerate(active):
+                if j == big:
+                    del active[k]
+                    gj.close()
+                    break
+    for _, g in active:
+        g.close()
+    return [r if r is not None else {"valid": UNKNOWN_VERDICT, "reason": stopped_why,
+                                     "skipped": True} for r in out]
+
+
+def _details(model: Model, part: Partition, deadline: float | None, max_cache: int) -> dict[str, Any]:
+    """Search an invalid partition again, recording partial linearizations; bounded in time."""
+    t = time.monotonic()
+    cap = t + 5.0 if deadline is None else max(deadline, t + 1.0)
+    full = _search(model, part.calls, cap, max_cache, True)
+    if full["valid"] is not False:  # ran out: report the verdict without the details
+        full = {"valid": False, "failing": None, "longest": [], "best_state": model.init()}
+    return _failure(model, part, full)
 
 
 def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
@@ -406,11 +469,28 @@ def _check_parallel(model: Model, parts: list[Partition], deadline: float | None
         loads[b] += len(parts[i].calls)
     results: list[dict[str, Any] | None] = [None] * len(parts)
     per_worker_budget = max(1 << 24, memory_budget // workers)
-    with ProcessPoolExecutor(max_workers=workers) as ex:
-        futs = [(b, ex.submit(_check_parts, model, [parts[i] for i in b], deadline,
+    ctx = multiprocessing.get_context()
+    stop = ctx.Event()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                             initargs=(stop,)) as ex:
+        futs = [(b, ex.submit(_worker_check, model, [parts[i] for i in b], deadline,
                               per_worker_budget)) for b in batches if b]
         for b, fut in futs:
             for i, r in zip(b, fut.result(), strict=True):
                 results[i] = r
     return [r if r is not None else {"valid": UNKNOWN_VERDICT, "reason": "not checked"}
             for r in results]
+
+
+_STOP: Any = None
+
+
+def _worker_init(stop: Any) -> None:
+    """Pool initializer: the event that tells every worker a partition is invalid."""
+    global _STOP
+    _STOP = stop
+
+
+def _worker_check(model: Model, parts: list[Partition], deadline: float | None,
+                  budget: int) -> list[dict[str, Any]]:
+    return _check_parts(model, parts, deadline, budget, _STOP)
