@@ -158,3 +158,42 @@ def test_destroy_kills_daemons_and_removes_the_work_dir(hosts):
 def test_more_nodes_than_hosts_is_a_clear_error(hosts):
     with pytest.raises(HarnessError, match="only 3 hosts given"):
         _backend(hosts).create(TEST, 5)
+
+
+@pytest.mark.parametrize("system_name", ["etcd", "raft"])
+def test_system_over_ssh_write_one_node_read_another(nodes, system_name):
+    """etcd and our Raft nodes installed and run over ssh on the docker hosts."""
+    import time
+
+    from splitbrain.clusters.system import ClientError
+    from splitbrain.clusters.systems import get_system
+
+    cls = get_system(system_name)
+    system = cls(nodes, cls.parse_options({}), TEST)
+    try:
+        system.setup()
+        assert all(system.is_running(n) for n in nodes)
+        w, r = system.client(nodes[0]), system.client(nodes[-1])
+        try:
+            w.write("ssh-key", 42)
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    assert r.read("ssh-key") == 42
+                    break
+                except ClientError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.3)
+        finally:
+            w.close()
+            r.close()
+        follower = next(n for n in nodes if system.leader() is None
+                        or n.name != system.leader().name)
+        system.kill(follower)
+        assert not system.is_running(follower)
+        system.start(follower)
+        assert system.is_running(follower)
+    finally:
+        system.teardown()
+    assert not any(system.is_running(n) for n in nodes)
