@@ -273,7 +273,7 @@ class ListAppend:
                                        f"appended {hv!r} right after it, so T{b.index} follows "
                                        f"T{a.index} (ww)"}
             if rel == RW and a.node in self._readers.get(k, {}).get(prev, ()):
-                seen = "the initial empty list" if prev is INIT else f"{k!r} ending in {prev!r}"
+                seen = f"{k!r} as empty" if prev is INIT else f"{k!r} ending in {prev!r}"
                 return {"key": k, "value": None if prev is INIT else prev, "value'": hv,
                         "explanation": f"T{b.index} appended {hv!r} to {k!r}; T{a.index} read "
                                        f"{seen}, without {hv!r}, so T{a.index} precedes "
