@@ -59,6 +59,8 @@ class TestSpec:
         if not s.name:
             faults = "+".join(s.nemesis) if s.nemesis else "none"
             s.name = f"{s.system.rsplit(':', 1)[-1].lower()}-{s.workload}-{faults}"
+            if s.options:  # runs with a bug or mode switched on get their own directory
+                s.name += "-" + "-".join(f"{k}-{v}" for k, v in sorted(s.options.items()))
         s.validate()
         return s
 
