@@ -287,9 +287,20 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _is_txn(v: Any) -> bool:
+    """A list of micro-ops ``[f, key, value]`` with f in append / r / w."""
+    return (isinstance(v, list) and bool(v)
+            and all(isinstance(x, list) and len(x) == 3 and x[0] in ("append", "r", "w")
+                    for x in v))
+
+
 def _op_from_map(m: Any, source: str, line: int) -> Op:
     if not isinstance(m, dict):
         raise HistoryError(source, line, f"expected an op map, got {_kind(m)}")
+    if "f" not in m and _is_txn(m.get("value")):
+        m = {**m, "f": "txn"}        # Elle's sample histories omit :f on transactions
+    if "process" not in m and "f" in m and m["f"] == "txn":
+        m = {**m, "process": 0}      # ... and :process on single-process ones
     missing = [k for k in ("process", "type", "f") if k not in m]
     if missing:
         raise HistoryError(source, line, "op map lacks " + ", ".join(":" + k for k in missing))

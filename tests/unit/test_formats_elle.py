@@ -1,0 +1,27 @@
+"""Elle's sample histories omit :f and :process on transactions; the EDN reader
+fills them in (txn, process 0) only where the value is a list of micro-ops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from splitbrain.harness.formats import read_history
+from splitbrain.harness.history import HistoryError
+
+DATA = Path(__file__).parent / "data" / "elle"
+
+
+def test_paper_example_reads_as_txns_of_one_process() -> None:
+    ops = read_history(DATA / "paper-example.edn")
+    assert len(ops) == 8
+    assert {o.f for o in ops} == {"txn"} and {o.process for o in ops} == {0}
+    assert ops[0].value[0] == ["append", 253, 1]
+
+
+def test_a_map_without_f_that_is_not_a_txn_is_still_an_error(tmp_path: Path) -> None:
+    p = tmp_path / "h.edn"
+    p.write_text("{:type :invoke, :process 1, :value 3}\n")
+    with pytest.raises(HistoryError, match=r"h.edn:1: .*lacks :f"):
+        read_history(p)
