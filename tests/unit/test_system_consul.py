@@ -286,3 +286,252 @@ def test_read_errors_are_definite(tmp_path: Path) -> None:
         assert e.value.definite is True
     assert classify_error(500, "leadership lost while committing log", mutating=False) is True
     assert classify_error(500, "leadership lost while committing log", mutating=True) is False
+
+
+# -- membership (the `member` fault) against hand-written responses --------------------
+#
+# No real Consul ran: these check the sequence of HTTP calls member_remove / member_add /
+# members make through the system's own admin clients (per node, by host), what they
+# do on the nodes (stop, wipe, start with the setup command), and their error paths.
+
+class HostReplay:
+    """Serves (host, recording-or-exception) items in order; checks host, method and
+    path; logs (host, method, path, query) of every request."""
+
+    def __init__(self, *items: tuple[str, str | Exception]) -> None:
+        self.script = list(items)
+        self.log: list[tuple[str, str, str, dict]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        self.log.append((host, request.method, request.url.path, dict(request.url.params)))
+        assert self.script, f"unexpected request {request.method} {request.url}"
+        want_host, item = self.script.pop(0)
+        assert host == want_host, (item, host, request.url.path)
+        if isinstance(item, Exception):
+            raise item
+        rec = recording(item)
+        assert request.method == rec["request"]["method"], (item, request.method)
+        assert request.url.path == rec["request"]["path"], (item, request.url.path)
+        return respond(rec)
+
+
+class FakeClock:
+    """A poll clock that only moves when the system sleeps (no real waiting)."""
+
+    def __init__(self, real_pause: float = 0.0) -> None:
+        self.now, self.sleeps, self.real_pause = 1000.0, 0, real_pause
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        self.sleeps += 1
+        self.now += s
+        if self.real_pause:
+            import time
+            time.sleep(self.real_pause)
+
+
+def member_system(tmp_path: Path, handler, clock: FakeClock, **opts) -> tuple:
+    ns = nodes(tmp_path)
+    s = ConsulSystem(ns, ConsulSystem.parse_options({k: str(v) for k, v in opts.items()}), "t")
+    s.transport = httpx.MockTransport(handler)
+    s.clock, s.sleep = clock.clock, clock.sleep
+    return s, ns
+
+
+def seed_data(node: LocalNode) -> Path:
+    d = Path(node.work_dir) / "consul" / "data"
+    d.mkdir(parents=True)
+    (d / "raft.db").write_text("old state")
+    return d
+
+
+def test_member_fault_is_supported() -> None:
+    assert "member" in ConsulSystem.supports
+    assert ConsulSystem.parse_options({})["member_timeout"] == 60.0
+
+
+def test_member_remove_graceful_leave(tmp_path: Path) -> None:
+    rp = HostReplay(("127.0.0.3", "agent_leave"),
+                    ("127.0.0.1", "operator_raft_configuration_without_n3"))
+    clock = FakeClock()
+    s, ns = member_system(tmp_path, rp, clock)
+    data = seed_data(ns[2])
+    s.member_remove(ns[2])
+    assert [(h, m, p) for h, m, p, _ in rp.log] == [
+        ("127.0.0.3", "PUT", "/v1/agent/leave"),                   # the node itself leaves
+        ("127.0.0.1", "GET", "/v1/operator/raft/configuration"),   # a survivor confirms
+    ]
+    assert rp.script == [] and clock.sleeps == 0
+    assert not data.exists() and not (Path(ns[2].work_dir) / "consul").exists()   # wiped
+    assert (Path(ns[0].work_dir)).exists()                         # the others untouched
+
+
+def test_member_remove_forces_out_a_dead_node(tmp_path: Path) -> None:
+    refused = httpx.ConnectError("connection refused")
+    rp = HostReplay(
+        ("127.0.0.3", refused),                                   # n3 is down: no leave
+        ("127.0.0.1", refused),                                   # n1 down too: ask n2
+        ("127.0.0.2", "operator_raft_configuration"),             # n3 still a peer
+        ("127.0.0.1", refused),                                   # force via n1: not sent
+        ("127.0.0.2", "agent_force_leave_n3"),
+        ("127.0.0.2", "raft_peer_delete"),
+        ("127.0.0.1", refused),
+        ("127.0.0.2", "operator_raft_configuration_without_n3"),  # gone
+    )
+    clock = FakeClock()
+    s, ns = member_system(tmp_path, rp, clock,
+                          consul_binary=fake_consul(tmp_path, "exec sleep 30"))
+    data = seed_data(ns[2])
+    s.start(ns[2])                       # its process lives on, but its API does not answer
+    try:
+        s.member_remove(ns[2])
+        assert not s.is_running(ns[2])   # stopped before the force-leave
+    finally:
+        s.stop(ns[2])
+    assert rp.script == []
+    delete = [e for e in rp.log if e[1] == "DELETE"]
+    assert delete == [("127.0.0.2", "DELETE", "/v1/operator/raft/peer",
+                       {"address": "127.0.0.3:8300"})]
+    assert clock.sleeps == 1 and not data.exists()
+
+
+def test_member_remove_gives_up_with_one_line_error(tmp_path: Path) -> None:
+    log: list[tuple[str, str, str]] = []
+
+    def stuck(request: httpx.Request) -> httpx.Response:
+        log.append((request.url.host, request.method, request.url.path))
+        name = {"/v1/agent/leave": "error_no_cluster_leader",
+                "/v1/operator/raft/configuration": "operator_raft_configuration",
+                "/v1/agent/force-leave/n3": "agent_force_leave_n3",
+                "/v1/operator/raft/peer": "error_raft_peer_no_leader"}[request.url.path]
+        return respond(recording(name))
+
+    clock = FakeClock()
+    s, ns = member_system(tmp_path, stuck, clock, member_timeout=2)
+    data = seed_data(ns[2])
+    with pytest.raises(HarnessError) as e:
+        s.member_remove(ns[2])
+    msg = str(e.value)
+    assert "\n" not in msg and "n3" in msg and "-o member_timeout" in msg
+    assert "still in the raft configuration" in msg
+    # the forced removal was tried through both survivors, every poll until the deadline
+    assert ("127.0.0.1", "DELETE", "/v1/operator/raft/peer") in log
+    assert ("127.0.0.2", "DELETE", "/v1/operator/raft/peer") in log
+    assert clock.sleeps == 4
+    assert data.exists()                          # not confirmed removed: state kept
+
+
+def test_members_map_names_and_addresses(tmp_path: Path) -> None:
+    rp = HostReplay(("127.0.0.1", httpx.ConnectError("refused")),
+                    ("127.0.0.2", "operator_raft_configuration_unknown"))
+    s, _ = member_system(tmp_path, rp, FakeClock())
+    # "(unknown)" at 127.0.0.3 is our n3; an address that is none of ours stays visible
+    assert s.members() == ["127.0.0.9:8300", "n1", "n2", "n3"]
+    refused = httpx.ConnectError("refused")
+    rp2 = HostReplay(*[(f"127.0.0.{i}", refused) for i in (1, 2, 3)])
+    s2, _ = member_system(tmp_path / "b", rp2, FakeClock())
+    assert s2.members() == []                      # nobody answers: no known members
+
+
+def fake_consul(tmp_path: Path, body: str) -> Path:
+    """A stand-in executable for the start command: records its argv, then runs body."""
+    fake = tmp_path / "fake-consul"
+    fake.write_text("#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$(dirname \"$0\")/../argv\"\n"
+                    + body + "\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_member_add_wipes_starts_joins_and_waits_for_voter(tmp_path: Path) -> None:
+    rp = HostReplay(
+        ("127.0.0.3", httpx.ConnectError("refused")),             # agent not listening yet
+        ("127.0.0.3", "agent_join_n1"),
+        ("127.0.0.1", "operator_raft_configuration_n3_nonvoter"),  # autopilot staging
+        ("127.0.0.1", "operator_raft_configuration_n3_voter"),
+    )
+    clock = FakeClock()
+    s, ns = member_system(tmp_path, rp, clock,
+                          consul_binary=fake_consul(tmp_path, "exec sleep 30"))
+    data = seed_data(ns[2])
+    try:
+        s.member_add(ns[2])
+        assert s.is_running(ns[2])
+        argv = (Path(ns[2].work_dir) / "argv").read_text().splitlines()
+    finally:
+        s.stop(ns[2])
+    assert rp.script == [] and clock.sleeps == 2
+    assert [(h, m, p) for h, m, p, _ in rp.log] == [
+        ("127.0.0.3", "PUT", "/v1/agent/join/127.0.0.1"),
+        ("127.0.0.3", "PUT", "/v1/agent/join/127.0.0.1"),
+        ("127.0.0.1", "GET", "/v1/operator/raft/configuration"),
+        ("127.0.0.1", "GET", "/v1/operator/raft/configuration"),
+    ]
+    assert not (data / "raft.db").exists()                     # started from a wiped dir
+    assert argv == s.command(ns[2])[1:]                        # the setup command line
+    assert "-retry-join=127.0.0.1" in argv and "-retry-join=127.0.0.2" in argv
+
+
+def test_member_add_tries_the_next_survivor_to_join(tmp_path: Path) -> None:
+    rp = HostReplay(
+        ("127.0.0.3", "error_join_failed"),                       # n1's serf refused
+        ("127.0.0.3", "agent_join_n1"),                           # path checked below
+        ("127.0.0.1", "operator_raft_configuration_n3_voter"),
+    )
+    # the second join goes to n2: serve it from a recording of the same shape
+    rec = recording("agent_join_n1")
+    rec["request"]["path"] = "/v1/agent/join/127.0.0.2"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/agent/join/127.0.0.2":
+            rp.log.append((request.url.host, request.method, request.url.path, {}))
+            rp.script.pop(0)
+            return respond(rec)
+        return rp(request)
+
+    clock = FakeClock()
+    s, ns = member_system(tmp_path, handler, clock,
+                          consul_binary=fake_consul(tmp_path, "exec sleep 30"))
+    try:
+        s.member_add(ns[2])
+    finally:
+        s.stop(ns[2])
+    assert [p for _, _, p, _ in rp.log] == [
+        "/v1/agent/join/127.0.0.1", "/v1/agent/join/127.0.0.2",
+        "/v1/operator/raft/configuration"]
+    assert clock.sleeps == 0
+
+
+def test_member_add_agent_exits_is_one_line_error(tmp_path: Path) -> None:
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    clock = FakeClock(real_pause=0.05)            # let the stand-in's exit be seen
+    s, ns = member_system(tmp_path, refused, clock, consul_binary=fake_consul(
+        tmp_path, "echo '==> Error starting agent: bind: address already in use'; exit 1"))
+    with pytest.raises(HarnessError) as e:
+        s.member_add(ns[2])
+    msg = str(e.value)
+    assert "\n" not in msg and "consul on n3 exited" in msg
+    assert "address already in use" in msg
+
+
+def test_member_add_times_out_as_non_voter(tmp_path: Path) -> None:
+    def staging(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/v1/agent/join/"):
+            return respond(recording("agent_join_n1"))
+        return respond(recording("operator_raft_configuration_n3_nonvoter"))
+
+    clock = FakeClock()
+    s, ns = member_system(tmp_path, staging, clock, member_timeout=1,
+                          consul_binary=fake_consul(tmp_path, "exec sleep 30"))
+    try:
+        with pytest.raises(HarnessError) as e:
+            s.member_add(ns[2])
+    finally:
+        s.stop(ns[2])
+    msg = str(e.value)
+    assert "\n" not in msg and "n3 is still a non-voter" in msg and "member_timeout" in msg
+    assert clock.sleeps == 2

@@ -12,6 +12,15 @@ bound to the node's address, with its data in ``<work_dir>/consul``. The client
 uses ``/v1/kv`` (``?cas=ModifyIndex`` for compare-and-set, the consistency mode
 as a query parameter) and sessions for locks (``/v1/session/create`` with a TTL,
 then ``?acquire=`` / ``?release=``).
+
+Membership (the ``member`` fault), written from Consul's documented HTTP API and
+tested only against hand-written responses: removal asks the node itself to leave
+(``PUT /v1/agent/leave``), stops it, then makes sure it is gone from the raft
+configuration as a surviving server sees it (``PUT /v1/agent/force-leave/<node>``
+and ``DELETE /v1/operator/raft/peer?address=`` if still listed), and wipes it.
+Adding wipes it, starts it with the setup command (``-retry-join`` to the others),
+asks it to join a survivor (``PUT /v1/agent/join/<addr>``) and waits until a
+survivor lists it as a voter in ``/v1/operator/raft/configuration``.
 """
 
 from __future__ import annotations
@@ -243,6 +252,23 @@ class ConsulClient(Client):
         r = self.call("GET", "/v1/operator/raft/configuration", mutating=False)
         return r.json().get("Servers") or []
 
+    def agent_leave(self) -> None:
+        """Ask this agent to leave gracefully (a server leaves the raft peer set) and exit."""
+        self.call("PUT", "/v1/agent/leave", mutating=True)
+
+    def force_leave(self, node_name: str) -> None:
+        """Ask this agent to move a failed (stopped) member to the "left" state."""
+        self.call("PUT", f"/v1/agent/force-leave/{quote(node_name, safe='')}", mutating=True)
+
+    def raft_remove_peer(self, address: str) -> None:
+        """Remove the server at ``address`` (``ip:8300``) from the raft configuration."""
+        self.call("DELETE", "/v1/operator/raft/peer", params={"address": address},
+                  mutating=True)
+
+    def agent_join(self, address: str) -> None:
+        """Ask this agent to join the LAN pool through the agent at ``address``."""
+        self.call("PUT", f"/v1/agent/join/{quote(address, safe='')}", mutating=True)
+
     def close(self) -> None:
         self._http.close()
 
@@ -252,7 +278,7 @@ class ConsulSystem(System):
 
     name: ClassVar[str] = "consul"
     daemon: ClassVar[str] = "consul"
-    supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause"})
+    supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause", "member"})
     options: ClassVar[dict[str, SystemOption]] = {
         "consul_binary": SystemOption("", "path of a consul binary on this host, copied to "
                                       "every node"),
@@ -260,6 +286,8 @@ class ConsulSystem(System):
         "timeout": SystemOption(5.0, "client request timeout in seconds", float),
         "raft_multiplier": SystemOption(1, "Consul performance.raft_multiplier (1: fastest "
                                         "failure detection)", int),
+        "member_timeout": SystemOption(60.0, "seconds a membership change may take (leave "
+                                       "confirmed, or a new server promoted to voter)", float),
     }
 
     def __init__(self, nodes: list[Node], opts: dict[str, Any], test_name: str = "test") -> None:
@@ -268,6 +296,11 @@ class ConsulSystem(System):
         self._expected_up: set[str] = set()
         self._from_image: str | None = None
         self._image_lock = threading.Lock()
+        # Seams for unit tests (no real Consul exists where this was written): the
+        # HTTP transport of the system's own admin clients, and the poll clock.
+        self.transport: httpx.BaseTransport | None = None
+        self.sleep: Any = time.sleep
+        self.clock: Any = time.monotonic
 
     def _opt(self, key: str) -> Any:
         return self.opts.get(key, self.options[key].default)
@@ -358,8 +391,9 @@ class ConsulSystem(System):
         return ConsulClient(node, consistency=str(self._opt("consistency")),
                             timeout=float(self._opt("timeout")))
 
-    def _admin(self, node: Node) -> ConsulClient:
-        return ConsulClient(node, consistency="consistent", timeout=2.0)
+    def _admin(self, node: Node, timeout: float = 2.0) -> ConsulClient:
+        return ConsulClient(node, consistency="consistent", timeout=timeout,
+                            transport=self.transport)
 
     def _node_by_server_addr(self, addr: str) -> Node | None:
         host = addr.rsplit(":", 1)[0]
@@ -381,17 +415,153 @@ class ConsulSystem(System):
                 votes[ld.name] = votes.get(ld.name, 0) + 1
         return self.node(max(votes, key=lambda k: votes[k])) if votes else None
 
-    def members(self) -> list[str]:
-        """Server names in the raft configuration (as the first agent that answers says)."""
-        for n in self.nodes:
+    def _member_name(self, server: dict[str, Any]) -> str:
+        """Our node name for a raft server entry: by Node name, else by its address.
+
+        Consul reports ``(unknown)`` for a stale peer it has no member for; such an
+        entry is mapped through its ``Address``, and kept as that address when it
+        is none of our nodes (so a leftover peer stays visible).
+        """
+        name = str(server.get("Node") or "")
+        if any(n.name == name for n in self.nodes):
+            return name
+        addr = str(server.get("Address") or "")
+        n = self._node_by_server_addr(addr) if addr else None
+        return n.name if n is not None else (addr or name)
+
+    def _raft_servers(self, among: list[Node]) -> tuple[list[dict[str, Any]] | None, str]:
+        """The raft configuration from the first of ``among`` that answers, else
+        (None, the last error)."""
+        last = "no node to ask"
+        for n in among:
             c = self._admin(n)
             try:
-                return sorted(str(s.get("Node")) for s in c.raft_configuration())
+                return c.raft_configuration(), ""
+            except ClientError as e:
+                last = str(e)
+            finally:
+                c.close()
+        return None, last
+
+    def members(self) -> list[str]:
+        """Our names of the servers in the raft configuration (first agent that answers)."""
+        servers, _ = self._raft_servers(self.nodes)
+        return sorted(self._member_name(s) for s in servers or [])
+
+    def _entry_for(self, servers: list[dict[str, Any]], node: Node) -> dict[str, Any] | None:
+        return next((s for s in servers if self._member_name(s) == node.name), None)
+
+    def _survivors(self, node: Node) -> list[Node]:
+        return [n for n in self.nodes if n.name != node.name]
+
+    def member_remove(self, node: Node) -> None:
+        """Take ``node`` out of the cluster through Consul's API, stop it and wipe it.
+
+        The node is first asked to leave gracefully (its server removes itself from
+        the raft peer set, then the agent exits). If it cannot (down, paused) or is
+        still listed afterwards, a surviving agent force-leaves it and removes its
+        raft peer by address. Raises HarnessError if no survivor confirms the
+        removal within ``member_timeout``. Not run against a real Consul.
+        """
+        timeout = float(self._opt("member_timeout"))
+        c = self._admin(node, timeout=min(timeout, 30.0))
+        try:
+            c.agent_leave()
+        except ClientError:
+            pass                        # down or paused: forced out below
+        finally:
+            c.close()
+        self.stop(node)                 # force-leave only takes effect on a stopped agent
+        survivors = self._survivors(node)
+        address = f"{node.address}:{SERVER_PORT}"
+        deadline = self.clock() + timeout
+        forced = False
+        while True:
+            servers, err = self._raft_servers(survivors)
+            if servers is not None:
+                if self._entry_for(servers, node) is None:
+                    break
+                err = f"{node.name} still in the raft configuration"
+                if not forced:
+                    forced = self._force_out(survivors, node, address)
+            if self.clock() >= deadline:
+                raise HarnessError(f"consul: could not remove {node.name} from the cluster "
+                                   f"within {timeout:.0f}s ({err[:200]}); check the survivors' "
+                                   f"logs or raise -o member_timeout")
+            self.sleep(0.5)
+        self.wipe(node)
+
+    def _force_out(self, survivors: list[Node], node: Node, address: str) -> bool:
+        """Force-leave ``node`` and delete its raft peer via the first survivor that
+        takes both; True once one did."""
+        for n in survivors:
+            c = self._admin(n, timeout=10.0)
+            try:
+                c.force_leave(node.name)
+                c.raft_remove_peer(address)
+                return True
             except ClientError:
                 continue
             finally:
                 c.close()
-        return []
+        return False
+
+    def member_add(self, node: Node) -> None:
+        """Wipe ``node``, start it with the setup command and wait until it is a voter.
+
+        The setup command's ``-bootstrap-expect`` does not split the cluster: Consul
+        only bootstraps when none of the servers it sees has raft peers, and the
+        survivors do. Its ``-retry-join`` list names every other node; the agent is
+        also asked to join a survivor explicitly so a failed first retry-join attempt
+        (retried only every 30 s) does not stall the heal. Consul's autopilot adds a
+        new server as a non-voter and promotes it once stable, so this waits for
+        ``Voter: true``. Raises HarnessError (with the log tail if the agent exited)
+        after ``member_timeout``. Not run against a real Consul.
+        """
+        timeout = float(self._opt("member_timeout"))
+        if self.is_running(node):
+            self.stop(node)
+        self.wipe(node)
+        self.start(node)
+        survivors = self._survivors(node)
+        deadline = self.clock() + timeout
+        joined = False
+        err = "not asked yet"
+        while True:
+            if not joined:
+                joined, err = self._join(node, survivors)
+            if joined:
+                servers, err = self._raft_servers(survivors)
+                if servers is not None:
+                    entry = self._entry_for(servers, node)
+                    if entry is not None and entry.get("Voter"):
+                        return
+                    err = (f"{node.name} is not in the raft configuration" if entry is None
+                           else f"{node.name} is still a non-voter")
+            if not self.is_running(node):
+                self._fail_if_exited()
+            if self.clock() >= deadline:
+                raise HarnessError(f"consul: {node.name} did not rejoin as a voter within "
+                                   f"{timeout:.0f}s ({err[:200]}); see "
+                                   f"{self.log_files(node)[0]} or raise -o member_timeout")
+            self.sleep(0.5)
+
+    def _join(self, node: Node, survivors: list[Node]) -> tuple[bool, str]:
+        """Ask ``node``'s agent to join the first survivor that lets it."""
+        c = self._admin(node, timeout=10.0)
+        err = "no survivor to join"
+        try:
+            for n in survivors:
+                try:
+                    c.agent_join(n.address)
+                    return True, ""
+                except ClientError as e:
+                    err = str(e)
+                    if "not sent" in err:       # our own agent is not up yet
+                        break
+            return False, err
+        finally:
+            c.close()
 
     def healthy(self) -> bool:
         """Every agent knows a leader and answers a consistent KV read."""
