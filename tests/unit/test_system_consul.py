@@ -535,3 +535,25 @@ def test_member_add_times_out_as_non_voter(tmp_path: Path) -> None:
     msg = str(e.value)
     assert "\n" not in msg and "n3 is still a non-voter" in msg and "member_timeout" in msg
     assert clock.sleeps == 2
+
+
+def test_member_add_join_refused_everywhere_is_one_line_error(tmp_path: Path) -> None:
+    joins: list[str] = []
+
+    def refuse_join(request: httpx.Request) -> httpx.Response:
+        joins.append(request.url.path)
+        return respond(recording("error_join_failed"))    # a body with newlines and tabs
+
+    clock = FakeClock()
+    s, ns = member_system(tmp_path, refuse_join, clock, member_timeout=1,
+                          consul_binary=fake_consul(tmp_path, "exec sleep 30"))
+    try:
+        with pytest.raises(HarnessError) as e:
+            s.member_add(ns[2])
+    finally:
+        s.stop(ns[2])
+    msg = str(e.value)
+    assert "\n" not in msg and "\t" not in msg
+    assert "did not rejoin" in msg and "Failed to join 127.0.0.1:8301" in msg
+    assert joins[:2] == ["/v1/agent/join/127.0.0.1", "/v1/agent/join/127.0.0.2"]
+    assert not any(p.endswith("raft/configuration") for p in joins)   # never joined

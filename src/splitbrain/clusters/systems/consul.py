@@ -13,14 +13,9 @@ uses ``/v1/kv`` (``?cas=ModifyIndex`` for compare-and-set, the consistency mode
 as a query parameter) and sessions for locks (``/v1/session/create`` with a TTL,
 then ``?acquire=`` / ``?release=``).
 
-Membership (the ``member`` fault), written from Consul's documented HTTP API and
-tested only against hand-written responses: removal asks the node itself to leave
-(``PUT /v1/agent/leave``), stops it, then makes sure it is gone from the raft
-configuration as a surviving server sees it (``PUT /v1/agent/force-leave/<node>``
-and ``DELETE /v1/operator/raft/peer?address=`` if still listed), and wipes it.
-Adding wipes it, starts it with the setup command (``-retry-join`` to the others),
-asks it to join a survivor (``PUT /v1/agent/join/<addr>``) and waits until a
-survivor lists it as a voter in ``/v1/operator/raft/configuration``.
+Membership (the ``member`` fault: leave / force-leave / raft peer delete, then
+rejoin until a voter) is written from the documented HTTP API and likewise tested
+only against hand-written responses.
 """
 
 from __future__ import annotations
@@ -109,6 +104,11 @@ def _dec_b64(s: str | None) -> Any:
         return None
     raw = base64.b64decode(s)
     return None if raw == b"" else json.loads(raw)
+
+
+def _line(text: str, limit: int = 200) -> str:
+    """``text`` on one line (Consul error bodies hold newlines and tabs), cut at ``limit``."""
+    return " ".join(text.split())[:limit]
 
 
 def kv_path(key: str, prefix: str = KV_PREFIX) -> str:
@@ -372,7 +372,6 @@ class ConsulSystem(System):
         node.start_daemon(self.daemon, self.command(node), log_file=self.log_files(node)[0])
         self._expected_up.add(node.name)
 
-
     def stop(self, node: Node) -> None:
         self._expected_up.discard(node.name)
         node.stop_daemon(self.daemon)
@@ -430,8 +429,7 @@ class ConsulSystem(System):
         return n.name if n is not None else (addr or name)
 
     def _raft_servers(self, among: list[Node]) -> tuple[list[dict[str, Any]] | None, str]:
-        """The raft configuration from the first of ``among`` that answers, else
-        (None, the last error)."""
+        """The raft configuration from the first of ``among`` that answers, or (None, error)."""
         last = "no node to ask"
         for n in among:
             c = self._admin(n)
@@ -451,9 +449,6 @@ class ConsulSystem(System):
     def _entry_for(self, servers: list[dict[str, Any]], node: Node) -> dict[str, Any] | None:
         return next((s for s in servers if self._member_name(s) == node.name), None)
 
-    def _survivors(self, node: Node) -> list[Node]:
-        return [n for n in self.nodes if n.name != node.name]
-
     def member_remove(self, node: Node) -> None:
         """Take ``node`` out of the cluster through Consul's API, stop it and wipe it.
 
@@ -464,29 +459,27 @@ class ConsulSystem(System):
         removal within ``member_timeout``. Not run against a real Consul.
         """
         timeout = float(self._opt("member_timeout"))
-        c = self._admin(node, timeout=min(timeout, 30.0))
+        c = self._admin(node, timeout=min(timeout, 15.0))
         try:
             c.agent_leave()
         except ClientError:
-            pass                        # down or paused: forced out below
+            pass                        # down or paused (a read timeout): forced out below
         finally:
             c.close()
         self.stop(node)                 # force-leave only takes effect on a stopped agent
-        survivors = self._survivors(node)
+        survivors = [n for n in self.nodes if n.name != node.name]
         address = f"{node.address}:{SERVER_PORT}"
         deadline = self.clock() + timeout
-        forced = False
         while True:
             servers, err = self._raft_servers(survivors)
             if servers is not None:
                 if self._entry_for(servers, node) is None:
                     break
                 err = f"{node.name} still in the raft configuration"
-                if not forced:
-                    forced = self._force_out(survivors, node, address)
+                self._force_out(survivors, node, address)   # again each poll: harmless
             if self.clock() >= deadline:
                 raise HarnessError(f"consul: could not remove {node.name} from the cluster "
-                                   f"within {timeout:.0f}s ({err[:200]}); check the survivors' "
+                                   f"within {timeout:.0f}s ({_line(err)}); check the survivors' "
                                    f"logs or raise -o member_timeout")
             self.sleep(0.5)
         self.wipe(node)
@@ -509,21 +502,19 @@ class ConsulSystem(System):
     def member_add(self, node: Node) -> None:
         """Wipe ``node``, start it with the setup command and wait until it is a voter.
 
-        The setup command's ``-bootstrap-expect`` does not split the cluster: Consul
-        only bootstraps when none of the servers it sees has raft peers, and the
-        survivors do. Its ``-retry-join`` list names every other node; the agent is
-        also asked to join a survivor explicitly so a failed first retry-join attempt
-        (retried only every 30 s) does not stall the heal. Consul's autopilot adds a
-        new server as a non-voter and promotes it once stable, so this waits for
-        ``Voter: true``. Raises HarnessError (with the log tail if the agent exited)
-        after ``member_timeout``. Not run against a real Consul.
+        ``-bootstrap-expect`` cannot split the cluster: Consul only bootstraps when no
+        server it sees has raft peers, and the survivors do. Besides ``-retry-join``
+        (retried only every 30 s) the agent is asked to join a survivor explicitly.
+        Autopilot adds a new server as a non-voter and promotes it once stable, hence
+        the wait for ``Voter: true``. HarnessError (with the log tail if the agent
+        exited) after ``member_timeout``. Not run against a real Consul.
         """
         timeout = float(self._opt("member_timeout"))
         if self.is_running(node):
             self.stop(node)
         self.wipe(node)
         self.start(node)
-        survivors = self._survivors(node)
+        survivors = [n for n in self.nodes if n.name != node.name]
         deadline = self.clock() + timeout
         joined = False
         err = "not asked yet"
@@ -542,7 +533,7 @@ class ConsulSystem(System):
                 self._fail_if_exited()
             if self.clock() >= deadline:
                 raise HarnessError(f"consul: {node.name} did not rejoin as a voter within "
-                                   f"{timeout:.0f}s ({err[:200]}); see "
+                                   f"{timeout:.0f}s ({_line(err)}); see "
                                    f"{self.log_files(node)[0]} or raise -o member_timeout")
             self.sleep(0.5)
 
