@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from splitbrain.checker.models import NOT_READ as _NOT_READ
 from splitbrain.checker.models import UNKNOWN, Model, get_model
 from splitbrain.checker.result import UNKNOWN_VERDICT, LinResult, merge_valid
 from splitbrain.harness.history import FAIL, INFO, INVOKE, NEMESIS, OK, Op
@@ -127,6 +128,7 @@ def _search_gen(model: Model, calls: list[Call], deadline: float | None, max_cac
     steps = [model.stepper(c.inp) for c in calls]
     inps = [c.inp for c in calls]
     outs = [c.out for c in calls]
+    reads = [model.read_expects(c.inp, c.out) for c in calls]
     events: list[tuple[int, int, bool]] = []
     for i in req:
         events.append((calls[i].call, i, True))
@@ -182,7 +184,12 @@ def _search_gen(model: Model, calls: list[Call], deadline: float | None, max_cac
         m = match[e]
         if m > 0:  # the call entry of a completed op
             i = oid[e]
-            ok, ns = steps[i](state, inps[i], outs[i])
+            x = reads[i]
+            if x is _NOT_READ:
+                ok, ns = steps[i](state, inps[i], outs[i])
+            else:  # a read: legal iff the state is what it saw; no call needed
+                ok = state == x
+                ns = state
             if ok:
                 nl = rl | rbit[e]
                 key = (nl, ns)
@@ -441,7 +448,10 @@ def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
         op = f["ops"][f["failing_op"]] if f["failing_op"] is not None else None
         where = f" key {f['key']!r}:" if f["key"] is not None else ""
         n_bad = sum(1 for r in results if r["valid"] is False)
+        n_skip = sum(1 for r in results if r.get("skipped"))
         res.reason = f"{n_bad} of {len(parts)} partition(s) not linearizable"
+        if n_skip:
+            res.reason += f" ({n_skip} not finished: stopped once one was invalid)"
         if op is not None:
             res.reason += (f";{where} {op['desc']} (process {op['process']}, history index "
                            f"{op['index']}) cannot be linearized after state "

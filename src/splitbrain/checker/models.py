@@ -39,6 +39,10 @@ UNKNOWN = _Unknown()
 CAS_FAILED = False
 
 
+#: ``Model.read_expects`` for an op that is not a plain read
+NOT_READ = object()
+
+
 class ModelError(ValueError):
     """An op the model cannot interpret (wrong ``f`` or value shape)."""
 
@@ -95,6 +99,11 @@ class Model:
     def stepper(self, inp: Any) -> Step:
         """A step function specialised for this input (avoids dispatch in the hot loop)."""
         raise NotImplementedError
+
+    def read_expects(self, inp: Any, out: Any) -> Any:
+        """For a plain read (legal iff the state equals X, state unchanged): X.
+        Else :data:`NOT_READ`. Lets the search skip a call per read."""
+        return NOT_READ
 
     def partition(self, invoke: Op) -> Hashable:
         """The history-partition key of an op (``None``: one partition)."""
@@ -160,6 +169,9 @@ class CasRegister(Model):
             return ("c", freeze(v[0]), freeze(v[1])), out
         raise self._bad(invoke)
 
+    def read_expects(self, inp: Any, out: Any) -> Any:
+        return out if inp[0] == "r" and out is not UNKNOWN else NOT_READ
+
     def stepper(self, inp: Any) -> Step:
         return self._steps[inp[0]]
 
@@ -218,6 +230,9 @@ class KV(Model):
             v = invoke.value
             return (f, "" if v is None else str(v)), (True if outcome == OK else UNKNOWN)
         raise self._bad(invoke)
+
+    def read_expects(self, inp: Any, out: Any) -> Any:
+        return out if inp[0] == "get" and out is not UNKNOWN else NOT_READ
 
     def stepper(self, inp: Any) -> Step:
         return self._steps[inp[0]]
@@ -331,6 +346,9 @@ class Counter(Model):
             return ("add", v), (True if outcome == OK else UNKNOWN)
         raise self._bad(invoke)
 
+    def read_expects(self, inp: Any, out: Any) -> Any:
+        return out if inp[0] == "read" and out is not UNKNOWN else NOT_READ
+
     def stepper(self, inp: Any) -> Step:
         return _cnt_read if inp[0] == "read" else _cnt_add
 
@@ -369,6 +387,9 @@ class SetModel(Model):
         if invoke.f == "add":
             return ("add", frozenset([freeze(invoke.value)])), (True if outcome == OK else UNKNOWN)
         raise self._bad(invoke)
+
+    def read_expects(self, inp: Any, out: Any) -> Any:
+        return out if inp[0] == "read" and out is not UNKNOWN else NOT_READ
 
     def stepper(self, inp: Any) -> Step:
         return _set_read if inp[0] == "read" else _set_add
