@@ -13,24 +13,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from corpus import elle_sample
 
 from splitbrain.checker.elle import check
-from splitbrain.harness.formats import parse_edn, read_history
+from splitbrain.harness.formats import parse_edn, parse_history
 from splitbrain.harness.history import Op
-
-DATA = Path(__file__).parent / "data" / "elle"
 
 
 def paper_example() -> list[Op]:
-    forms = parse_edn((DATA / "paper-example.edn").read_text())
+    forms = parse_edn(elle_sample("paper-example.edn"))
     return [Op(type=str(m["type"]), process=0, f="txn",
                value=[[str(f), k, v] for f, k, v in m["value"]], index=i)
             for i, m in enumerate(forms)]
 
 
 def test_si_without_g_single() -> None:
-    ops = read_history(DATA / "si-without-g-single.edn")
+    ops = parse_history(elle_sample("si-without-g-single.edn"), "edn", "si-without-g-single.edn")
     r = check(ops, consistency_model="repeatable-read")
     assert r["anomaly_types"] == ["G2-item"]
     assert r["not"] == ["repeatable-read"]

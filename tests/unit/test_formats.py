@@ -3,30 +3,34 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from corpus import histories_dir, missing
 
 from splitbrain.harness.formats import Keyword, parse_edn, parse_history, read_history, sniff
 from splitbrain.harness.history import HistoryError, Op, pair
 
 
 def _corpus() -> Path:
-    """The reference histories: $SPLITBRAIN_HISTORIES, tests/data/histories, or the shared folder."""
-    for c in (os.environ.get("SPLITBRAIN_HISTORIES"),
-              Path(__file__).resolve().parents[1] / "data" / "histories",
-              "/work/shared/histories"):
-        if c and (Path(c) / "MANIFEST.json").exists():
-            return Path(c)
-    return Path("/nonexistent")
+    """The reference histories (see corpus.py: never committed here)."""
+    return histories_dir() or Path("/nonexistent")
 
 
 HIST = _corpus()
 MANIFEST = json.loads((HIST / "MANIFEST.json").read_text()) if (HIST / "MANIFEST.json").exists() else []
-needs_corpus = pytest.mark.skipif(not MANIFEST, reason="reference histories not present")
+
+
+@pytest.fixture
+def corpus_present() -> None:
+    """The reference corpus must exist: skipped locally without it, a failure in CI."""
+    if not MANIFEST:
+        missing("the reference histories (../shared/histories)")
+
+
+needs_corpus = pytest.mark.usefixtures("corpus_present")
 
 
 def _expected_counts(path: Path, fmt: str) -> Counter:

@@ -6,15 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from corpus import elle_sample
 
-from splitbrain.harness.formats import read_history
+from splitbrain.harness.formats import parse_history, read_history
 from splitbrain.harness.history import HistoryError
-
-DATA = Path(__file__).parent / "data" / "elle"
 
 
 def test_paper_example_reads_as_txns_of_one_process() -> None:
-    ops = read_history(DATA / "paper-example.edn")
+    ops = parse_history(elle_sample("paper-example.edn"), "edn", "paper-example.edn")
     assert len(ops) == 8
     assert {o.f for o in ops} == {"txn"} and {o.process for o in ops} == {0}
     assert ops[0].value[0] == ["append", 253, 1]

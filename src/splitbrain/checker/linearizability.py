@@ -266,6 +266,16 @@ def _search_gen(model: Model, calls: list[Call], deadline: float | None, max_cac
                         pushed = True
                         break
             k += 1
+        # Count info pushes and backtracks too: a search that only tries crashed ops
+        # (e.g. a queue with many crashed enqueues) must still meet its deadline.
+        ticks += 1
+        if not ticks & 1023:
+            yield csize
+            if deadline is not None and clock() > deadline:
+                return {"valid": UNKNOWN_VERDICT, "reason": "time limit ran out"}
+            if csize > max_cache:
+                return {"valid": UNKNOWN_VERDICT,
+                        "reason": f"memory budget ran out ({csize} cached configurations)"}
         if pushed:
             e = nxt[0]
             continue
