@@ -11,6 +11,7 @@ error is a :class:`ClientError` saying whether the op certainly did not happen
 
 from __future__ import annotations
 
+import shlex
 import signal
 import time
 from abc import ABC, abstractmethod
@@ -117,10 +118,16 @@ class System(ABC):
     #: faults this system can take: a subset of kill, pause, member, clock
     supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause"})
 
+    #: seconds wait_healthy waits by default (JVMs take longer)
+    healthy_timeout: ClassVar[float] = 60.0
+
     def __init__(self, nodes: list[Node], opts: dict[str, Any], test_name: str = "test") -> None:
         self.nodes = nodes
         self.opts = opts
         self.test_name = test_name
+        self._expected_up: set[str] = set()   # nodes whose daemon we started and not stopped
+        self._bootstrapped = False
+        self._in_setup = False
 
     @classmethod
     def parse_options(cls, raw: dict[str, str]) -> dict[str, Any]:
@@ -154,10 +161,12 @@ class System(ABC):
         """Start the daemon on the node (with existing state if any)."""
 
     def stop(self, node: Node) -> None:
+        self._expected_up.discard(node.name)
         node.stop_daemon(self.daemon)
 
     def kill(self, node: Node) -> None:
         """SIGKILL, then wait until the process is gone (so a restart right away works)."""
+        self._expected_up.discard(node.name)
         pid = node.daemon_pid(self.daemon)
         node.signal_daemon(self.daemon, signal.SIGKILL)
         if pid is not None:
@@ -177,9 +186,31 @@ class System(ABC):
 
     def setup(self) -> None:
         """Install and start every node (in parallel), then wait until healthy."""
-        on_each(self.nodes, self.install)
-        on_each(self.nodes, self.start)
+        self._in_setup = True
+        try:
+            on_each(self.nodes, self.install)
+            on_each(self.nodes, self.start)
+        finally:
+            self._in_setup = False
+        self._bootstrapped = True
         self.wait_healthy()
+
+    def _has_data(self, node: Node) -> bool:
+        """Whether the node holds state from an earlier start (systems that join override)."""
+        return False
+
+    def _joins_running_cluster(self, node: Node) -> bool:
+        """An empty node started after bootstrap joins the running cluster.
+
+        Outside :meth:`setup`, a System made afresh for a cluster that exists
+        (``cluster status``, a recovery) knows that from the other nodes' data.
+        """
+        if self._has_data(node):
+            return False
+        if self._bootstrapped:
+            return True
+        return not self._in_setup and any(self._has_data(n) for n in self.nodes
+                                          if n.name != node.name)
 
     def teardown(self) -> None:
         """Stop every node at once (best effort: the backend removes the nodes anyway)."""
@@ -190,9 +221,25 @@ class System(ABC):
                 pass
         on_each(self.nodes, stop_quietly)
 
-    def wait_healthy(self, timeout: float = 60.0) -> None:
-        """Block until the cluster serves requests, or raise HarnessError."""
+    def _fail_if_exited(self) -> None:
+        """Raise with the log tail if a daemon we started has exited."""
+        for n in self.nodes:
+            if n.name in self._expected_up and not n.daemon_running(self.daemon):
+                log = self.log_files(n)[0]
+                tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(log)}"],
+                              check=False).stdout.strip().replace("\n", " | ")
+                raise HarnessError(f"{self.name} on {n.name} exited: "
+                                   f"{tail[-400:] or 'no log output'} (log: {log})")
+
+    def health_detail(self) -> str:
+        """What to say about the nodes when wait_healthy gives up (e.g. who is silent)."""
+        return ""
+
+    def wait_healthy(self, timeout: float | None = None) -> None:
+        """Block until :meth:`healthy`; fail fast with the log tail if a daemon exited."""
+        timeout = self.healthy_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
+        next_check = time.monotonic() + 1.0   # liveness checks cost an exec per node
         last: Exception | None = None
         while time.monotonic() < deadline:
             try:
@@ -200,9 +247,14 @@ class System(ABC):
                     return
             except Exception as e:  # noqa: BLE001 - retried until the deadline
                 last = e
-            time.sleep(0.3)
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + 1.5
+                self._fail_if_exited()
+            time.sleep(0.25)
+        detail = self.health_detail()
         raise HarnessError(f"{self.name} cluster not healthy after {timeout:.0f}s"
-                           + (f": {last}" if last else ""))
+                           + (f": {detail}" if detail else "") + (f"; {last}" if last else "")
+                           + f" (see the nodes' {self.daemon} logs)")
 
     def healthy(self) -> bool:
         """True once the cluster accepts client requests."""

@@ -25,7 +25,6 @@ import io
 import json
 import math
 import os
-import shlex
 import tarfile
 import threading
 import time
@@ -45,7 +44,6 @@ from splitbrain.clusters.system import (
     ClientError,
     System,
     SystemOption,
-    on_each,
 )
 
 HTTP_PORT = 8500
@@ -293,7 +291,6 @@ class ConsulSystem(System):
     def __init__(self, nodes: list[Node], opts: dict[str, Any], test_name: str = "test") -> None:
         super().__init__(nodes, opts, test_name)
         self._binary: dict[str, str] = {}
-        self._expected_up: set[str] = set()
         self._from_image: str | None = None
         self._image_lock = threading.Lock()
         # Seams for unit tests (no real Consul exists where this was written): the
@@ -357,12 +354,6 @@ class ConsulSystem(System):
         node.exec(["chmod", "755", f"{node.work_dir}/bin/consul"])
         self._binary[node.name] = f"{node.work_dir}/bin/consul"
 
-    def setup(self) -> None:
-        """Install and start every node in parallel, then wait until healthy."""
-        on_each(self.nodes, self.install)
-        on_each(self.nodes, self.start)
-        self.wait_healthy()
-
     def start(self, node: Node) -> None:
         if node.daemon_running(self.daemon):
             self._expected_up.add(node.name)
@@ -371,14 +362,6 @@ class ConsulSystem(System):
             self.install(node)
         node.start_daemon(self.daemon, self.command(node), log_file=self.log_files(node)[0])
         self._expected_up.add(node.name)
-
-    def stop(self, node: Node) -> None:
-        self._expected_up.discard(node.name)
-        node.stop_daemon(self.daemon)
-
-    def kill(self, node: Node) -> None:
-        self._expected_up.discard(node.name)
-        super().kill(node)
 
     def wipe(self, node: Node) -> None:
         node.exec(["rm", "-rf", f"{node.work_dir}/consul"])
@@ -568,28 +551,6 @@ class ConsulSystem(System):
                 c.close()
         return True
 
-    def _fail_if_exited(self) -> None:
-        """Raise with the log tail if a daemon we started has exited."""
-        for n in self.nodes:
-            if n.name in self._expected_up and not n.daemon_running(self.daemon):
-                tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
-                              check=False).stdout.strip().replace("\n", " | ")
-                raise HarnessError(f"consul on {n.name} exited: "
-                                   f"{tail[-400:] or 'no log output'} "
-                                   f"(log: {self.log_files(n)[0]})")
-
-    def wait_healthy(self, timeout: float = 60.0) -> None:
-        """Block until healthy; fail fast with the log tail if an agent exited."""
-        deadline = time.monotonic() + timeout
-        next_check = time.monotonic() + 1.0   # liveness checks cost an exec per node
-        while time.monotonic() < deadline:
-            if self.healthy():
-                return
-            if time.monotonic() >= next_check:
-                next_check = time.monotonic() + 1.5
-                self._fail_if_exited()
-            time.sleep(0.3)
-        raise HarnessError(f"consul cluster not healthy after {timeout:.0f}s")
 
 
 CONSUL_IMAGE = "hashicorp/consul"

@@ -35,7 +35,6 @@ from splitbrain.clusters.system import (
     ClientError,
     System,
     SystemOption,
-    on_each,
     parse_bool,
 )
 
@@ -339,9 +338,6 @@ class EtcdSystem(System):
         super().__init__(nodes, opts, test_name)
         safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in test_name)[:40]
         self.cluster_token = f"{safe}-{secrets.token_hex(4)}"
-        self._bootstrapped = False
-        self._in_setup = False
-        self._expected_up: set[str] = set()
 
     def _opt(self, key: str) -> Any:
         return self.opts.get(key, self.options[key].default)
@@ -412,38 +408,6 @@ class EtcdSystem(System):
                           log_file=self.log_files(node)[0])
         self._expected_up.add(node.name)
 
-    def setup(self) -> None:
-        self._in_setup = True
-        try:
-            on_each(self.nodes, self.install)
-            on_each(self.nodes, self.start)
-        finally:
-            self._in_setup = False
-        self._bootstrapped = True
-        self.wait_healthy()
-
-    def _joins_running_cluster(self, node: Node) -> bool:
-        """An empty node started after bootstrap joins the running cluster.
-
-        Outside :meth:`setup`, a System made afresh for a cluster that exists
-        (``cluster status``, a recovery) knows that from the other nodes' data.
-        """
-        if self._has_data(node):
-            return False
-        if self._bootstrapped:
-            return True
-        return not self._in_setup and any(self._has_data(n) for n in self.nodes
-                                          if n.name != node.name)
-
-
-    def stop(self, node: Node) -> None:
-        self._expected_up.discard(node.name)
-        node.stop_daemon(self.daemon)
-
-    def kill(self, node: Node) -> None:
-        self._expected_up.discard(node.name)
-        super().kill(node)
-
     def wipe(self, node: Node) -> None:
         node.exec(["rm", "-rf", self.data_dir(node)])
 
@@ -459,37 +423,11 @@ class EtcdSystem(System):
         return EtcdClient(node, timeout=timeout)
 
     # -- health, leader, members -----------------------------------------------------
-    def _dead_daemon_error(self) -> HarnessError | None:
-        for n in self.nodes:
-            if n.name in self._expected_up and not n.daemon_running(self.daemon):
-                tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
-                              check=False).stdout.strip().replace("\n", " | ")
-                return HarnessError(f"etcd on {n.name} exited: {tail[-400:] or 'no log output'} "
-                                    f"(log: {self.log_files(n)[0]})")
-        return None
 
-    def wait_healthy(self, timeout: float = 60.0) -> None:
-        """Block until every member answers a linearizable read; fail fast if etcd exited."""
-        deadline = time.monotonic() + timeout
-        next_check = time.monotonic() + 1.0   # liveness checks cost an exec per node
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            try:
-                if self.healthy():
-                    return
-            except Exception as e:  # noqa: BLE001 - retried until the deadline
-                last = e
-            if time.monotonic() >= next_check:
-                next_check = time.monotonic() + 1.5
-                dead = self._dead_daemon_error()
-                if dead is not None:
-                    raise dead
-            time.sleep(0.2)
+    def health_detail(self) -> str:
         answered = {n.name for n, _ in self._status_all()}
         silent = [n.name for n in self.nodes if n.name not in answered]
-        raise HarnessError(f"etcd cluster not healthy after {timeout:.0f}s"
-                           + (f": no status from {', '.join(silent)}" if silent else "")
-                           + (f"; {last}" if last else "") + " (see the nodes' etcd.log)")
+        return f"no status from {', '.join(silent)}" if silent else ""
 
     def healthy(self) -> bool:
         """Every node in the current configuration answers a linearizable read."""

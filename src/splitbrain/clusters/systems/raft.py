@@ -34,7 +34,6 @@ from splitbrain.clusters.system import (
     ClientError,
     System,
     SystemOption,
-    on_each,
 )
 from splitbrain.raft.client import RaftClient, RaftError
 from splitbrain.raft.core import BUGS
@@ -132,9 +131,6 @@ class RaftSystem(System):
 
     def __init__(self, nodes: list[Node], opts: dict[str, Any], test_name: str = "test") -> None:
         super().__init__(nodes, opts, test_name)
-        self._bootstrapped = False
-        self._in_setup = False
-        self._expected_up: set[str] = set()
 
     def _opt(self, key: str) -> Any:
         v = self.opts.get(key, self.options[key].default)
@@ -209,38 +205,6 @@ class RaftSystem(System):
                           env={"PYTHONPATH": self.lib_dir(node), "PYTHONUNBUFFERED": "1"})
         self._expected_up.add(node.name)
 
-    def setup(self) -> None:
-        self._in_setup = True
-        try:
-            on_each(self.nodes, self.install)
-            on_each(self.nodes, self.start)
-        finally:
-            self._in_setup = False
-        self._bootstrapped = True
-        self.wait_healthy()
-
-    def _joins_running_cluster(self, node: Node) -> bool:
-        """An empty node started after bootstrap joins the running cluster.
-
-        Outside :meth:`setup`, a System made afresh for a cluster that exists
-        (``cluster status``, a recovery) knows that from the other nodes' data.
-        """
-        if self._has_data(node):
-            return False
-        if self._bootstrapped:
-            return True
-        return not self._in_setup and any(self._has_data(n) for n in self.nodes
-                                          if n.name != node.name)
-
-
-    def stop(self, node: Node) -> None:
-        self._expected_up.discard(node.name)
-        node.stop_daemon(self.daemon)
-
-    def kill(self, node: Node) -> None:
-        self._expected_up.discard(node.name)
-        super().kill(node)
-
     def wipe(self, node: Node) -> None:
         node.exec(["rm", "-rf", self.data_dir(node)])
 
@@ -304,38 +268,6 @@ class RaftSystem(System):
             finally:
                 c.close()
         return True
-
-    def _fail_if_exited(self) -> None:
-        """Raise with the log tail if a daemon we started has exited."""
-        for n in self.nodes:
-            if n.name in self._expected_up and not n.daemon_running(self.daemon):
-                tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
-                              check=False).stdout.strip().replace("\n", " | ")
-                raise HarnessError(f"raft node {n.name} exited: "
-                                   f"{tail[-400:] or 'no log output'} "
-                                   f"(log: {self.log_files(n)[0]})")
-
-    def wait_healthy(self, timeout: float = 60.0) -> None:
-        """Block until healthy; fail fast with the log tail if a node exited."""
-        deadline = time.monotonic() + timeout
-        next_check = time.monotonic() + 1.0   # liveness checks cost an exec per node
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            try:
-                if self.healthy():
-                    return
-            except Exception as e:  # noqa: BLE001 - retried until the deadline
-                last = e
-            if time.monotonic() >= next_check:
-                next_check = time.monotonic() + 1.5
-                self._fail_if_exited()
-            time.sleep(0.2)
-        roles = {n.name: "no answer" for n in self.nodes}
-        roles.update({n.name: f"{st.get('role')} (term {st.get('term')}, leader "
-                              f"{st.get('leader')})" for n, st in self._statuses()})
-        raise HarnessError(f"raft cluster not healthy after {timeout:.0f}s: "
-                           + ", ".join(f"{k}: {v}" for k, v in roles.items())
-                           + (f"; {last}" if last else "") + " (see the nodes' raft.log)")
 
     def _admin_call(self, what: str, fn_name: str, *args: Any, avoid: Node,
                     timeout: float = 30.0) -> Any:

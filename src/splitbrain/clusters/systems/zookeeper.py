@@ -45,7 +45,6 @@ from splitbrain.clusters.system import (
     ClientError,
     System,
     SystemOption,
-    on_each,
     parse_bool,
 )
 
@@ -404,6 +403,7 @@ class ZooKeeperSystem(System):
     name: ClassVar[str] = "zookeeper"
     daemon: ClassVar[str] = "zookeeper"
     supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause"})
+    healthy_timeout: ClassVar[float] = 90.0   # a JVM per node
     options: ClassVar[dict[str, SystemOption]] = {
         "sync": SystemOption(False, "sync with the leader before every read (else reads may "
                              "be stale)", parse_bool),
@@ -418,7 +418,6 @@ class ZooKeeperSystem(System):
 
     def __init__(self, nodes: list[Node], opts: dict[str, Any], test_name: str = "test") -> None:
         super().__init__(nodes, opts, test_name)
-        self._expected_up: set[str] = set()
         self._classpath: dict[str, str] = {}
 
     def _opt(self, key: str) -> Any:
@@ -484,12 +483,6 @@ class ZooKeeperSystem(System):
         node.write_file(f"{d}/zoo.cfg", self.config(node))
         node.write_file(f"{d}/data/myid", f"{self.myid(node)}\n")
 
-    def setup(self) -> None:
-        """Install and start every node in parallel, then wait until healthy."""
-        on_each(self.nodes, self.install)
-        on_each(self.nodes, self.start)
-        self.wait_healthy()
-
     def start(self, node: Node) -> None:
         if node.daemon_running(self.daemon):
             self._expected_up.add(node.name)
@@ -498,15 +491,6 @@ class ZooKeeperSystem(System):
             self.install(node)  # wiped: config and myid again
         node.start_daemon(self.daemon, self.command(node), log_file=self.log_files(node)[0])
         self._expected_up.add(node.name)
-
-
-    def stop(self, node: Node) -> None:
-        self._expected_up.discard(node.name)
-        node.stop_daemon(self.daemon)
-
-    def kill(self, node: Node) -> None:
-        self._expected_up.discard(node.name)
-        super().kill(node)
 
     def wipe(self, node: Node) -> None:
         node.exec(["rm", "-rf", self.zk_dir(node)])
@@ -534,35 +518,13 @@ class ZooKeeperSystem(System):
             return False
         return modes.count("leader") == 1 or modes == ["standalone"]
 
+    def health_detail(self) -> str:
+        return f"modes {({n.name: self.mode(n) for n in self.nodes})}"
+
     def leader(self) -> Node | None:
         for n in self.nodes:
             if self.mode(n) in ("leader", "standalone"):
                 return n
         return None
-
-    def _fail_if_exited(self) -> None:
-        """Raise with the log tail if a daemon we started has exited."""
-        for n in self.nodes:
-            if n.name in self._expected_up and not n.daemon_running(self.daemon):
-                tail = n.exec(["sh", "-c", f"tail -n 3 {shlex.quote(self.log_files(n)[0])}"],
-                              check=False).stdout.strip().replace("\n", " | ")
-                raise HarnessError(f"zookeeper on {n.name} exited: "
-                                   f"{tail[-400:] or 'no log output'} "
-                                   f"(log: {self.log_files(n)[0]})")
-
-    def wait_healthy(self, timeout: float = 90.0) -> None:
-        """Block until healthy; fail fast with the log tail if a JVM exited."""
-        deadline = time.monotonic() + timeout
-        next_check = time.monotonic() + 1.0   # liveness checks cost an exec per node
-        while time.monotonic() < deadline:
-            if self.healthy():
-                return
-            if time.monotonic() >= next_check:
-                next_check = time.monotonic() + 1.5
-                self._fail_if_exited()
-            time.sleep(0.3)
-        modes = {n.name: self.mode(n) for n in self.nodes}
-        raise HarnessError(f"zookeeper ensemble not healthy after {timeout:.0f}s: modes {modes}")
-
 
 
