@@ -6,9 +6,9 @@ Without persistence a SIGKILL loses acknowledged writes, and splitbrain's
 ``kill`` nemesis finds that:
 
     splitbrain test --system tinykv:TinyKV --backend local --nodes 1 \\
-        --nemesis kill --nemesis-interval 3 --time-limit 20 --ops-per-key 1000  # -> INVALID
+        --nemesis kill --nemesis-interval 2 --time-limit 30 --ops-per-key 1000  # -> INVALID
     splitbrain test --system tinykv:TinyKV --backend local --nodes 1 \\
-        --nemesis kill --nemesis-interval 3 --time-limit 20 --ops-per-key 1000 -o persist=true  # VALID
+        --nemesis kill --nemesis-interval 2 --time-limit 30 --ops-per-key 1000 -o persist=true  # VALID
 
 (run from this directory, or put it on PYTHONPATH).
 """

@@ -14,8 +14,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def run(store: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "splitbrain.cli", "test", "--system", "tinykv:TinyKV",
-         "--backend", "local", "--nodes", "1", "--nemesis", "kill", "--nemesis-interval", "3",
-         "--time-limit", "20", "--ops-per-key", "1000", "--quiet", "--recovery-time", "1",
+         "--backend", "local", "--nodes", "1", "--nemesis", "kill", "--nemesis-interval", "2",
+         "--time-limit", "30", "--ops-per-key", "1000", "--quiet", "--recovery-time", "1",
          "--store", str(store), *extra],
         cwd=EXAMPLES, capture_output=True, text=True, timeout=300)
 
