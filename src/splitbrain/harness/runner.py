@@ -266,6 +266,15 @@ def run_test(spec: Any, *, display: Any = None, report: bool = True) -> RunResul
     """
     spec = spec.resolved()
     preflight(spec)
+    name_lock = store.lock_test_name(spec.name)
+    try:
+        return _run_locked(spec, display, report)
+    finally:
+        name_lock.close()
+
+
+def _run_locked(spec: Any, display: Any, report: bool) -> RunResult:
+    """run_test's body, with the test name held (see store.lock_test_name)."""
     run_dir = store.new_run_dir(spec.store, spec.name)
     test_json = spec.to_dict() | {"splitbrain_version": __version__}
     store.write_json(run_dir / store.TEST, test_json)
