@@ -64,6 +64,36 @@ def parse_bool(s: str) -> bool:
     raise ValueError(f"expected true or false, got {s!r}")
 
 
+def apply_micro_ops(ops: list[list[Any]], current: dict[str, Any]
+                    ) -> tuple[list[list[Any]], dict[str, Any]]:
+    """Evaluate a txn's micro-ops ``[f, key, value]`` (r / w / append) over a snapshot.
+
+    For clients that run a transaction as read-snapshot then conditional write:
+    returns the completed micro-ops (reads filled in) and the keys to write with
+    their new values. ``current`` is updated in place. Bad input is a definite error.
+    """
+    out: list[list[Any]] = []
+    dirty: dict[str, Any] = {}
+    for f, k, v in ops:
+        k = str(k)
+        if f == "r":
+            val = current[k]
+            out.append([f, k, list(val) if isinstance(val, list) else val])
+        elif f == "w":
+            current[k] = dirty[k] = v
+            out.append([f, k, v])
+        elif f == "append":
+            cur = current[k]
+            if cur is not None and not isinstance(cur, list):
+                raise ClientError(f"append to {k!r} whose value {cur!r} is not a list",
+                                  definite=True)
+            current[k] = dirty[k] = [*(cur or []), v]
+            out.append([f, k, v])
+        else:
+            raise ClientError(f"unknown txn micro-op {f!r}", definite=True)
+    return out, dirty
+
+
 class Client:
     """A connection to one node. Subclasses implement the capabilities they list.
 

@@ -35,6 +35,7 @@ from splitbrain.clusters.system import (
     ClientError,
     System,
     SystemOption,
+    apply_micro_ops,
     parse_bool,
 )
 
@@ -230,27 +231,7 @@ class EtcdClient(Client):
                 kvs = (r.get("response_range") or {}).get("kvs") or []
                 current[k] = decode_value(kvs[0].get("value")) if kvs else None
                 mod_rev[k] = str(kvs[0].get("mod_revision", "0")) if kvs else "0"
-            out: list[list[Any]] = []
-            dirty: dict[str, Any] = {}
-            for f, k, v in ops:
-                k = str(k)
-                if f == "r":
-                    val = current[k]
-                    out.append([f, k, list(val) if isinstance(val, list) else val])
-                elif f == "w":
-                    current[k] = dirty[k] = v
-                    out.append([f, k, v])
-                elif f == "append":
-                    cur = current[k]
-                    if cur is None:
-                        cur = []
-                    elif not isinstance(cur, list):
-                        raise ClientError(f"append to {k!r} whose value {cur!r} is not a list",
-                                          definite=True)
-                    current[k] = dirty[k] = [*cur, v]
-                    out.append([f, k, v])
-                else:
-                    raise ClientError(f"unknown txn micro-op {f!r}", definite=True)
+            out, dirty = apply_micro_ops(ops, current)
             if not writes:
                 return out
             resp = self.call("/v3/kv/txn", {

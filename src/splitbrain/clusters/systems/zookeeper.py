@@ -45,6 +45,7 @@ from splitbrain.clusters.system import (
     ClientError,
     System,
     SystemOption,
+    apply_micro_ops,
     parse_bool,
 )
 
@@ -278,25 +279,7 @@ class ZooKeeperClient(Client):
                     current[k], version[k] = _dec(data), stat.version
                 except NoNodeError:
                     current[k], version[k] = None, None
-            out: list[list[Any]] = []
-            dirty: dict[str, Any] = {}
-            for f, k, v in ops:
-                k = str(k)
-                if f == "r":
-                    val = current[k]
-                    out.append([f, k, list(val) if isinstance(val, list) else val])
-                elif f == "w":
-                    current[k] = dirty[k] = v
-                    out.append([f, k, v])
-                elif f == "append":
-                    cur = current[k]
-                    if cur is not None and not isinstance(cur, list):
-                        raise ClientError(f"append to {k!r} whose value {cur!r} is not a list",
-                                          definite=True)
-                    current[k] = dirty[k] = [*(cur or []), v]
-                    out.append([f, k, v])
-                else:
-                    raise ClientError(f"unknown txn micro-op {f!r}", definite=True)
+            out, dirty = apply_micro_ops(ops, current)
             t = self._zk.transaction()
             for k in keys:
                 path, ver = znode_for(k), version[k]
