@@ -64,6 +64,52 @@ def parse_bool(s: str) -> bool:
     raise ValueError(f"expected true or false, got {s!r}")
 
 
+def answers(nodes: list[Node], open_client: Callable[[Node], Client],
+            ask: Callable[[Client], Any]) -> list[tuple[Node, Any]]:
+    """Ask every node through a short-lived client; the nodes that answered, with
+    their answers (a ClientError means that node is left out)."""
+    out = []
+    for n in nodes:
+        c = open_client(n)
+        try:
+            out.append((n, ask(c)))
+        except ClientError:
+            pass
+        finally:
+            c.close()
+    return out
+
+
+def all_answer(nodes: list[Node], open_client: Callable[[Node], Client],
+               ask: Callable[[Client], Any]) -> bool:
+    """True if every node answers; stops at the first ClientError or ``False`` answer."""
+    for n in nodes:
+        c = open_client(n)
+        try:
+            if ask(c) is False:
+                return False
+        except ClientError:
+            return False
+        finally:
+            c.close()
+    return True
+
+
+def first_answer(nodes: list[Node], open_client: Callable[[Node], Client],
+                 ask: Callable[[Client], Any]) -> Any:
+    """The answer of the first node that gives one; the last ClientError if none does."""
+    last: ClientError | None = None
+    for n in nodes:
+        c = open_client(n)
+        try:
+            return ask(c)
+        except ClientError as e:
+            last = e
+        finally:
+            c.close()
+    raise last if last is not None else ClientError("no node to ask", definite=True)
+
+
 def apply_micro_ops(ops: list[list[Any]], current: dict[str, Any]
                     ) -> tuple[list[list[Any]], dict[str, Any]]:
     """Evaluate a txn's micro-ops ``[f, key, value]`` (r / w / append) over a snapshot.

@@ -44,6 +44,7 @@ from splitbrain.clusters.system import (
     ClientError,
     System,
     SystemOption,
+    all_answer,
 )
 
 HTTP_PORT = 8500
@@ -539,17 +540,12 @@ class ConsulSystem(System):
 
     def healthy(self) -> bool:
         """Every agent knows a leader and answers a consistent KV read."""
-        for n in self.nodes:
-            c = self._admin(n)
-            try:
-                if not c.status_leader():
-                    return False
-                c.read("splitbrain-health")
-            except ClientError:
+        def knows_leader_and_reads(c: ConsulClient) -> bool:
+            if not c.status_leader():
                 return False
-            finally:
-                c.close()
-        return True
+            c.read("splitbrain-health")
+            return True
+        return all_answer(self.nodes, self._admin, knows_leader_and_reads)
 
 
 

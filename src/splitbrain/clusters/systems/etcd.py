@@ -35,7 +35,10 @@ from splitbrain.clusters.system import (
     ClientError,
     System,
     SystemOption,
+    all_answer,
+    answers,
     apply_micro_ops,
+    first_answer,
     parse_bool,
 )
 
@@ -415,29 +418,11 @@ class EtcdSystem(System):
         names = set(self.members())
         if not names:
             return False
-        for n in self.nodes:
-            if n.name not in names:
-                continue
-            c = self._admin(n)
-            try:
-                c.get_kv("splitbrain-health")
-            except ClientError:
-                return False
-            finally:
-                c.close()
-        return True
+        return all_answer([n for n in self.nodes if n.name in names], self._admin,
+                          lambda c: c.get_kv("splitbrain-health"))
 
     def _status_all(self) -> list[tuple[Node, dict[str, Any]]]:
-        out = []
-        for n in self.nodes:
-            c = self._admin(n, timeout=1.0)
-            try:
-                out.append((n, c.status()))
-            except ClientError:
-                pass
-            finally:
-                c.close()
-        return out
+        return answers(self.nodes, lambda n: self._admin(n, timeout=1.0), EtcdClient.status)
 
     def leader(self) -> Node | None:
         """The member that reports itself leader (highest raft term if several do)."""
@@ -452,16 +437,10 @@ class EtcdSystem(System):
 
     def _member_list(self) -> list[dict[str, Any]]:
         ordered = ([ld] if (ld := self.leader()) else []) + self.nodes
-        last: Exception | None = None
-        for n in ordered:
-            c = self._admin(n)
-            try:
-                return c.member_list()
-            except ClientError as e:
-                last = e
-            finally:
-                c.close()
-        raise HarnessError(f"etcd: no node answered member list: {last}")
+        try:
+            return first_answer(ordered, self._admin, EtcdClient.member_list)
+        except ClientError as e:
+            raise HarnessError(f"etcd: no node answered member list: {e}") from None
 
     def _member_node(self, m: dict[str, Any]) -> Node | None:
         for url in m.get("peerURLs") or []:

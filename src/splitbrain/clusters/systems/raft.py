@@ -34,6 +34,9 @@ from splitbrain.clusters.system import (
     ClientError,
     System,
     SystemOption,
+    all_answer,
+    answers,
+    first_answer,
 )
 from splitbrain.raft.client import RaftClient, RaftError
 from splitbrain.raft.core import BUGS
@@ -219,16 +222,7 @@ class RaftSystem(System):
 
     # -- health, leader, members -----------------------------------------------------
     def _statuses(self) -> list[tuple[Node, dict[str, Any]]]:
-        out = []
-        for n in self.nodes:
-            c = self._admin(n, timeout=1.0)
-            try:
-                out.append((n, c.status()))
-            except ClientError:
-                pass
-            finally:
-                c.close()
-        return out
+        return answers(self.nodes, lambda n: self._admin(n, timeout=1.0), lambda c: c.status())
 
     def leader(self) -> Node | None:
         """The node whose status says leader (the highest term if several do)."""
@@ -241,33 +235,20 @@ class RaftSystem(System):
     def members(self) -> list[str]:
         """Voters as the leader sees them (or, without a leader, the first node that answers)."""
         ld = self.leader()
-        for n in ([ld] if ld else []) + self.nodes:
-            c = self._admin(n)
-            try:
-                m = c.status().get("members") or {}
-                return sorted(m) if isinstance(m, dict | list) else []
-            except ClientError:
-                continue
-            finally:
-                c.close()
-        return []
+        try:
+            m = first_answer(([ld] if ld else []) + self.nodes, self._admin,
+                             lambda c: c.status().get("members") or {})
+        except ClientError:
+            return []
+        return sorted(m) if isinstance(m, dict | list) else []
 
     def healthy(self) -> bool:
         """There is a leader and every member answers a linearizable read."""
         names = set(self.members())
         if not names or self.leader() is None:
             return False
-        for n in self.nodes:
-            if n.name not in names:
-                continue
-            c = self._admin(n)
-            try:
-                c.read("splitbrain-health")
-            except ClientError:
-                return False
-            finally:
-                c.close()
-        return True
+        return all_answer([n for n in self.nodes if n.name in names], self._admin,
+                          lambda c: c.read("splitbrain-health"))
 
     def _admin_call(self, what: str, fn_name: str, *args: Any, avoid: Node,
                     timeout: float = 30.0) -> Any:
