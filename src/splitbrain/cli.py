@@ -116,11 +116,9 @@ def test(
         hosts: list[str] = []
         count = 3
         if nodes_file is not None:
-            try:
-                hosts = [ln.strip() for ln in nodes_file.read_text().splitlines()
-                         if ln.strip() and not ln.lstrip().startswith("#")]
-            except OSError as e:
-                raise HarnessError(f"--nodes-file {nodes_file}: {e.strerror}") from None
+            from splitbrain.clusters.backends.ssh import read_nodes_file
+
+            hosts = read_nodes_file(str(nodes_file))
         elif nodes.isdigit():
             count = int(nodes)
         else:

@@ -42,14 +42,16 @@ def _totals(p: Progress) -> tuple[int, dict[str, dict[str, int]]]:
     return total, by_f
 
 
-def _render(spec: Any, p: Progress, rate: float) -> Group:
+def _render(spec: Any, p: Progress, rate: float, total_by_f: tuple[int, dict[str, dict[str, int]]]
+            ) -> Group:
     el = p.elapsed()
+    fault = p.current_fault()
     bar = ProgressBar(total=p.time_limit, completed=min(el, p.time_limit), width=40)
     head = Text.assemble((f"{spec.name}", "bold"), f"  {spec.system} on {spec.backend}, "
                          f"{spec.workload}, phase ", (p.phase, "cyan"),
                          f"  {el:5.1f}/{p.time_limit:.0f}s  {rate:7.0f} ops/s  fault: ",
-                         (p.current_fault() or "none", "red" if p.current_fault() else "green"))
-    total, by_f = _totals(p)
+                         (fault or "none", "red" if fault else "green"))
+    _, by_f = total_by_f
     t = Table(box=None, pad_edge=False)
     for col, style in (("f", ""), ("ok", "green"), ("fail", "yellow"), ("info", "red")):
         t.add_column(col, style=style, justify="left" if col == "f" else "right")
@@ -75,7 +77,8 @@ def run_with_display(spec: Any, *, quiet: bool = False) -> RunResult:
             if now - last[0] < 0.25:
                 return
             last[0] = now
-            live.update(_render(spec, p, rate.update(_totals(p)[0])))
+            tb = _totals(p)
+            live.update(_render(spec, p, rate.update(tb[0]), tb))
 
         with live:
             result = run_test(spec, display=display)

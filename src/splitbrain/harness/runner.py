@@ -516,11 +516,9 @@ def _cleanup(spec: Any, run_dir: Path, writer: HistoryWriter, state: dict[str, A
     nodes = state.get("nodes") or []
     if system is not None:
         _collect_logs(system, nodes, run_dir)
-    if spec.leave_db_running and not failed:
-        log.info("leaving the cluster running (--leave-db-running)")
-        return
-    if spec.leave_db_running and failed:
-        log.info("leaving the cluster running after a failure (--leave-db-running)")
+    if spec.leave_db_running:
+        log.info("leaving the cluster running%s (--leave-db-running)",
+                 " after a failure" if failed else "")
         return
     if system is not None:
         system.teardown()
