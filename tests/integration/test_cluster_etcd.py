@@ -11,11 +11,11 @@ import subprocess
 import time
 
 import pytest
+from cluster_checks import eventually, follower, local_cluster
 
 from splitbrain.clusters.backends.local import LocalBackend
 from splitbrain.clusters.node import HarnessError
 from splitbrain.clusters.system import ClientError
-from splitbrain.clusters.systems import get_system
 from splitbrain.clusters.systems.etcd import EtcdClient, EtcdSystem
 
 pytestmark = [pytest.mark.slow,
@@ -27,37 +27,10 @@ NAME = f"it-sys-etcd-{os.getpid()}"
 
 @pytest.fixture(scope="module")
 def cluster():
-    backend = LocalBackend()
-    nodes = backend.create(NAME, 3)
-    cls = get_system("etcd")
-    assert cls is EtcdSystem
-    system = cls(nodes, cls.parse_options({"timeout": "2"}), NAME)
-    try:
-        t0 = time.monotonic()
-        system.setup()
-        print(f"etcd: 3 local nodes healthy in {time.monotonic() - t0:.1f}s")
+    with local_cluster("etcd", {"timeout": "2"}, NAME, EtcdSystem) as system:
         yield system
-    finally:
-        system.teardown()
-        backend.destroy(NAME)
 
 
-def follower(system: EtcdSystem):
-    ld = system.leader()
-    assert ld is not None
-    return next(n for n in system.nodes if n.name != ld.name)
-
-
-def eventually(fn, timeout: float = 20.0):
-    """fn() until it returns without ClientError; its result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return fn()
-        except ClientError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def test_healthy_leader_and_members(cluster: EtcdSystem) -> None:

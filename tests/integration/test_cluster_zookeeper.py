@@ -8,13 +8,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 
+import cluster_checks as checks
 import pytest
+from cluster_checks import follower, local_cluster
 
 from splitbrain.clusters.backends.local import LocalBackend
 from splitbrain.clusters.system import ClientError
-from splitbrain.clusters.systems import get_system
 from splitbrain.clusters.systems.zookeeper import ZK_JAR, ZooKeeperClient, ZooKeeperSystem
 
 pytestmark = [pytest.mark.slow,
@@ -26,36 +26,13 @@ NAME = f"it-sys-zk-{os.getpid()}"
 
 @pytest.fixture(scope="module")
 def cluster():
-    backend = LocalBackend()
-    nodes = backend.create(NAME, 3)
-    cls = get_system("zookeeper")
-    assert cls is ZooKeeperSystem
-    system = cls(nodes, cls.parse_options({"sync": "true", "timeout": "2"}), NAME)
-    try:
-        t0 = time.monotonic()
-        system.setup()
-        print(f"zookeeper: 3 local nodes healthy in {time.monotonic() - t0:.1f}s")
+    with local_cluster("zookeeper", {"sync": "true", "timeout": "2"}, NAME, ZooKeeperSystem) as system:
         yield system
-    finally:
-        system.teardown()
-        backend.destroy(NAME)
 
-
-def follower(system: ZooKeeperSystem):
-    ld = system.leader()
-    assert ld is not None
-    return next(n for n in system.nodes if n.name != ld.name)
 
 
 def eventually(fn, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return fn()
-        except ClientError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
+    return checks.eventually(fn, timeout=timeout, interval=0.3)
 
 
 def test_healthy_and_one_leader(cluster: ZooKeeperSystem) -> None:

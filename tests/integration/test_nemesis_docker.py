@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import textwrap
-import time
 
 import pytest
 from backend_checks import require
+from cluster_checks import wait_until
 
 from splitbrain.clusters.node import HarnessError, Node
 from splitbrain.clusters.system import Client, System
@@ -56,13 +56,6 @@ def reaches(src: Node, dst: Node) -> bool:
     return src.exec(["python3", "-I", "-S", "-c", PROBE, dst.address, str(PORT)],
                     check=False, timeout=10).rc == 0
 
-
-def wait_until(pred, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

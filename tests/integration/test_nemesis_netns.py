@@ -13,9 +13,9 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
+import cluster_checks as checks
 import pytest
 from backend_checks import require
 
@@ -69,11 +69,7 @@ def reaches(src: Node, dst: Node) -> bool:
 
 
 def wait_until(pred, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
+    checks.wait_until(pred, what, timeout)
 
 
 def proc_state(node: Node, pid: int) -> str:

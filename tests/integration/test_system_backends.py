@@ -13,10 +13,10 @@ import os
 import shutil
 import time
 
+import cluster_checks as checks
 import pytest
 from backend_checks import require
 
-from splitbrain.clusters.system import ClientError
 from splitbrain.clusters.systems import get_system
 
 pytestmark = [pytest.mark.slow]
@@ -46,14 +46,7 @@ def make_backend(kind: str):
 
 
 def eventually(fn, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return fn()
-        except ClientError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
+    return checks.eventually(fn, timeout=timeout, interval=0.3)
 
 
 def with_client(system, node, fn):
