@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from splitbrain.checker.linearizability import check
-from splitbrain.harness.formats import read_history
+from splitbrain.history.formats import read_history
 
 PORCUPINE_ETCD_S = 0.6
 PORCUPINE_ETCD_FILES = 103

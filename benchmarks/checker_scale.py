@@ -15,7 +15,7 @@ import resource
 import time
 
 from splitbrain.checker.linearizability import check
-from splitbrain.harness.history import Op, validate
+from splitbrain.history.ops import Op, validate
 
 
 def generate(n_ops: int, n_keys: int, info: float, conc: int, seed: int) -> list[Op]:

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from splitbrain.clusters.backends import get_backend
-from splitbrain.clusters.node import Backend, HarnessError, Node
+from splitbrain.clusters.node import Backend, Node
+from splitbrain.errors import HarnessError
 
 SystemFactory = Callable[[list[Node]], Any]
 

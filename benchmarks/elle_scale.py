@@ -20,7 +20,7 @@ import sys
 import time
 
 from splitbrain.checker.elle import check
-from splitbrain.harness.history import Op
+from splitbrain.history.ops import Op
 
 
 def generate(n_txns: int, n_keys: int, n_procs: int, seed: int,

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from splitbrain.checker.compose import verdict_word
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 from splitbrain.harness.runner import run_test
 from splitbrain.harness.spec import TestSpec
 

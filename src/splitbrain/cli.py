@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import click
 import typer
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="splitbrain: Jepsen-style chaos testing for real clusters.")

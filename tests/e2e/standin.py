@@ -13,7 +13,8 @@ import time
 from typing import Any, ClassVar
 
 from splitbrain.clusters.node import Node
-from splitbrain.clusters.system import Client, ClientError, System, SystemOption, parse_bool
+from splitbrain.clusters.system import Client, System, SystemOption, parse_bool
+from splitbrain.errors import ClientError
 
 _LOCK = threading.Lock()
 _DATA: dict[str, Any] = {}

@@ -70,7 +70,7 @@ def _shot(driver, name: str) -> Path:
 @pytest.fixture
 def store(tmp_path: Path, histories: Path) -> tuple[Path, Path, dict]:
     from splitbrain.checker.linearizability import check
-    from splitbrain.harness.formats import read_history
+    from splitbrain.history.formats import read_history
     from splitbrain.reports.html import write_report
     from splitbrain.reports.rundata import make_run_dir
 

@@ -9,8 +9,9 @@ from typing import Any
 
 from splitbrain.clusters.backends.local import LocalBackend
 from splitbrain.clusters.node import Node
-from splitbrain.clusters.system import ClientError, System
+from splitbrain.clusters.system import System
 from splitbrain.clusters.systems import get_system
+from splitbrain.errors import ClientError
 
 
 def eventually(fn: Callable[[], Any], timeout: float = 20.0, interval: float = 0.2) -> Any:

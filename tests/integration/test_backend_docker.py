@@ -15,7 +15,7 @@ from backend_checks import (
     run,
 )
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 TEST = "pytest-docker-backend"

@@ -16,7 +16,7 @@ from backend_checks import (
     wait_for,
 )
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 TEST = "pytest-netns-backend"

@@ -15,7 +15,7 @@ from backend_checks import (
     require,
 )
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 HOSTS_TEST = "pytest-ssh-hosts"       # the docker cluster that plays the real hosts
@@ -165,8 +165,8 @@ def test_system_over_ssh_write_one_node_read_another(nodes, system_name):
     """etcd and our Raft nodes installed and run over ssh on the docker hosts."""
     import time
 
-    from splitbrain.clusters.system import ClientError
     from splitbrain.clusters.systems import get_system
+    from splitbrain.errors import ClientError
 
     cls = get_system(system_name)
     system = cls(nodes, cls.parse_options({}), TEST)

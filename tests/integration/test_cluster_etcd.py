@@ -14,9 +14,8 @@ import pytest
 from cluster_checks import eventually, follower, local_cluster
 
 from splitbrain.clusters.backends.local import LocalBackend
-from splitbrain.clusters.node import HarnessError
-from splitbrain.clusters.system import ClientError
 from splitbrain.clusters.systems.etcd import EtcdClient, EtcdSystem
+from splitbrain.errors import ClientError, HarnessError
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("etcd") is None,

@@ -13,8 +13,8 @@ import pytest
 from cluster_checks import eventually, follower, local_cluster
 
 from splitbrain.clusters.backends.local import LocalBackend
-from splitbrain.clusters.system import ClientError
 from splitbrain.clusters.systems.raft import RaftKVClient, RaftSystem
+from splitbrain.errors import ClientError
 
 pytestmark = [pytest.mark.slow]
 

@@ -14,8 +14,8 @@ import pytest
 from cluster_checks import follower, local_cluster
 
 from splitbrain.clusters.backends.local import LocalBackend
-from splitbrain.clusters.system import ClientError
 from splitbrain.clusters.systems.zookeeper import ZK_JAR, ZooKeeperClient, ZooKeeperSystem
+from splitbrain.errors import ClientError
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not os.path.exists(ZK_JAR) or shutil.which("java") is None,

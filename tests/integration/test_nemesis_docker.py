@@ -11,9 +11,10 @@ import pytest
 from backend_checks import require
 from cluster_checks import wait_until
 
-from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import Client, System
-from splitbrain.harness.history import Op
+from splitbrain.errors import HarnessError
+from splitbrain.history.ops import Op
 from splitbrain.nemesis import build_nemesis, heal_nodes, recover_journals
 from splitbrain.nemesis.journal import read_entries, unhealed
 from splitbrain.nemesis.packet import detect_netem

@@ -19,9 +19,10 @@ import cluster_checks as checks
 import pytest
 from backend_checks import require
 
-from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import Client, System
-from splitbrain.harness.history import Op
+from splitbrain.errors import HarnessError
+from splitbrain.history.ops import Op
 from splitbrain.nemesis import build_nemesis, heal_nodes, recover_journals
 from splitbrain.nemesis import grudge as G
 from splitbrain.nemesis.journal import read_entries, unhealed

@@ -14,8 +14,8 @@ import time
 import pytest
 from backend_checks import require
 
-from splitbrain.clusters.system import ClientError
-from splitbrain.harness.history import Op
+from splitbrain.errors import ClientError
+from splitbrain.history.ops import Op
 from splitbrain.nemesis import build_nemesis, heal_nodes
 from splitbrain.nemesis.partition import our_rules
 
@@ -180,7 +180,7 @@ def test_clock_fault_is_refused_for_go_systems_and_skews_raft(cluster, tmp_path)
     """etcd (Go: libfaketime can't reach it) refuses the clock fault with one line;
     raft (CPython reads time through libc) restarts under libfaketime and stays healthy."""
     system, nodes = cluster
-    from splitbrain.clusters.node import HarnessError
+    from splitbrain.errors import HarnessError
     if system.name != "raft":
         with pytest.raises(HarnessError, match="can't be given a skewed clock"):
             make(system, nodes, tmp_path, ["clock"])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from splitbrain.clusters.cleanup import cleanup_all
-from splitbrain.clusters.node import Backend, HarnessError
+from splitbrain.clusters.node import Backend
+from splitbrain.errors import HarnessError
 
 
 class _Fake(Backend):

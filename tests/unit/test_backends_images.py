@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from splitbrain.clusters import images
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 
 
 def _fake_root(tmp_path: Path, sources: dict[str, str], main: str | None = None,

@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from splitbrain.clusters.backends import BACKENDS, backend_class, get_backend
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 
 
 def test_registry_names_every_backend():

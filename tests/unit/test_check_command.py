@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from splitbrain.checker.command import expand_paths, run_check
-from splitbrain.harness.history import Op
+from splitbrain.history.ops import Op
 
 GOOD = ("0 :invoke :write 1\n0 :ok :write 1\n1 :invoke :read nil\n1 :ok :read 1\n")
 BAD = ("0 :invoke :write 1\n0 :ok :write 1\n1 :invoke :read nil\n1 :ok :read 2\n")

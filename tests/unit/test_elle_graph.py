@@ -18,7 +18,7 @@ from splitbrain.checker.elle.graph import (
     sccs,
 )
 from splitbrain.checker.elle.txns import Txn, add_realtime_edges
-from splitbrain.harness.history import Op
+from splitbrain.history.ops import Op
 
 
 def spec(name: str):

@@ -16,8 +16,8 @@ from __future__ import annotations
 from corpus import elle_sample
 
 from splitbrain.checker.elle import check
-from splitbrain.harness.formats import parse_edn, parse_history
-from splitbrain.harness.history import Op
+from splitbrain.history.formats import parse_edn, parse_history
+from splitbrain.history.ops import Op
 
 
 def paper_example() -> list[Op]:

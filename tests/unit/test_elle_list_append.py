@@ -12,8 +12,8 @@ import re
 import pytest
 
 from splitbrain.checker.elle import check
-from splitbrain.clusters.node import HarnessError
-from splitbrain.harness.history import Op
+from splitbrain.errors import HarnessError
+from splitbrain.history.ops import Op
 
 
 def mops(s: str, completed: bool) -> list[list]:

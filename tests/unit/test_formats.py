@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from corpus import histories_dir, missing
 
-from splitbrain.harness.formats import Keyword, parse_edn, parse_history, read_history, sniff
-from splitbrain.harness.history import HistoryError, Op, pair
+from splitbrain.errors import HistoryError
+from splitbrain.history.formats import Keyword, parse_edn, parse_history, read_history, sniff
+from splitbrain.history.ops import Op, pair
 
 
 def _corpus() -> Path:
@@ -189,7 +190,7 @@ def test_missing_file_and_bad_format(tmp_path: Path) -> None:
 
 def test_fast_path_matches_the_tokenizer(monkeypatch: pytest.MonkeyPatch) -> None:
     """Flat op maps take a regex fast path; it must read exactly what the tokenizer reads."""
-    import splitbrain.harness.formats as formats
+    import splitbrain.history.formats as formats
 
     text = ('[{:process 0, :type :invoke, :f :cas, :value [1 -2], :time 12}\n'
             ' {:process :nemesis :type :info :f :start :value "a b" :extra [:x nil true "s"]}\n'

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from corpus import elle_sample
 
-from splitbrain.harness.formats import parse_history, read_history
-from splitbrain.harness.history import HistoryError
+from splitbrain.errors import HistoryError
+from splitbrain.history.formats import parse_history, read_history
 
 
 def test_paper_example_reads_as_txns_of_one_process() -> None:

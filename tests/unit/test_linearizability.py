@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from splitbrain.checker import linearizability as lin
 from splitbrain.checker.linearizability import check, prepare
-from splitbrain.checker.models import ModelError, get_model
-from splitbrain.harness.formats import read_history
-from splitbrain.harness.history import Op, validate
+from splitbrain.checker.models import get_model
+from splitbrain.errors import ModelError
+from splitbrain.history.formats import read_history
+from splitbrain.history.ops import Op, validate
 
 
 def _corpus() -> Path:

@@ -7,8 +7,9 @@ import pickle
 import pytest
 
 from splitbrain.checker.linearizability import check
-from splitbrain.checker.models import MODELS, UNKNOWN, ModelError, freeze, get_model
-from splitbrain.harness.history import Op, validate
+from splitbrain.checker.models import MODELS, UNKNOWN, freeze, get_model
+from splitbrain.errors import ModelError
+from splitbrain.history.ops import Op, validate
 
 
 def _run(model: str, seq: list[tuple]) -> list[bool]:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 from splitbrain.nemesis import recover_journals
 from splitbrain.nemesis.journal import Journal, find_journals, open_faults, read_entries, unhealed
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from splitbrain.clusters.node import ExecResult, HarnessError
+from splitbrain.clusters.node import ExecResult
+from splitbrain.errors import HarnessError
 from splitbrain.nemesis.fault import Context
 from splitbrain.nemesis.packet import Netem, detect_netem
 

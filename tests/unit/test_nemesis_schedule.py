@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from splitbrain.clusters.node import HarnessError
-from splitbrain.harness.history import Op
+from splitbrain.errors import HarnessError
+from splitbrain.history.ops import Op
 from splitbrain.nemesis import FAULTS, build_nemesis, plan
 from splitbrain.nemesis.journal import read_entries, unhealed
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 from splitbrain.reports.faults import fault_periods, is_fault_end
 from splitbrain.reports.html import verdict_reasons, write_report
 from splitbrain.reports.rundata import counts_by_f, make_run_dir
@@ -120,7 +120,7 @@ def test_valid_and_harness_error_banners(tmp_path: Path):
 
 def test_linearizability_view_marks_failing_op_and_states(tmp_path: Path, histories: Path):
     from splitbrain.checker.linearizability import check
-    from splitbrain.harness.formats import read_history
+    from splitbrain.history.formats import read_history
 
     ops = read_history(histories / "knossos/cas-register/bad/cas-failure.edn")
     r = check(ops, "cas-register").to_dict()
@@ -231,7 +231,7 @@ def test_run_dir_outside_a_store_gets_its_own_asset_only(tmp_path: Path):
 
 def test_real_elle_result_drawn(tmp_path: Path):
     from splitbrain.checker.elle.checker import check
-    from splitbrain.harness.history import Op
+    from splitbrain.history.ops import Op
 
     ms = 1_000_000
     ops = [Op("invoke", 0, "txn", [["append", "x", 1], ["r", "y", None]], time=1 * ms, index=0),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 from splitbrain.reports.index import collect_runs, write_index
 from splitbrain.reports.rundata import make_run_dir
 from splitbrain.reports.serve import make_server

@@ -30,7 +30,7 @@ def test_run(splitbrain, monkeypatch, tmp_path_factory):
 
 def test_bad_setting(splitbrain):
     import pytest
-    from splitbrain.clusters.node import HarnessError
+    from splitbrain.errors import HarnessError
     with pytest.raises(HarnessError, match="unknown setting"):
         splitbrain.run(sytem="etcd")
 '''

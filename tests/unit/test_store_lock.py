@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from splitbrain.clusters.node import HarnessError
-from splitbrain.harness.store import lock_test_name
+from splitbrain.errors import HarnessError
+from splitbrain.harness.locks import lock_test_name
 
 
 def test_second_holder_of_a_name_is_refused_until_the_first_releases() -> None:

@@ -17,8 +17,6 @@ import httpx
 import pytest
 
 from splitbrain.clusters.backends.local import LocalNode
-from splitbrain.clusters.node import HarnessError
-from splitbrain.clusters.system import ClientError
 from splitbrain.clusters.systems import consul as consul_mod
 from splitbrain.clusters.systems import get_system
 from splitbrain.clusters.systems.consul import (
@@ -28,6 +26,7 @@ from splitbrain.clusters.systems.consul import (
     classify_error,
     consul_from_image,
 )
+from splitbrain.errors import ClientError, HarnessError
 
 DATA = Path(__file__).parent / "data" / "consul"
 

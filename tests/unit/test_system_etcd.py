@@ -13,8 +13,6 @@ import httpx
 import pytest
 
 from splitbrain.clusters.backends.local import LocalNode
-from splitbrain.clusters.node import HarnessError
-from splitbrain.clusters.system import ClientError
 from splitbrain.clusters.systems import get_system
 from splitbrain.clusters.systems.etcd import (
     EtcdClient,
@@ -23,6 +21,7 @@ from splitbrain.clusters.systems.etcd import (
     decode_value,
     encode_value,
 )
+from splitbrain.errors import ClientError, HarnessError
 
 
 def nodes(tmp_path: Path, k: int = 3) -> list[LocalNode]:

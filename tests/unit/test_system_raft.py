@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 
 from splitbrain.clusters.backends.local import LocalNode
-from splitbrain.clusters.node import HarnessError
-from splitbrain.clusters.system import ClientError
 from splitbrain.clusters.systems import get_system
 from splitbrain.clusters.systems.raft import RaftKVClient, RaftSystem, parse_bugs
+from splitbrain.errors import ClientError, HarnessError
 
 
 def nodes(tmp_path: Path, k: int = 3) -> list[LocalNode]:

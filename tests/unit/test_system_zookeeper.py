@@ -22,7 +22,6 @@ from kazoo.exceptions import (
 from kazoo.handlers.threading import KazooTimeoutError
 
 from splitbrain.clusters.backends.local import LocalNode
-from splitbrain.clusters.system import ClientError
 from splitbrain.clusters.systems import get_system
 from splitbrain.clusters.systems.zookeeper import (
     ZooKeeperClient,
@@ -30,6 +29,7 @@ from splitbrain.clusters.systems.zookeeper import (
     parse_mode,
     znode_for,
 )
+from splitbrain.errors import ClientError
 
 
 def nodes(tmp_path: Path, k: int = 3) -> list[LocalNode]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from test_workload_fake import FakeClient, take
 
-from splitbrain.clusters.node import HarnessError
-from splitbrain.clusters.system import CAS, READ, TXN, WRITE, ClientError
+from splitbrain.clusters.system import CAS, READ, TXN, WRITE
+from splitbrain.errors import ClientError, HarnessError
 from splitbrain.harness.generator import OpSpec
 from splitbrain.workloads.bank import BankWorkload
 from splitbrain.workloads.base import WorkloadConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_workload_fake import FakeClient, take
 
-from splitbrain.clusters.system import ClientError
+from splitbrain.errors import ClientError
 from splitbrain.harness.generator import Context, OpSpec
 from splitbrain.workloads.base import WorkloadConfig
 from splitbrain.workloads.counter import CounterWorkload

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from splitbrain.clusters.system import CAS, DELETE, LOCK, READ, TXN, WRITE, Client, ClientError
+from splitbrain.clusters.system import CAS, DELETE, LOCK, READ, TXN, WRITE, Client
+from splitbrain.errors import ClientError
 from splitbrain.harness.generator import Context, Generator, OpSpec
 
 ALL_CAPS = frozenset({READ, WRITE, CAS, DELETE, TXN, LOCK})
@@ -149,7 +150,7 @@ def test_fake_txn_append_and_lock() -> None:
 def hist(events: list[tuple[Any, ...]], *, step_ns: int = 1_000_000) -> list:
     """Ops from ``(process, type, f, value[, key[, time_ns]])`` tuples, indexed in order;
     without an explicit time, op i happens at ``i * step_ns``."""
-    from splitbrain.harness.history import Op
+    from splitbrain.history.ops import Op
 
     ops = []
     for i, ev in enumerate(events):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from test_workload_fake import FakeClient, hist, take
 
-from splitbrain.clusters.node import HarnessError
-from splitbrain.clusters.system import ClientError
+from splitbrain.errors import ClientError, HarnessError
 from splitbrain.harness.generator import OpSpec
 from splitbrain.workloads import WORKLOADS, get_workload
 from splitbrain.workloads.base import WorkloadConfig

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from test_workload_fake import FakeClient
 
 from splitbrain.checker.compose import merge_valid
-from splitbrain.clusters.system import CAS, READ, WRITE, ClientError
+from splitbrain.clusters.system import CAS, READ, WRITE
+from splitbrain.errors import ClientError
 from splitbrain.harness.generator import Context
-from splitbrain.harness.history import Op, validate
+from splitbrain.history.ops import Op, validate
 from splitbrain.workloads import get_workload
 from splitbrain.workloads.base import Workload, WorkloadConfig
 

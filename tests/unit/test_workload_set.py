@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from test_workload_fake import FakeClient, take
 
-from splitbrain.clusters.node import HarnessError
-from splitbrain.clusters.system import CAS, READ, WRITE, ClientError
+from splitbrain.clusters.system import CAS, READ, WRITE
+from splitbrain.errors import ClientError, HarnessError
 from splitbrain.harness.generator import OpSpec
 from splitbrain.workloads.base import WorkloadConfig
 from splitbrain.workloads.set import SetWorkload

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from splitbrain.harness.history import INVOKE, NEMESIS, OK, Op
+from splitbrain.history.ops import INVOKE, NEMESIS, OK, Op
 from splitbrain.workloads.base import Checker
 
 READS = ("read", "final-read")

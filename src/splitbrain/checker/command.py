@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from splitbrain.checker.models import MODELS, ModelError
+from splitbrain.checker.models import MODELS
 from splitbrain.checker.result import merge_valid
-from splitbrain.harness.history import HistoryError
+from splitbrain.errors import HistoryError, ModelError
 
 CHECKERS = ("linearizability", "elle-list-append", "elle-rw-register")
 HISTORY_SUFFIXES = (".jsonl", ".edn", ".log", ".txt")
@@ -59,7 +59,7 @@ def _check_one(path: Path, *, checker: str, model: str | None, fmt: str,
                time_limit: float | None, failed_cas_observes: bool,
                consistency_model: str | None) -> tuple[int, dict[str, Any], str]:
     """Read and check one file: (op count, result dict, one-line detail)."""
-    from splitbrain.harness.formats import read_history
+    from splitbrain.history.formats import read_history
 
     ops = read_history(path, fmt)
     if checker == "linearizability":

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from splitbrain.harness.history import FAIL, INVOKE, NEMESIS, OK, Op, pair
+from splitbrain.history.ops import FAIL, INVOKE, NEMESIS, OK, Op, pair
 from splitbrain.workloads.base import Checker
 
 READS = ("read", "final-read")

@@ -27,7 +27,7 @@ from typing import Any
 from splitbrain.checker.models import NOT_READ as _NOT_READ
 from splitbrain.checker.models import UNKNOWN, Model, get_model
 from splitbrain.checker.result import UNKNOWN_VERDICT, LinResult, merge_valid
-from splitbrain.harness.history import FAIL, INFO, INVOKE, NEMESIS, OK, Op
+from splitbrain.history.ops import FAIL, INFO, INVOKE, NEMESIS, OK, Op
 
 #: memory budget for the search cache of one check, in bytes (approximate)
 DEFAULT_MEMORY_BUDGET = 1 << 30

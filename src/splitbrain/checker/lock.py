@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from splitbrain.harness.history import INVOKE, NEMESIS, OK, Op
+from splitbrain.history.ops import INVOKE, NEMESIS, OK, Op
 from splitbrain.workloads.base import Checker
 
 MAX_REPORTED = 20

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from splitbrain.harness.history import FAIL, INFO, OK, Op
+from splitbrain.errors import ModelError
+from splitbrain.history.ops import FAIL, INFO, OK, Op
 
 Step = Callable[[Any, Any, Any], tuple[bool, Any]]
 
@@ -41,10 +42,6 @@ CAS_FAILED = False
 
 #: ``Model.read_expects`` for an op that is not a plain read
 NOT_READ = object()
-
-
-class ModelError(ValueError):
-    """An op the model cannot interpret (wrong ``f`` or value shape)."""
 
 
 _SCALARS = frozenset({int, str, float, bool, type(None)})

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from splitbrain.harness.history import FAIL, INVOKE, NEMESIS, OK, Op, pair
+from splitbrain.history.ops import FAIL, INVOKE, NEMESIS, OK, Op, pair
 from splitbrain.workloads.base import Checker
 
 MAX_LISTED = 50

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from splitbrain.harness.history import FAIL, INFO, NEMESIS, OK, Op, pair
+from splitbrain.history.ops import FAIL, INFO, NEMESIS, OK, Op, pair
 from splitbrain.workloads.base import Checker
 
 

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from splitbrain.clusters.node import Backend, HarnessError
+from splitbrain.clusters.node import Backend
+from splitbrain.errors import HarnessError
 
 
 @dataclass

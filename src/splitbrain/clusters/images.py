@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 
 IMAGE_REPO = "splitbrain-node"
 BASE_REPO = "splitbrain-base"

@@ -12,22 +12,6 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 
-class HarnessError(RuntimeError):
-    """A failure of the harness itself (exit code 3): bad input, a cluster that won't start.
-
-    The message is one line a user can act on; the CLI prints it without a traceback.
-    """
-
-
-class NodeCommandError(HarnessError):
-    """A command on a node exited non-zero when ``check=True``."""
-
-    def __init__(self, node: str, cmd: str, rc: int, stderr: str) -> None:
-        self.node, self.cmd, self.rc, self.stderr = node, cmd, rc, stderr
-        tail = stderr.strip().splitlines()[-1] if stderr.strip() else ""
-        super().__init__(f"on {node}: `{cmd}` exited {rc}" + (f": {tail}" if tail else ""))
-
-
 @dataclass(slots=True)
 class ExecResult:
     rc: int

@@ -20,7 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.node import Node
+from splitbrain.errors import ClientError, HarnessError
 
 # Capability names workloads ask for.
 READ, WRITE, CAS, DELETE, TXN, LOCK = "read", "write", "cas", "delete", "txn", "lock"
@@ -35,14 +36,6 @@ def on_each(nodes: list[Node], fn: Callable[[Node], Any]) -> None:
     with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
         for f in [pool.submit(fn, n) for n in nodes]:
             f.result()
-
-
-class ClientError(Exception):
-    """An op that errored. ``definite``: True if it certainly did not take effect."""
-
-    def __init__(self, message: str, *, definite: bool) -> None:
-        super().__init__(message)
-        self.definite = definite
 
 
 @dataclass(frozen=True, slots=True)

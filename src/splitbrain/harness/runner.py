@@ -21,18 +21,17 @@ from typing import Any
 
 from splitbrain import __version__
 from splitbrain.checker.compose import exit_code, merge_valid
-from splitbrain.clusters.node import Backend, HarnessError, Node
-from splitbrain.clusters.system import Client, ClientError, System
-from splitbrain.harness import store
+from splitbrain.clusters.node import Backend, Node
+from splitbrain.clusters.system import Client, System
+from splitbrain.errors import ClientError, HarnessError
 from splitbrain.harness.generator import Context, Generator
-from splitbrain.harness.history import FAIL, INFO, INVOKE, NEMESIS, OK, HistoryWriter, Op
+from splitbrain.harness.locks import lock_test_name
+from splitbrain.history import store
+from splitbrain.history.ops import FAIL, INFO, INVOKE, NEMESIS, OK, Op
+from splitbrain.history.writer import HistoryWriter
 from splitbrain.workloads.base import Workload, WorkloadConfig
 
 log = logging.getLogger("splitbrain.runner")
-
-
-class Interrupted(HarnessError):
-    """The run was interrupted (Ctrl-C / SIGTERM)."""
 
 
 @dataclass
@@ -266,7 +265,7 @@ def run_test(spec: Any, *, display: Any = None, report: bool = True) -> RunResul
     """
     spec = spec.resolved()
     preflight(spec)
-    name_lock = store.lock_test_name(spec.name)
+    name_lock = lock_test_name(spec.name)
     try:
         return _run_locked(spec, display, report)
     finally:
@@ -274,7 +273,7 @@ def run_test(spec: Any, *, display: Any = None, report: bool = True) -> RunResul
 
 
 def _run_locked(spec: Any, display: Any, report: bool) -> RunResult:
-    """run_test's body, with the test name held (see store.lock_test_name)."""
+    """run_test's body, with the test name held (see harness.locks.lock_test_name)."""
     run_dir = store.new_run_dir(spec.store, spec.name)
     test_json = spec.to_dict() | {"splitbrain_version": __version__}
     store.write_json(run_dir / store.TEST, test_json)

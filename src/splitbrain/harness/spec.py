@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 
 
 @dataclass

@@ -17,7 +17,8 @@ import random
 import shlex
 from typing import Any
 
-from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.node import Node
+from splitbrain.errors import HarnessError
 from splitbrain.nemesis.fault import Context, Fault, each, pick_targets
 
 STROBE_DAEMON = "splitbrain-clock-strobe"

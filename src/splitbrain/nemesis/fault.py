@@ -18,8 +18,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import System
+from splitbrain.errors import HarnessError
 
 TARGETS = ("one", "minority", "majority", "all", "leader")
 

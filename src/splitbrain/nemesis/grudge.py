@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 
 Grudge = dict[str, list[str]]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 from splitbrain.nemesis.fault import Fault
 
 

@@ -11,7 +11,8 @@ import random
 import shlex
 from typing import Any
 
-from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.node import Node
+from splitbrain.errors import HarnessError
 from splitbrain.nemesis.fault import (
     Context,
     Fault,

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import System
+from splitbrain.errors import HarnessError
 from splitbrain.nemesis.clock import reset_clock
 from splitbrain.nemesis.fault import Context, isolated_network
 from splitbrain.nemesis.journal import Journal, find_journals, open_faults

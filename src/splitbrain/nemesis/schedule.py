@@ -16,9 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import System
-from splitbrain.harness.history import INFO, INVOKE, NEMESIS, Op
+from splitbrain.errors import HarnessError
+from splitbrain.history.ops import INFO, INVOKE, NEMESIS, Op
 from splitbrain.nemesis.fault import TARGETS, Context, Fault
 from splitbrain.nemesis.grudge import PARTITION_KINDS
 from splitbrain.nemesis.journal import Journal

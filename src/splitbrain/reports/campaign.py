@@ -37,7 +37,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 from splitbrain.harness.spec import TestSpec, parse_list
 from splitbrain.reports.html import anomaly_summary, asset_text, env, verdict_word
 from splitbrain.reports.junit import write_junit

@@ -66,7 +66,7 @@ def plotly_source() -> Path:
 
     p = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     if not p.exists():
-        from splitbrain.clusters.node import HarnessError
+        from splitbrain.errors import HarnessError
 
         raise HarnessError(f"{p} is missing: reinstall plotly (pip install --force-reinstall plotly)")
     return p

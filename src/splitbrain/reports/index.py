@@ -9,7 +9,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 from splitbrain.reports.html import asset_text, env, verdict_word
 from splitbrain.reports.rundata import run_started
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 
 RUN_TIME_FORMAT = "%Y%m%dT%H%M%S"
 
@@ -172,7 +172,7 @@ def make_run_dir(store: Path, name: str, ops: list[Any], results: dict[str, Any]
     """Lay out a run directory for a history checked outside the runner (e.g. an imported
     Jepsen history), so it can be reported and served like any run.
 
-    ``ops`` are :class:`~splitbrain.harness.history.Op` objects or dicts.
+    ``ops`` are :class:`~splitbrain.history.ops.Op` objects or dicts.
     """
     stamp = (started or datetime.now()).strftime(RUN_TIME_FORMAT)
     run_dir = Path(store) / name / stamp

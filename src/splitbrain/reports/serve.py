@@ -14,7 +14,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 from splitbrain.reports.index import write_index
 
 log = logging.getLogger("splitbrain.serve")

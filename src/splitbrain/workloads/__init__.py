@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 
 if TYPE_CHECKING:
     from splitbrain.workloads.base import Workload

@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from splitbrain.checker.stats import StatsChecker
-from splitbrain.clusters.node import HarnessError
 from splitbrain.clusters.system import TXN, Client
+from splitbrain.errors import HarnessError
 from splitbrain.harness.generator import Context, Generator, OpSpec
-from splitbrain.harness.history import NEMESIS, Op
+from splitbrain.history.ops import NEMESIS, Op
 from splitbrain.workloads.base import Checker, Workload, WorkloadConfig
 from splitbrain.workloads.naming import int_option, run_prefix
 

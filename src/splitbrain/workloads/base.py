@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from splitbrain.clusters.system import Client
 from splitbrain.harness.generator import Generator, OpSpec
-from splitbrain.harness.history import Op
+from splitbrain.history.ops import Op
 
 
 class Checker(ABC):

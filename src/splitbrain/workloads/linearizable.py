@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from splitbrain.harness.history import NEMESIS, Op
+from splitbrain.history.ops import NEMESIS, Op
 from splitbrain.workloads.base import Checker
 
 

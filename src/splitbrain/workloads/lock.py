@@ -22,8 +22,8 @@ from typing import Any
 
 from splitbrain.checker.lock import LockChecker
 from splitbrain.checker.stats import StatsChecker
-from splitbrain.clusters.node import HarnessError
-from splitbrain.clusters.system import LOCK, Client, ClientError
+from splitbrain.clusters.system import LOCK, Client
+from splitbrain.errors import ClientError, HarnessError
 from splitbrain.harness.generator import Context, EachWorker, Generator, Once, OpSpec
 from splitbrain.workloads.base import Checker, Workload, WorkloadConfig
 from splitbrain.workloads.linearizable import LinearizabilityChecker

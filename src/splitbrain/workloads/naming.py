@@ -20,7 +20,7 @@ def run_prefix(config: WorkloadConfig, workload: str) -> str:
 
 def int_option(config: WorkloadConfig, name: str, default: int, *, minimum: int = 1) -> int:
     """An integer workload option, validated with a one-line error."""
-    from splitbrain.clusters.node import HarnessError
+    from splitbrain.errors import HarnessError
 
     raw = config.options.get(name, default)
     try:
@@ -34,7 +34,7 @@ def int_option(config: WorkloadConfig, name: str, default: int, *, minimum: int 
 
 def float_option(config: WorkloadConfig, name: str, default: float) -> float:
     """A positive float workload option, validated with a one-line error."""
-    from splitbrain.clusters.node import HarnessError
+    from splitbrain.errors import HarnessError
 
     raw = config.options.get(name, default)
     try:

@@ -17,8 +17,8 @@ import random
 from typing import Any
 
 from splitbrain.checker.stats import StatsChecker
-from splitbrain.clusters.node import HarnessError
 from splitbrain.clusters.system import CAS, READ, WRITE, Client
+from splitbrain.errors import HarnessError
 from splitbrain.harness.generator import Generator, Independent, Mix, OpSpec
 from splitbrain.workloads.base import Checker, Workload, WorkloadConfig
 from splitbrain.workloads.linearizable import LinearizabilityChecker

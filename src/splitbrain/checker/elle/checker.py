@@ -6,8 +6,8 @@ import gc
 import time
 from typing import Any
 
-from splitbrain.clusters.node import HarnessError
-from splitbrain.harness.history import Op
+from splitbrain.errors import HarnessError
+from splitbrain.history.ops import Op
 
 from . import models
 from .explain import classify, cycle_case

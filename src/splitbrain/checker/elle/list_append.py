@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 
 from .graph import RW, WR, WW, DepGraph
 from .txns import APPEND, READ, Txn

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from splitbrain.clusters.node import HarnessError
+from splitbrain.errors import HarnessError
 
 from .graph import RW, WR, WW, DepGraph, sccs
 from .txns import READ, WRITE, Txn

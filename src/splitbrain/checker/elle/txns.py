@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from splitbrain.clusters.node import HarnessError
-from splitbrain.harness.history import Op
+from splitbrain.errors import HarnessError
+from splitbrain.history.ops import Op
 
 from .graph import PROCESS, REALTIME, DepGraph
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from splitbrain.clusters.node import Backend, HarnessError
+from splitbrain.clusters.node import Backend
+from splitbrain.errors import HarnessError
 
 BACKENDS: dict[str, str] = {
     "docker": "splitbrain.clusters.backends.docker:DockerBackend",

@@ -20,14 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from splitbrain.clusters.node import (
-    Backend,
-    ExecResult,
-    HarnessError,
-    Node,
-    NodeCommandError,
-    quote,
-)
+from splitbrain.clusters.node import Backend, ExecResult, Node, quote
+from splitbrain.errors import HarnessError, NodeCommandError
 
 LABEL = "splitbrain"
 LABEL_TEST = "splitbrain.test"

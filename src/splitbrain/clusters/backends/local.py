@@ -13,14 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from splitbrain.clusters.node import (
-    Backend,
-    ExecResult,
-    HarnessError,
-    Node,
-    NodeCommandError,
-    quote,
-)
+from splitbrain.clusters.node import Backend, ExecResult, Node, quote
+from splitbrain.errors import HarnessError, NodeCommandError
 
 
 def local_root() -> Path:

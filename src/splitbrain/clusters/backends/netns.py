@@ -21,14 +21,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from splitbrain.clusters.node import (
-    Backend,
-    ExecResult,
-    HarnessError,
-    Node,
-    NodeCommandError,
-    quote,
-)
+from splitbrain.clusters.node import Backend, ExecResult, Node, quote
+from splitbrain.errors import HarnessError, NodeCommandError
 
 STATE_ROOT = "/var/lib/splitbrain/netns"
 NETNS_PREFIX = "sb-"

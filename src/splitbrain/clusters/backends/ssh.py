@@ -15,14 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from splitbrain.clusters.node import (
-    Backend,
-    ExecResult,
-    HarnessError,
-    Node,
-    NodeCommandError,
-    quote,
-)
+from splitbrain.clusters.node import Backend, ExecResult, Node, quote
+from splitbrain.errors import HarnessError, NodeCommandError
 
 TIMEOUT_RC = 124
 DEFAULT_BASE_DIR = "/var/lib/splitbrain"

@@ -6,8 +6,8 @@ import importlib
 import os
 import sys
 
-from splitbrain.clusters.node import HarnessError
 from splitbrain.clusters.system import System
+from splitbrain.errors import HarnessError
 
 BUILTIN = {
     "etcd": "splitbrain.clusters.systems.etcd:EtcdSystem",

@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 import httpx
 
-from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import (
     CAS,
     DELETE,
@@ -41,11 +41,11 @@ from splitbrain.clusters.system import (
     READ,
     WRITE,
     Client,
-    ClientError,
     System,
     SystemOption,
     all_answer,
 )
+from splitbrain.errors import ClientError, HarnessError
 
 HTTP_PORT = 8500
 SERVER_PORT = 8300

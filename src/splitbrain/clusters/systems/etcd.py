@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import (
     CAS,
     DELETE,
@@ -32,7 +32,6 @@ from splitbrain.clusters.system import (
     TXN,
     WRITE,
     Client,
-    ClientError,
     System,
     SystemOption,
     all_answer,
@@ -41,6 +40,7 @@ from splitbrain.clusters.system import (
     first_answer,
     parse_bool,
 )
+from splitbrain.errors import ClientError, HarnessError
 
 CLIENT_PORT = 2379
 PEER_PORT = 2380

@@ -22,7 +22,7 @@ import time
 from typing import Any, ClassVar
 
 import splitbrain.raft as raft_pkg
-from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import (
     CAS,
     DELETE,
@@ -31,13 +31,13 @@ from splitbrain.clusters.system import (
     TXN,
     WRITE,
     Client,
-    ClientError,
     System,
     SystemOption,
     all_answer,
     answers,
     first_answer,
 )
+from splitbrain.errors import ClientError, HarnessError
 from splitbrain.raft.client import RaftClient, RaftError
 from splitbrain.raft.core import BUGS
 

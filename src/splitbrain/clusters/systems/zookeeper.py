@@ -33,7 +33,7 @@ from kazoo.exceptions import (
 )
 from kazoo.handlers.threading import KazooTimeoutError
 
-from splitbrain.clusters.node import HarnessError, Node
+from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import (
     CAS,
     DELETE,
@@ -42,12 +42,12 @@ from splitbrain.clusters.system import (
     TXN,
     WRITE,
     Client,
-    ClientError,
     System,
     SystemOption,
     apply_micro_ops,
     parse_bool,
 )
+from splitbrain.errors import ClientError, HarnessError
 
 CLIENT_PORT = 2181
 QUORUM_PORT = 2888

@@ -1,18 +1,19 @@
-"""The history model of DESIGN.md: ops, pairing, and the streaming writer.
+"""The history model of DESIGN.md: ops, the process discipline, pairing and op counts.
 
 An op is one JSON object per line in ``history.jsonl``. ``type`` is ``invoke``
 followed by exactly one of ``ok`` / ``fail`` / ``info`` for the same process.
+Everything that pairs invocations with completions or counts outcomes uses
+:func:`pair` and :func:`op_counts` from here.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from splitbrain.errors import HistoryError
 
 INVOKE, OK, FAIL, INFO = "invoke", "ok", "fail", "info"
 OP_TYPES = frozenset({INVOKE, OK, FAIL, INFO})
@@ -20,15 +21,6 @@ COMPLETIONS = frozenset({OK, FAIL, INFO})
 NEMESIS = "nemesis"
 
 _CORE = ("index", "type", "process", "f", "key", "value", "time", "node", "error")
-
-
-class HistoryError(ValueError):
-    """A history that breaks the model: names the source, the line and the problem."""
-
-    def __init__(self, source: str, line: int | None, message: str) -> None:
-        self.source, self.line, self.message = source, line, message
-        where = f"{source}:{line}" if line is not None else source
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(slots=True)
@@ -162,90 +154,19 @@ def reindex(ops: list[Op]) -> list[Op]:
     return ops
 
 
-class HistoryWriter:
-    """Thread-safe recorder that streams ops to ``history.jsonl`` as they happen.
+def op_counts(ops: Iterable[Op]) -> dict[str, dict[str, int]]:
+    """``{f: {"ok": n, "fail": n, "info": n, "count": n}}`` over client ops, sorted by f.
 
-    Ops are buffered and flushed (with fsync) at least every ``flush_interval``
-    seconds by a background thread, and on :meth:`flush` (called at every phase
-    end), so a crash loses at most the last interval. All ops are also kept in
-    memory for the checkers.
+    An invocation never completed counts as ``info`` (its outcome is unknown).
     """
+    by_f: dict[str, dict[str, int]] = {}
+    for p in pair(ops):
+        c = by_f.setdefault(p.invoke.f, {OK: 0, FAIL: 0, INFO: 0, "count": 0})
+        c[p.outcome] += 1
+        c["count"] += 1
+    return dict(sorted(by_f.items()))
 
-    def __init__(self, path: Path | None, flush_interval: float = 0.5, keep: bool = True) -> None:
-        self.path = path
-        self.ops: list[Op] = []
-        self._keep = keep
-        self._lock = threading.Lock()
-        self._buf: list[str] = []
-        self._fh: IO[str] | None = open(path, "a", encoding="utf-8") if path else None
-        self._t0 = time.monotonic_ns()
-        self._next_index = 0
-        self._closed = False
-        self._stop = threading.Event()
-        self._flusher: threading.Thread | None = None
-        if self._fh is not None:
-            self._flusher = threading.Thread(target=self._flush_loop, args=(flush_interval,),
-                                             name="history-flusher", daemon=True)
-            self._flusher.start()
 
-    @property
-    def t0(self) -> int:
-        return self._t0
-
-    def now(self) -> int:
-        """Nanoseconds since the test start (monotonic)."""
-        return time.monotonic_ns() - self._t0
-
-    def record(self, op: Op) -> Op:
-        """Stamp the op with index (and time if unset) and append it."""
-        with self._lock:
-            if op.time == 0:
-                op.time = time.monotonic_ns() - self._t0
-            op.index = self._next_index
-            self._next_index += 1
-            if self._keep:
-                self.ops.append(op)
-            if self._fh is not None:
-                self._buf.append(op.to_json())
-        return op
-
-    def __len__(self) -> int:
-        return self._next_index
-
-    def flush(self) -> None:
-        """Write buffered ops to disk and fsync."""
-        with self._lock:
-            buf, self._buf = self._buf, []
-            fh = self._fh
-        if fh is None or not buf:
-            return
-        fh.write("\n".join(buf) + "\n")
-        fh.flush()
-        try:
-            import os
-
-            os.fsync(fh.fileno())
-        except OSError:
-            pass
-
-    def _flush_loop(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            try:
-                self.flush()
-            except Exception:  # noqa: BLE001 - never kill the flusher; close() retries
-                pass
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.set()
-        if self._flusher is not None:
-            self._flusher.join(timeout=5)
-        self.flush()
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-
-    def __iter__(self) -> Iterator[Op]:
-        return iter(list(self.ops))
+def client_ops(ops: Iterable[Op]) -> list[Op]:
+    """The ops of client processes (everything but the nemesis)."""
+    return [op for op in ops if op.process != NEMESIS]

@@ -1,7 +1,7 @@
 """History readers: our JSONL, Jepsen EDN (``history.edn``) and Jepsen log / ``history.txt`` lines.
 
 Every reader returns ops numbered by position (Jepsen's convention) and checks the
-process discipline with :func:`splitbrain.harness.history.validate`; a malformed
+process discipline with :func:`splitbrain.history.ops.validate`; a malformed
 file raises :class:`HistoryError` whose message is one line: file, line, problem.
 """
 
@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from splitbrain.harness.history import NEMESIS, OP_TYPES, HistoryError, Op, validate
+from splitbrain.errors import HistoryError
+from splitbrain.history.ops import NEMESIS, OP_TYPES, Op, validate
 
 FORMATS = ("auto", "jsonl", "edn", "jepsen-log")
 _CORE_EDN = ("process", "type", "f", "value", "key", "time", "index", "error", "node")
