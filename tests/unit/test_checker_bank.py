@@ -6,7 +6,9 @@ from test_workload_fake import hist
 
 from splitbrain.checker.bank import BankChecker
 
-check = BankChecker(["a0", "a1"], 20).check
+
+def check(h, **kw):
+    return BankChecker(["a0", "a1"], 20).check(h, **kw).to_json()
 T = {"from": "a0", "to": "a1", "amount": 3}
 
 
@@ -32,7 +34,7 @@ def test_negative_balance() -> None:
     r = check(hist(read(0, {"a0": -1, "a1": 21})))
     assert r["valid"] is False and r["error-counts"] == {"negative": 1}
     r = BankChecker(["a0", "a1"], 20, negative_allowed=True).check(
-        hist(read(0, {"a0": -1, "a1": 21})))
+        hist(read(0, {"a0": -1, "a1": 21}))).to_json()
     assert r["valid"] is True
 
 

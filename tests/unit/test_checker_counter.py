@@ -6,7 +6,9 @@ from test_workload_fake import hist
 
 from splitbrain.checker.counter import CounterChecker
 
-check = CounterChecker().check
+
+def check(h, **kw):
+    return CounterChecker().check(h, **kw).to_json()
 
 
 def test_valid_history_with_concurrent_reads() -> None:

@@ -13,7 +13,8 @@ def ev(p, typ, f, t):
     return (p, typ, f, None, "L", int(t * S))
 
 
-check = LockChecker(lease_s=10).check
+def check(h, **kw):
+    return LockChecker(lease_s=10).check(h, **kw).to_json()
 
 
 def test_sequential_holders_are_valid() -> None:

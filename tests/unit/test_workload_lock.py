@@ -74,12 +74,12 @@ def test_mutex_model_flags_two_acquires_without_release() -> None:
                  (0, "invoke", "release", None), (0, "ok", "release", None),
                  (1, "invoke", "acquire", None), (1, "ok", "acquire", None),
                  (2, "invoke", "release", None), (2, "fail", "release", None)])
-    assert lin.check(good)["valid"] is True
+    assert lin.check(good).to_json()["valid"] is True
     bad = hist([(0, "invoke", "acquire", None), (0, "ok", "acquire", None),
                 (1, "invoke", "acquire", None), (1, "ok", "acquire", None)])
-    assert lin.check(bad)["valid"] is False
+    assert lin.check(bad).to_json()["valid"] is False
     # an info release may have happened: a later acquire is fine
     maybe = hist([(0, "invoke", "acquire", None), (0, "ok", "acquire", None),
                   (0, "invoke", "release", None), (0, "info", "release", None),
                   (1, "invoke", "acquire", None), (1, "ok", "acquire", None)])
-    assert lin.check(maybe)["valid"] is True
+    assert lin.check(maybe).to_json()["valid"] is True

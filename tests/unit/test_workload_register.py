@@ -76,12 +76,12 @@ def test_checker_finds_stale_read_and_passes_good_history() -> None:
     good = hist([(0, "invoke", "write", 1, "k"), (0, "ok", "write", 1, "k"),
                  (1, "invoke", "read", None, "k"), (1, "ok", "read", 1, "k"),
                  (0, "invoke", "cas", [1, 2], "k"), (0, "fail", "cas", [1, 2], "k")])
-    assert lin.check(good)["valid"] is True
+    assert lin.check(good).to_json()["valid"] is True
     bad = hist([(0, "invoke", "write", 1, "k"), (0, "ok", "write", 1, "k"),
                 (0, "invoke", "write", 2, "k"), (0, "ok", "write", 2, "k"),
                 (1, "invoke", "read", None, "k"), (1, "ok", "read", 1, "k")])
-    assert lin.check(bad)["valid"] is False
+    assert lin.check(bad).to_json()["valid"] is False
     # an info write may or may not have happened: reading its value is fine
     maybe = hist([(0, "invoke", "write", 3, "k"), (0, "info", "write", 3, "k"),
                   (1, "invoke", "read", None, "k"), (1, "ok", "read", 3, "k")])
-    assert lin.check(maybe)["valid"] is True
+    assert lin.check(maybe).to_json()["valid"] is True

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_workload_fake import FakeClient
 
-from splitbrain.checker.compose import merge_valid
 from splitbrain.clusters.system import CAS, READ, WRITE
 from splitbrain.errors import ClientError
 from splitbrain.harness.generator import Context
 from splitbrain.history.ops import Op, validate
+from splitbrain.verdict import merge as merge_valid
 from splitbrain.workloads import get_workload
 from splitbrain.workloads.base import Workload, WorkloadConfig
 
@@ -95,7 +95,7 @@ def simulate(w: Workload, make_client, *, ops: int = 300, concurrency: int = 4,
 
 
 def verdicts(w: Workload, history: list[Op]) -> dict[str, Any]:
-    return {c.name: c.check(history) for c in w.checkers()}
+    return {c.name: c.check(history).to_json() for c in w.checkers()}
 
 
 def workload(name: str, **opts) -> Workload:
@@ -206,5 +206,5 @@ def test_workload_checkers_never_call_a_correct_system_invalid(seed, fault, aban
     for c in w.checkers():
         if c.name in ("stats", "linearizability"):
             continue
-        r = c.check(h)
+        r = c.check(h).to_json()
         assert r["valid"] is not False, (c.name, r)

@@ -13,13 +13,38 @@ that is not a map of int balances cannot be judged: ``unknown`` at best.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
+from splitbrain.checker.base import Checker, CheckResult
 from splitbrain.history.ops import INVOKE, NEMESIS, OK, Op
-from splitbrain.workloads.base import Checker
+from splitbrain.verdict import UNKNOWN
 
 READS = ("read", "final-read")
 MAX_REPORTED = 10
+
+
+@dataclass(kw_only=True)
+class BankResult(CheckResult):
+    """Reads with a wrong total, wrong accounts, negative balances or a missing bank."""
+
+    kind: ClassVar[str] = "bank"
+
+    expected_total: int = 0
+    accounts: list[str] = field(default_factory=list)
+    negative_allowed: bool = False
+    read_count: int = 0
+    ok_transfers: int = 0
+    error_counts: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    final_reads: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.reason or self.valid is True:
+            return
+        parts = [f"{n} read(s) {k.replace('-', ' ')}" for k, n in self.error_counts.items()]
+        if parts:
+            self.reason = "; ".join(parts) + f" (expected total {self.expected_total})"
 
 
 class BankChecker(Checker):
@@ -50,7 +75,7 @@ class BankChecker(Checker):
             errs.append("negative")
         return errs
 
-    def check(self, history: list[Op], *, time_limit: float | None = None) -> dict[str, Any]:
+    def check(self, history: list[Op], *, time_limit: float | None = None) -> BankResult:
         ops = [op for op in history if op.process != NEMESIS
                and op.f in ("transfer", *READS)]
         exists = False                      # the bank is known to exist by now
@@ -91,7 +116,7 @@ class BankChecker(Checker):
         # a malformed read cannot be judged (it may be the client's decoding): unknown
         wrong = [k for k in errors if k != "malformed"]
         valid: bool | str = (False if wrong else
-                             "unknown" if "malformed" in errors or not n_shown else True)
+                             UNKNOWN if "malformed" in errors or not n_shown else True)
         out: dict[str, Any] = {"valid": valid, "expected-total": self.total,
                                "accounts": sorted(self.accounts),
                                "negative-allowed": self.negative_allowed,
@@ -100,4 +125,4 @@ class BankChecker(Checker):
                                "final-reads": final[:MAX_REPORTED]}
         if not n_shown:
             out["note"] = "no read showed the bank: nothing to judge"
-        return out
+        return BankResult.from_json(out)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from splitbrain.checker.models import MODELS
-from splitbrain.checker.result import merge_valid
 from splitbrain.errors import HistoryError, ModelError
+from splitbrain.verdict import merge, word
 
 CHECKERS = ("linearizability", "elle-list-append", "elle-rw-register")
 HISTORY_SUFFIXES = (".jsonl", ".edn", ".log", ".txt")
@@ -48,7 +48,8 @@ def expand_paths(paths: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
 
 
 def _word(v: Any) -> str:
-    return "valid" if v is True else "INVALID" if v is False else "unknown"
+    w = word(v)
+    return w.upper() if w == "invalid" else w
 
 
 def _style(v: Any) -> str:
@@ -162,7 +163,7 @@ def run_check(paths: list[str], *, model: str | None, fmt: str = "auto",
             if detail:
                 line += f"  {escape(detail)}"
             con.print(line, soft_wrap=True)
-    overall = merge_valid(verdicts) if verdicts else None
+    overall = merge(verdicts) if verdicts else None
     if json_out:
         _emit_json(con, {"files": entries, "valid": overall})
     else:

@@ -23,14 +23,44 @@ is not an int (it cannot be judged).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
+from splitbrain.checker.base import Checker, CheckResult
 from splitbrain.history.ops import FAIL, INVOKE, NEMESIS, OK, Op, pair
-from splitbrain.workloads.base import Checker
+from splitbrain.verdict import UNKNOWN
 
 READS = ("read", "final-read")
 MAX_REPORTED = 20
 MAX_SUBSET_TERMS = 5000
+
+
+@dataclass(kw_only=True)
+class CounterResult(CheckResult):
+    """Reads outside what the adds allow, and reads that went backwards."""
+
+    kind: ClassVar[str] = "counter"
+
+    reads: int = 0
+    final_reads: list[int] = field(default_factory=list)
+    bounds: dict[str, int] = field(default_factory=dict)
+    out_of_bounds_count: int = 0
+    out_of_bounds: list[dict[str, Any]] = field(default_factory=list)
+    backwards_count: int = 0
+    backwards: list[dict[str, Any]] = field(default_factory=list)
+    bad_values: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.reason or self.valid is True:
+            return
+        parts = []
+        if self.out_of_bounds_count:
+            parts.append(f"{self.out_of_bounds_count} read(s) outside what the adds allow")
+        if self.backwards_count:
+            parts.append(f"{self.backwards_count} read(s) went backwards")
+        if self.bad_values:
+            parts.append(f"{len(self.bad_values)} read(s) not an integer")
+        self.reason = "; ".join(parts)
 
 
 class CounterChecker(Checker):
@@ -38,12 +68,11 @@ class CounterChecker(Checker):
 
     name = "counter"
 
-    def check(self, history: list[Op], *, time_limit: float | None = None) -> dict[str, Any]:
+    def check(self, history: list[Op], *, time_limit: float | None = None) -> CounterResult:
         ops = [op for op in history if op.process != NEMESIS and op.f in ("add", *READS)]
         if any(op.f == "add" and _delta(op.value) < 0 for op in ops):
-            return {"valid": "unknown",
-                    "error": "negative adds: these bounds and the backwards check assume "
-                             "increments only"}
+            return CounterResult(valid=UNKNOWN, error="negative adds: these bounds and the "
+                                 "backwards check assume increments only")
         outcome = {id(p.invoke): p.outcome for p in pair(ops)}
         acked = possible = 0          # running sums of ok adds / not-failed add invocations
         pending: dict[Any, int] = {}  # process -> delta of a not-failed add not yet acked
@@ -106,7 +135,7 @@ class CounterChecker(Checker):
                 floor = (v, op.index)
         # a read that is not an int cannot be judged (it may be the client's decoding)
         valid: bool | str = (False if out_of_bounds or backwards else
-                             "unknown" if bad_values or not final_reads else True)
+                             UNKNOWN if bad_values or not final_reads else True)
         out: dict[str, Any] = {
             "valid": valid,
             "reads": n_reads,
@@ -121,7 +150,7 @@ class CounterChecker(Checker):
             out["bad-values"] = bad_values[:MAX_REPORTED]
         if not final_reads:
             out["note"] = "no successful final-read: the final value is unchecked"
-        return out
+        return CounterResult.from_json(out)
 
 
 def _subset_sum(deltas: list[int], target: int) -> bool:

@@ -19,15 +19,18 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from splitbrain.checker.base import Checker
 from splitbrain.checker.models import NOT_READ as _NOT_READ
 from splitbrain.checker.models import UNKNOWN, Model, get_model
-from splitbrain.checker.result import UNKNOWN_VERDICT, LinResult, merge_valid
+from splitbrain.checker.result import LinResult
 from splitbrain.history.ops import FAIL, INFO, INVOKE, NEMESIS, OK, Op
+from splitbrain.verdict import UNKNOWN as UNKNOWN_VERDICT
+from splitbrain.verdict import merge as merge_valid
 
 #: memory budget for the search cache of one check, in bytes (approximate)
 DEFAULT_MEMORY_BUDGET = 1 << 30
@@ -468,6 +471,8 @@ def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
                            f"{f['state_before_failing']}")
         elif where:
             res.reason += f";{where[:-1]}"
+    elif not results:
+        res.reason = "no completed op to check: an empty history proves nothing"
     elif verdict == UNKNOWN_VERDICT:
         why = next(r["reason"] for r in results if r["valid"] == UNKNOWN_VERDICT)
         n_unk = sum(1 for r in results if r["valid"] == UNKNOWN_VERDICT)
@@ -514,3 +519,23 @@ def _worker_init(stop: Any) -> None:
 def _worker_check(model: Model, parts: list[Partition], deadline: float | None,
                   budget: int) -> list[dict[str, Any]]:
     return _check_parts(model, parts, deadline, budget, _STOP)
+
+
+class LinearizabilityChecker(Checker):
+    """Linearizability of the client ops whose f is in ``fs``, under ``model``
+    (ops are partitioned by ``op.key`` and each key checked on its own)."""
+
+    name = "linearizability"
+
+    def __init__(self, model: str, fs: Iterable[str], *, time_limit: float | None = None,
+                 name: str | None = None) -> None:
+        self.model = model
+        self.fs = frozenset(fs)
+        self.time_limit = time_limit
+        if name:
+            self.name = name
+
+    def check(self, history: list[Op], *, time_limit: float | None = None) -> LinResult:
+        ops = [op for op in history if op.process != NEMESIS and op.f in self.fs]
+        limit = time_limit if time_limit is not None else self.time_limit
+        return check(ops, self.model, time_limit=limit)

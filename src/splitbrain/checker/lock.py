@@ -28,12 +28,32 @@ Needs op times (nanoseconds); without them the verdict is ``unknown``.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
+from splitbrain.checker.base import Checker, CheckResult
 from splitbrain.history.ops import INVOKE, NEMESIS, OK, Op
-from splitbrain.workloads.base import Checker
+from splitbrain.verdict import UNKNOWN
 
 MAX_REPORTED = 20
+
+
+@dataclass(kw_only=True)
+class LockResult(CheckResult):
+    """Certain-hold windows of different processes that overlap: two holders at once."""
+
+    kind: ClassVar[str] = "lock"
+
+    lease_s: float = 0.0
+    acquired: int = 0
+    certain_windows: int = 0
+    two_holders_count: int = 0
+    two_holders: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.reason and self.two_holders_count:
+            self.reason = (f"{self.two_holders_count} time(s) two clients certainly held the "
+                           f"lock at once")
 
 
 class LockChecker(Checker):
@@ -70,12 +90,12 @@ class LockChecker(Checker):
         out.extend(holding.values())
         return sorted((w for w in out if w["start"] < w["end"]), key=lambda w: w["start"])
 
-    def check(self, history: list[Op], *, time_limit: float | None = None) -> dict[str, Any]:
+    def check(self, history: list[Op], *, time_limit: float | None = None) -> LockResult:
         relevant = [op for op in history if op.process != NEMESIS
                     and op.f in ("acquire", "release")]
         if relevant and not any(op.time for op in relevant):
-            return {"valid": "unknown", "error": "the history has no op times: leases cannot "
-                                                 "be reasoned about"}
+            return LockResult(valid=UNKNOWN, error="the history has no op times: leases "
+                                                   "cannot be reasoned about")
         ws = self.windows(history)
         overlaps: list[dict[str, Any]] = []
         longest: dict[str, Any] | None = None  # the window reaching furthest so far
@@ -90,10 +110,10 @@ class LockChecker(Checker):
             if longest is None or w["end"] > longest["end"]:
                 longest = w
         acquired = sum(1 for op in relevant if op.f == "acquire" and op.type == OK)
-        valid: bool | str = False if n else (True if acquired else "unknown")
+        valid: bool | str = False if n else (True if acquired else UNKNOWN)
         out: dict[str, Any] = {"valid": valid, "lease-s": self.lease_ns / 1e9,
                                "acquired": acquired, "certain-windows": len(ws),
                                "two-holders-count": n, "two-holders": overlaps}
         if not acquired:
             out["note"] = "no acquire succeeded: nothing to judge"
-        return out
+        return LockResult.from_json(out)

@@ -25,10 +25,12 @@ elements are reported but do not make the history invalid.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
+from splitbrain.checker.base import Checker, CheckResult
 from splitbrain.history.ops import FAIL, INVOKE, NEMESIS, OK, Op, pair
-from splitbrain.workloads.base import Checker
+from splitbrain.verdict import UNKNOWN
 
 MAX_LISTED = 50
 READS = ("read", "final-read")
@@ -39,6 +41,46 @@ def _listing(elements: set[Any] | list[Any]) -> list[Any]:
     return items[:MAX_LISTED]
 
 
+@dataclass(kw_only=True)
+class SetResult(CheckResult):
+    """Counts and listings (at most 50 each) of lost, stale, duplicated ... elements."""
+
+    kind: ClassVar[str] = "set"
+
+    attempt_count: int = 0
+    acknowledged_count: int = 0
+    failed_count: int = 0
+    indeterminate_count: int = 0
+    read_count: int = 0
+    final_read: bool = False
+    final_size: int = 0
+    lost_count: int = 0
+    lost: list[Any] = field(default_factory=list)
+    stale_count: int = 0
+    stale: list[Any] = field(default_factory=list)
+    stale_examples: list[dict[str, Any]] = field(default_factory=list)
+    duplicated_count: int = 0
+    duplicated: list[Any] = field(default_factory=list)
+    unexpected_count: int = 0
+    unexpected: list[Any] = field(default_factory=list)
+    failed_present_count: int = 0
+    failed_present: list[Any] = field(default_factory=list)
+    recovered_count: int = 0
+    recovered: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.reason or self.valid is True:
+            return
+        parts = [f"{n} {what}" for n, what in (
+            (self.lost_count, "lost"), (self.stale_count, "stale"),
+            (self.duplicated_count, "duplicated"), (self.unexpected_count, "unexpected"),
+            (self.failed_present_count, "present although their add failed")) if n]
+        if parts:
+            self.reason = ", ".join(parts) + " element(s)"
+            if self.lost:
+                self.reason += f"; lost e.g. {', '.join(map(repr, self.lost[:5]))}"
+
+
 class SetChecker(Checker):
     """Checks a unique-add set history (f ``add`` / ``read`` / ``final-read``)."""
 
@@ -47,7 +89,7 @@ class SetChecker(Checker):
     def __init__(self, *, linearizable: bool = True) -> None:
         self.linearizable = linearizable
 
-    def check(self, history: list[Op], *, time_limit: float | None = None) -> dict[str, Any]:
+    def check(self, history: list[Op], *, time_limit: float | None = None) -> SetResult:
         ops = [op for op in history if op.process != NEMESIS and op.f in ("add", *READS)]
         pairs = pair(ops)
         adds = [p for p in pairs if p.invoke.f == "add"]
@@ -126,7 +168,7 @@ class SetChecker(Checker):
 
         invalid = bool(lost or duplicated or unexpected or failed_present
                        or (stale and self.linearizable))
-        valid: bool | str = False if invalid else (True if last_final else "unknown")
+        valid: bool | str = False if invalid else (True if last_final else UNKNOWN)
         out: dict[str, Any] = {
             "valid": valid,
             "attempt-count": len(attempted),
@@ -147,7 +189,7 @@ class SetChecker(Checker):
         }
         if last_final is None:
             out["note"] = "no successful final-read: lost elements cannot be judged"
-        return out
+        return SetResult.from_json(out)
 
 
 def _h(v: Any) -> Any:

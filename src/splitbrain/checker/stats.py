@@ -7,23 +7,31 @@ through proves nothing, but it does not prove a bug either).
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import ClassVar
 
-from splitbrain.history.ops import FAIL, INFO, NEMESIS, OK, Op, pair
-from splitbrain.workloads.base import Checker
+from splitbrain.checker.base import Checker, CheckResult
+from splitbrain.history.ops import FAIL, INFO, INVOKE, NEMESIS, OK, Op, op_counts
+from splitbrain.verdict import UNKNOWN
 
 
-def op_counts(history: list[Op]) -> dict[str, dict[str, int]]:
-    """``{f: {"ok": n, "fail": n, "info": n, "count": n}}`` over client ops.
+@dataclass(kw_only=True)
+class StatsResult(CheckResult):
+    """Outcome counts per f; ``unknown`` when some f never succeeded."""
 
-    An invocation never completed counts as ``info`` (its outcome is unknown).
-    """
-    by_f: dict[str, dict[str, int]] = {}
-    for p in pair(op for op in history if op.process != NEMESIS):
-        c = by_f.setdefault(p.invoke.f, {OK: 0, FAIL: 0, INFO: 0, "count": 0})
-        c[p.outcome] += 1
-        c["count"] += 1
-    return dict(sorted(by_f.items()))
+    kind: ClassVar[str] = "stats"
+
+    by_f: dict[str, dict[str, int]] = field(default_factory=dict)
+    ok: int = 0
+    fail: int = 0
+    info: int = 0
+    count: int = 0
+    nemesis_ops: int = 0
+    never_ok: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.reason and self.never_ok:
+            self.reason = f"no {', '.join(self.never_ok)} ever succeeded: nothing was tested"
 
 
 class StatsChecker(Checker):
@@ -31,17 +39,14 @@ class StatsChecker(Checker):
 
     name = "stats"
 
-    def check(self, history: list[Op], *, time_limit: float | None = None) -> dict[str, Any]:
-        by_f = op_counts(history)
+    def check(self, history: list[Op], *, time_limit: float | None = None) -> StatsResult:
+        by_f = op_counts(op for op in history if op.process != NEMESIS)
         total = {k: sum(c[k] for c in by_f.values()) for k in (OK, FAIL, INFO, "count")}
         never_ok = [f for f, c in by_f.items() if c[OK] == 0]
-        nemesis = sum(1 for op in history if op.process == NEMESIS and op.type != "invoke")
-        valid: bool | str = True
-        if not by_f or never_ok:
-            valid = "unknown"
-        out: dict[str, Any] = {"valid": valid, "by-f": by_f, **total, "nemesis-ops": nemesis}
-        if never_ok:
-            out["never-ok"] = never_ok
+        nemesis = sum(1 for op in history if op.process == NEMESIS and op.type != INVOKE)
+        res = StatsResult(valid=UNKNOWN if not by_f or never_ok else True, by_f=by_f,
+                          nemesis_ops=nemesis, never_ok=never_ok, **total)
         if not by_f:
-            out["error"] = "no client ops in the history"
-        return out
+            res.error = "no client ops in the history"
+            res.reason = "no client ops in the history: nothing was tested"
+        return res

@@ -14,8 +14,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from splitbrain.checker.compose import verdict_word
 from splitbrain.harness.runner import Progress, RunResult, run_test
+from splitbrain.verdict import word as verdict_word
 
 
 class _Rate:
@@ -111,7 +111,7 @@ def _print_verdict(out: Console, result: RunResult) -> None:
             print(f"history kept in {result.run_dir}/history.jsonl", file=sys.stderr)
         return
     word = verdict_word(result.valid)
-    colour = {"valid": "green", "invalid": "red", "unknown": "yellow"}[word]
+    colour = {"valid": "green", "invalid": "red", "unknown": "yellow", "error": "magenta"}[word]
     stats = result.results.get("stats", {})
     reasons = []
     for name, r in result.results.get("checkers", {}).items():

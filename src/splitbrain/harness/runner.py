@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from splitbrain import __version__
-from splitbrain.checker.compose import exit_code, merge_valid
+from splitbrain.checker.base import merged, run_checkers
 from splitbrain.clusters.node import Backend, Node
 from splitbrain.clusters.system import Client, System
 from splitbrain.errors import ClientError, HarnessError
@@ -29,6 +29,7 @@ from splitbrain.harness.locks import lock_test_name
 from splitbrain.history import store
 from splitbrain.history.ops import FAIL, INFO, INVOKE, NEMESIS, OK, Op
 from splitbrain.history.writer import HistoryWriter
+from splitbrain.verdict import ERROR, exit_code
 from splitbrain.workloads.base import Workload, WorkloadConfig
 
 log = logging.getLogger("splitbrain.runner")
@@ -304,12 +305,12 @@ def _run_locked(spec: Any, display: Any, report: bool) -> RunResult:
             restore_signals()
     if error is not None:
         log.error("%s", error)
-        results = {"valid": "unknown", "test": spec.name, "error": error,
+        results = {"valid": ERROR, "test": spec.name, "error": error,
                    "stats": _stats(writer.ops), "checkers": results.get("checkers", {})}
         store.write_json(run_dir / store.RESULTS, results)
         _write_report(run_dir, report)
         store.detach_log(handler)
-        return RunResult("unknown", run_dir, results, 3, error)
+        return RunResult(ERROR, run_dir, results, 3, error)
     _write_report(run_dir, report)
     store.detach_log(handler)
     return RunResult(results["valid"], run_dir, results, exit_code(results["valid"]))
@@ -440,17 +441,9 @@ def _run(spec: Any, run_dir: Path, writer: HistoryWriter, progress: Progress,
     if display:
         display(progress)
     ops = list(writer.ops)
-    checkers: dict[str, Any] = {}
-    for ch in workload.checkers():
-        t0 = time.monotonic()
-        try:
-            res = ch.check(ops, time_limit=spec.checker_time_limit)
-        except Exception as e:  # noqa: BLE001 - a checker crash is "unknown", never "valid"
-            log.exception("checker %s failed", ch.name)
-            res = {"valid": "unknown", "error": f"{type(e).__name__}: {e}"}
-        res.setdefault("elapsed_s", round(time.monotonic() - t0, 3))
-        checkers[ch.name] = res
-    valid = merge_valid(r.get("valid") for r in checkers.values())
+    typed = run_checkers(workload.checkers(), ops, time_limit=spec.checker_time_limit)
+    checkers = {name: r.to_json() for name, r in typed.items()}
+    valid = merged(typed)
     results = {"valid": valid, "test": spec.name, "run_dir": str(run_dir),
                "elapsed_s": round(progress.elapsed(), 3), "checkers": checkers,
                "stats": _stats(ops), "model": workload.model()}

@@ -39,8 +39,9 @@ from markupsafe import Markup
 
 from splitbrain.errors import HarnessError
 from splitbrain.harness.spec import TestSpec, parse_list
-from splitbrain.reports.html import anomaly_summary, asset_text, env, verdict_word
+from splitbrain.reports.html import anomaly_summary, asset_text, env
 from splitbrain.reports.junit import write_junit
+from splitbrain.verdict import word as verdict_word
 
 FIELDS = {f.name for f in fields(TestSpec)}
 AXIS_ORDER = ("system", "workload", "nemesis")

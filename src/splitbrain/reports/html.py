@@ -21,9 +21,13 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from splitbrain.checker.base import result_from_json
+from splitbrain.checker.result import LinResult
 from splitbrain.reports.faults import fault_periods
 from splitbrain.reports.linview import elle_view, lin_failure_view
 from splitbrain.reports.rundata import RunData, counts_by_f, load_run, run_started
+from splitbrain.verdict import normalize
+from splitbrain.verdict import word as verdict_word
 
 TIMELINE_CAP = 1500       # client op pairs drawn in the op timeline
 LIN_OP_CAP = 2000         # ops drawn per failing key in the linearizability view
@@ -42,11 +46,6 @@ def env() -> Environment:
         _env.filters["tojson_compact"] = lambda v: Markup(_script_json(v))
         _env.filters["verdict_word"] = verdict_word
     return _env
-
-
-def verdict_word(v: Any) -> str:
-    """``valid`` / ``invalid`` / ``unknown``."""
-    return "valid" if v is True else "invalid" if v is False else "unknown"
 
 
 def _script_json(v: Any) -> str:
@@ -124,36 +123,27 @@ def verdict_reasons(results: dict[str, Any]) -> list[str]:
     out: list[str] = []
     if results.get("error"):
         out.append(f"The harness failed: {results['error']}")
-    overall = results.get("valid", "unknown")
-    checkers = results.get("checkers") or {}
+    overall = normalize(results.get("valid"))
+    checkers = {name: result_from_json(r, name) for name, r in
+                (results.get("checkers") or {}).items() if isinstance(r, dict)}
     for name, r in checkers.items():
-        if not isinstance(r, dict):
-            continue
-        v = r.get("valid", "unknown")
+        v = r.valid
         if v is True or (overall is False and v is not False):
             continue
         word = "found the history invalid" if v is False else "could not decide"
-        if r.get("checker") == "linearizability" or name == "linearizability":
-            fails = r.get("failures") or []
-            if fails and v is False:
-                f0 = fails[0]
-                more = f" (and {len(fails) - 1} more key(s))" if len(fails) > 1 else ""
-                what = ("the history" if f0.get("key") is None
-                        else f"key {json.dumps(f0.get('key'))}")
-                out.append(f"{name} ({r.get('model', 'model')}): {what} "
-                           f"is not linearizable: {_op_phrase(f0)} cannot be linearized "
-                           f"after a prefix of {max((len(x.get('ops') or []) for x in f0.get('longest') or [{}]), default=0)} ops"
-                           f"{more}.")
-                continue
-        if r.get("checker", "").startswith("elle") or name == "elle":
-            types = r.get("anomaly_types") or list((r.get("anomalies") or {}).keys())
-            if types:
-                out.append(f"{name} {word}: anomalies {', '.join(map(str, types))}"
-                           + (f"; so not {', '.join(map(str, r['not']))}" if r.get("not") else "")
-                           + ".")
-                continue
-        reason = r.get("reason") or r.get("error") or r.get("message") or ""
-        out.append(f"{name} {word}" + (f": {reason}" if reason else "."))
+        if isinstance(r, LinResult) and r.failures and v is False:
+            f0 = r.failures[0]
+            more = f" (and {len(r.failures) - 1} more key(s))" if len(r.failures) > 1 else ""
+            what = ("the history" if f0.get("key") is None
+                    else f"key {json.dumps(f0.get('key'))}")
+            longest = max((len(x.get("ops") or []) for x in f0.get("longest") or [{}]),
+                          default=0)
+            out.append(f"{name} ({r.model or 'model'}): {what} is not linearizable: "
+                       f"{_op_phrase(f0)} cannot be linearized after a prefix of {longest} "
+                       f"ops{more}.")
+            continue
+        why = r.reason or r.error or r.note or ""
+        out.append(f"{name} {word}" + (f": {why}" if why else "."))
     if not out:
         if overall is True:
             out.append(f"All {len(checkers)} checker(s) found the history valid.")

@@ -10,8 +10,9 @@ from typing import Any
 from markupsafe import Markup
 
 from splitbrain.errors import HarnessError
-from splitbrain.reports.html import asset_text, env, verdict_word
+from splitbrain.reports.html import asset_text, env
 from splitbrain.reports.rundata import run_started
+from splitbrain.verdict import word as verdict_word
 
 INDEX = "index.html"
 

@@ -7,21 +7,21 @@ Each op is one ``txn`` of 1 to ``max-txn-length`` micro-ops over a small set of
 lists stay short and the dependency graph stays dense (Elle's advice).
 
 Checked by the Elle checker (``splitbrain.checker.elle``) against
-``consistency-model`` (default ``strict-serializable``). If that checker cannot
-be imported or cannot read the history, the verdict is ``unknown`` with the
-reason — never a guess.
+``consistency-model`` (default ``strict-serializable``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from splitbrain.checker.base import Checker
+from splitbrain.checker.elle import ElleChecker
+from splitbrain.checker.elle import models as elle_models
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import TXN, Client
 from splitbrain.errors import HarnessError
 from splitbrain.harness.generator import Context, Generator, OpSpec
-from splitbrain.history.ops import NEMESIS, Op
-from splitbrain.workloads.base import Checker, Workload, WorkloadConfig
+from splitbrain.workloads.base import Workload, WorkloadConfig
 from splitbrain.workloads.naming import int_option, run_prefix
 
 
@@ -59,32 +59,6 @@ class ListAppendTxns(Generator):
         return OpSpec("txn", mops)
 
 
-class ElleListAppendChecker(Checker):
-    """Elle's list-append analysis of the ``txn`` ops, against a consistency model."""
-
-    name = "elle"
-
-    def __init__(self, consistency_model: str = "strict-serializable",
-                 time_limit: float | None = None) -> None:
-        self.consistency_model = consistency_model
-        self.time_limit = time_limit
-
-    def check(self, history: list[Op], *, time_limit: float | None = None) -> dict[str, Any]:
-        ops = [op for op in history if op.process != NEMESIS and op.f == "txn"]
-        try:
-            from splitbrain.checker import elle
-        except ImportError as e:
-            return {"valid": "unknown", "error": f"Elle checker unavailable: {e}"}
-        limit = time_limit if time_limit is not None else self.time_limit
-        try:
-            res = elle.check(ops, kind="list-append", consistency_model=self.consistency_model,
-                             time_limit=limit)
-        except Exception as e:  # noqa: BLE001 - a checker that cannot judge says unknown
-            return {"valid": "unknown",
-                    "error": f"Elle checker failed: {type(e).__name__}: {e}"}
-        return dict(res)
-
-
 class AppendWorkload(Workload):
     """List-append transactions (needs ``txn``), checked by Elle."""
 
@@ -102,14 +76,10 @@ class AppendWorkload(Workload):
         self.max_writes_per_key = int_option(config, "max-writes-per-key", 32)
         self.consistency_model = str(config.options.get("consistency-model",
                                                         "strict-serializable"))
-        try:
-            from splitbrain.checker.elle import models
-        except ImportError:
-            return  # the checker will say unknown and why
-        if models.canonical_model(self.consistency_model) is None:
+        if elle_models.canonical_model(self.consistency_model) is None:
             raise HarnessError(f"append workload: unknown consistency-model "
                                f"{self.consistency_model!r}; known: "
-                               + ", ".join(sorted(models.ALL_MODELS)))
+                               + ", ".join(sorted(elle_models.ALL_MODELS)))
 
     def generator(self) -> Generator:
         return ListAppendTxns(self.prefix, key_count=self.key_count,
@@ -122,5 +92,5 @@ class AppendWorkload(Workload):
         return "ok", client.txn(op.value)
 
     def checkers(self) -> list[Checker]:
-        return [ElleListAppendChecker(self.consistency_model, self.config.checker_time_limit),
+        return [ElleChecker(self.consistency_model, self.config.checker_time_limit),
                 StatsChecker()]

@@ -30,11 +30,12 @@ import random
 from typing import Any
 
 from splitbrain.checker.bank import BankChecker
+from splitbrain.checker.base import Checker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import CAS, READ, TXN, Client
 from splitbrain.errors import ClientError, HarnessError
 from splitbrain.harness.generator import EachWorker, Generator, Mix, Once, OpSpec
-from splitbrain.workloads.base import Checker, Workload, WorkloadConfig
+from splitbrain.workloads.base import Workload, WorkloadConfig
 from splitbrain.workloads.naming import int_option, run_prefix
 
 MODES = ("cas", "txn")

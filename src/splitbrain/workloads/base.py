@@ -12,19 +12,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from splitbrain.checker.base import Checker
 from splitbrain.clusters.system import Client
 from splitbrain.harness.generator import Generator, OpSpec
-from splitbrain.history.ops import Op
-
-
-class Checker(ABC):
-    """Judges a whole history; returns a JSON-able dict with ``valid``."""
-
-    name: ClassVar[str] = "checker"
-
-    @abstractmethod
-    def check(self, history: list[Op], *, time_limit: float | None = None) -> dict[str, Any]:
-        """``{"valid": True | False | "unknown", ...}`` plus whatever explains it."""
 
 
 @dataclass

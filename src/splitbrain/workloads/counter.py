@@ -22,12 +22,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from splitbrain.checker.base import Checker
 from splitbrain.checker.counter import CounterChecker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import CAS, READ, Client
 from splitbrain.errors import ClientError, HarnessError
 from splitbrain.harness.generator import EachWorker, Generator, Mix, Once, OpSpec
-from splitbrain.workloads.base import Checker, Workload, WorkloadConfig
+from splitbrain.workloads.base import Workload, WorkloadConfig
 from splitbrain.workloads.naming import int_option, run_prefix
 
 

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from splitbrain.checker.base import Checker
+from splitbrain.checker.linearizability import LinearizabilityChecker
 from splitbrain.checker.lock import LockChecker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import LOCK, Client
 from splitbrain.errors import ClientError, HarnessError
 from splitbrain.harness.generator import Context, EachWorker, Generator, Once, OpSpec
-from splitbrain.workloads.base import Checker, Workload, WorkloadConfig
-from splitbrain.workloads.linearizable import LinearizabilityChecker
+from splitbrain.workloads.base import Workload, WorkloadConfig
 from splitbrain.workloads.naming import float_option, run_prefix
 
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from splitbrain.checker.base import Checker
+from splitbrain.checker.linearizability import LinearizabilityChecker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import CAS, READ, WRITE, Client
 from splitbrain.errors import HarnessError
 from splitbrain.harness.generator import Generator, Independent, Mix, OpSpec
-from splitbrain.workloads.base import Checker, Workload, WorkloadConfig
-from splitbrain.workloads.linearizable import LinearizabilityChecker
+from splitbrain.workloads.base import Workload, WorkloadConfig
 from splitbrain.workloads.naming import run_prefix
 
 MAX_VALUE = 4

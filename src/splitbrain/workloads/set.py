@@ -25,12 +25,13 @@ import itertools
 import random
 from typing import Any
 
+from splitbrain.checker.base import Checker
 from splitbrain.checker.set_checker import SetChecker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import CAS, READ, TXN, Client
 from splitbrain.errors import ClientError, HarnessError
 from splitbrain.harness.generator import EachWorker, Generator, Mix, Once, OpSpec
-from splitbrain.workloads.base import Checker, Workload, WorkloadConfig
+from splitbrain.workloads.base import Workload, WorkloadConfig
 from splitbrain.workloads.naming import int_option, run_prefix
 
 MODES = ("auto", "cas", "txn")

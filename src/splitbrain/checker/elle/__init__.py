@@ -6,6 +6,6 @@ G1b, G1c, G-single, G2-item ... with process and real-time variants) and reports
 weakest consistency models the history rules out. Learned from jepsen-io/elle.
 """
 
-from .checker import check
+from .checker import ElleChecker, ElleResult, check
 
-__all__ = ["check"]
+__all__ = ["ElleChecker", "ElleResult", "check"]

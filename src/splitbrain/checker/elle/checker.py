@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
+from splitbrain.checker.base import Checker, CheckResult
 from splitbrain.errors import HarnessError
-from splitbrain.history.ops import Op
+from splitbrain.history.ops import NEMESIS, Op
 
 from . import models
 from .explain import classify, cycle_case
@@ -210,4 +212,61 @@ def _result(kind: str, model: str, found: dict[str, list[dict]], prohibited: set
             "txn_count": n_txn, "elapsed_s": round(elapsed, 4)}
 
 
-__all__ = ["check", "CYCLE_TYPES"]
+
+
+@dataclass(kw_only=True)
+class ElleResult(CheckResult):
+    """Anomalies found in a transactional history, and the models they rule out."""
+
+    kind: ClassVar[str] = "elle-list-append"
+    key_sep: ClassVar[str] = "_"
+
+    consistency_model: str = ""
+    anomaly_types: list[str] = field(default_factory=list)
+    not_: list[str] = field(default_factory=list)
+    also_not: list[str] = field(default_factory=list)
+    anomalies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    txn_count: int = 0
+    checker_kind: str = "elle-list-append"
+
+    def __post_init__(self) -> None:
+        if not self.reason and self.anomaly_types:
+            self.reason = "anomalies " + ", ".join(self.anomaly_types) + (
+                f"; so not {', '.join(self.not_)}" if self.not_ else "") + "."
+
+    def to_json(self) -> dict[str, Any]:
+        d = super().to_json()
+        d["checker"] = d.pop("checker_kind")
+        d["not"] = d.pop("not_")
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> CheckResult:
+        d = dict(d)
+        d["checker_kind"] = d.get("checker") or cls.kind
+        if "not" in d:
+            d["not_"] = d.pop("not")
+        return super().from_json(d)
+
+
+class ElleChecker(Checker):
+    """Elle's analysis of the ``txn`` ops (``kind`` list-append or rw-register)
+    against a consistency model."""
+
+    name = "elle"
+
+    def __init__(self, consistency_model: str = "strict-serializable",
+                 time_limit: float | None = None, kind: str = "list-append") -> None:
+        self.consistency_model = consistency_model
+        self.time_limit = time_limit
+        self.kind = kind
+
+    def check(self, history: list[Op], *, time_limit: float | None = None) -> CheckResult:
+        ops = [op for op in history if op.process != NEMESIS and op.f == "txn"]
+        limit = time_limit if time_limit is not None else self.time_limit
+        return ElleResult.from_json(check(ops, kind=self.kind,
+                                          consistency_model=self.consistency_model,
+                                          time_limit=limit))
+
+
+__all__ = ["CYCLE_TYPES", "ElleChecker", "ElleResult", "check"]
