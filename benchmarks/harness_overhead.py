@@ -18,10 +18,10 @@ from typing import Any
 
 from splitbrain.clusters.backends.local import LocalNode
 from splitbrain.clusters.system import Client
-from splitbrain.harness.generator import Independent, Mix, OpSpec
 from splitbrain.harness.runner import PhaseRunner, Progress
 from splitbrain.history.writer import HistoryWriter
 from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.generator import Independent, Mix, OpSpec
 
 
 class NoopClient(Client):

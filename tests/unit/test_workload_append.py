@@ -8,9 +8,9 @@ from test_workload_fake import FakeClient, hist, take
 from splitbrain.checker.base import run_checkers
 from splitbrain.checker.elle import ElleChecker as ElleListAppendChecker
 from splitbrain.errors import ClientError, HarnessError
-from splitbrain.harness.generator import OpSpec
 from splitbrain.workloads.append import AppendWorkload
 from splitbrain.workloads.base import WorkloadConfig
+from splitbrain.workloads.generator import OpSpec
 
 
 def make(**opts) -> AppendWorkload:

@@ -7,9 +7,9 @@ from test_workload_fake import FakeClient, take
 
 from splitbrain.clusters.system import CAS, READ, TXN, WRITE
 from splitbrain.errors import ClientError, HarnessError
-from splitbrain.harness.generator import OpSpec
 from splitbrain.workloads.bank import BankWorkload
 from splitbrain.workloads.base import WorkloadConfig
+from splitbrain.workloads.generator import OpSpec
 
 CAS_ONLY = frozenset({READ, WRITE, CAS})
 

@@ -6,9 +6,9 @@ import pytest
 from test_workload_fake import FakeClient, take
 
 from splitbrain.errors import ClientError
-from splitbrain.harness.generator import Context, OpSpec
 from splitbrain.workloads.base import WorkloadConfig
 from splitbrain.workloads.counter import CounterWorkload
+from splitbrain.workloads.generator import Context, OpSpec
 
 
 def make(**opts) -> CounterWorkload:

@@ -13,7 +13,7 @@ import pytest
 
 from splitbrain.clusters.system import CAS, DELETE, LOCK, READ, TXN, WRITE, Client
 from splitbrain.errors import ClientError
-from splitbrain.harness.generator import Context, Generator, OpSpec
+from splitbrain.workloads.generator import Context, Generator, OpSpec
 
 ALL_CAPS = frozenset({READ, WRITE, CAS, DELETE, TXN, LOCK})
 

@@ -6,8 +6,8 @@ import pytest
 from test_workload_fake import FakeClient, hist, take
 
 from splitbrain.errors import ClientError, HarnessError
-from splitbrain.harness.generator import OpSpec
 from splitbrain.workloads.base import WorkloadConfig
+from splitbrain.workloads.generator import OpSpec
 from splitbrain.workloads.lock import LockWorkload
 
 

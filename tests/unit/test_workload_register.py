@@ -6,9 +6,9 @@ import pytest
 from test_workload_fake import FakeClient, hist, take
 
 from splitbrain.errors import ClientError, HarnessError
-from splitbrain.harness.generator import OpSpec
 from splitbrain.workloads import WORKLOADS, get_workload
 from splitbrain.workloads.base import WorkloadConfig
+from splitbrain.workloads.generator import OpSpec
 from splitbrain.workloads.register import RegisterWorkload
 
 

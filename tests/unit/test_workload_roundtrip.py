@@ -15,11 +15,11 @@ from test_workload_fake import FakeClient
 
 from splitbrain.clusters.system import CAS, READ, WRITE
 from splitbrain.errors import ClientError
-from splitbrain.harness.generator import Context
 from splitbrain.history.ops import Op, validate
 from splitbrain.verdict import merge as merge_valid
 from splitbrain.workloads import get_workload
 from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.generator import Context
 
 METHODS = ("read", "write", "cas", "txn", "lock_acquire", "lock_release")
 

@@ -7,8 +7,8 @@ from test_workload_fake import FakeClient, take
 
 from splitbrain.clusters.system import CAS, READ, WRITE
 from splitbrain.errors import ClientError, HarnessError
-from splitbrain.harness.generator import OpSpec
 from splitbrain.workloads.base import WorkloadConfig
+from splitbrain.workloads.generator import OpSpec
 from splitbrain.workloads.set import SetWorkload
 
 CAS_ONLY = frozenset({READ, WRITE, CAS})

@@ -24,13 +24,13 @@ from splitbrain.checker.base import merged, run_checkers
 from splitbrain.clusters.node import Backend, Node
 from splitbrain.clusters.system import Client, System
 from splitbrain.errors import ClientError, HarnessError
-from splitbrain.harness.generator import Context, Generator
 from splitbrain.harness.locks import lock_test_name
 from splitbrain.history import store
 from splitbrain.history.ops import FAIL, INFO, INVOKE, NEMESIS, OK, Op
 from splitbrain.history.writer import HistoryWriter
 from splitbrain.verdict import ERROR, exit_code
 from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.generator import Context, Generator
 
 log = logging.getLogger("splitbrain.runner")
 
@@ -401,7 +401,7 @@ def _run(spec: Any, run_dir: Path, writer: HistoryWriter, progress: Progress,
     progress.started = time.monotonic()
     main_gen = workload.generator()
     if spec.op_limit:
-        from splitbrain.harness.generator import Limit
+        from splitbrain.workloads.generator import Limit
 
         main_gen = Limit(spec.op_limit, main_gen)
     phase.start(main_gen, spec.time_limit)

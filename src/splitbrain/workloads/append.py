@@ -20,8 +20,8 @@ from splitbrain.checker.elle import models as elle_models
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import TXN, Client
 from splitbrain.errors import HarnessError
-from splitbrain.harness.generator import Context, Generator, OpSpec
 from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.generator import Context, Generator, OpSpec
 from splitbrain.workloads.naming import int_option, run_prefix
 
 

@@ -7,10 +7,10 @@ sound designs instead, chosen with ``-w bank-mode``:
 * ``cas`` (default; needs read + cas): every balance lives in one key, a JSON map
   ``{account: balance}``. A transfer reads the map, refuses (``fail``) if the
   source lacks the amount, and writes the new map with ``cas(key, seen, new)``,
-  retrying refused cas as the counter does. Atomic by construction, so a read
-  must show the initial total and no negative balance. A missing key is the bank
-  before its first use: the first transfer creates it with ``cas(key, None,
-  initial)``.
+  retrying refused cas (:mod:`splitbrain.workloads.cas_update`). Atomic by
+  construction, so a read must show the initial total and no negative balance. A
+  missing key is the bank before its first use: the first transfer creates it,
+  with itself applied, by ``cas(key, None, new)`` (create only if absent).
 * ``txn`` (needs txn): each account is a list of signed deltas; a transfer is ONE
   txn appending ``-amount`` to the source and ``+amount`` to the destination, and
   a read is one txn reading every account (balance = initial + sum of deltas).
@@ -34,8 +34,9 @@ from splitbrain.checker.base import Checker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import CAS, READ, TXN, Client
 from splitbrain.errors import ClientError, HarnessError
-from splitbrain.harness.generator import EachWorker, Generator, Mix, Once, OpSpec
 from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.cas_update import Declined, cas_update
+from splitbrain.workloads.generator import EachWorker, Generator, Mix, Once, OpSpec
 from splitbrain.workloads.naming import int_option, run_prefix
 
 MODES = ("cas", "txn")
@@ -116,32 +117,25 @@ class BankWorkload(Workload):
 
     def _cas_transfer(self, client: Client, t: dict[str, Any]) -> tuple[str, Any]:
         src, dst, amount = t["from"], t["to"], t["amount"]
-        for _ in range(self.max_retries):
-            try:
-                seen = client.read(self.key)
-                if seen is None:
-                    # create the bank; whether this cas wins or not, re-read next round
-                    client.cas(self.key, None, self.initial_map())
-                    continue
-            except ClientError as e:
-                # reads write nothing; creating the bank is not part of the transfer
-                raise ClientError(f"transfer gave up: {e}", definite=True) from e
-            if not isinstance(seen, dict) or not isinstance(seen.get(src), int) \
-                    or not isinstance(seen.get(dst), int):
+
+        def transfer(seen: Any) -> dict[str, Any]:
+            # a missing bank is the bank before its first use: create it with this
+            # transfer applied (cas with expected None creates only if absent)
+            bank = self.initial_map() if seen is None else seen
+            if not isinstance(bank, dict) or not isinstance(bank.get(src), int) \
+                    or not isinstance(bank.get(dst), int):
                 raise ClientError(f"transfer gave up: the bank reads as {seen!r}",
                                   definite=True)
-            if seen[src] < amount:
-                return "fail", t  # insufficient funds: nothing written
-            new = dict(seen)
-            new[src] = seen[src] - amount
-            new[dst] = seen[dst] + amount
-            try:
-                if client.cas(self.key, seen, new):
-                    return "ok", t
-            except ClientError as e:
-                if not e.definite:
-                    raise
-        return "fail", t
+            if bank[src] < amount:
+                raise Declined  # insufficient funds: nothing written
+            return {**bank, src: bank[src] - amount, dst: bank[dst] + amount}
+
+        try:
+            applied = cas_update(client, self.key, transfer, max_retries=self.max_retries,
+                                 what="transfer")
+        except Declined:
+            return "fail", t
+        return ("ok" if applied else "fail"), t
 
     def checkers(self) -> list[Checker]:
         return [BankChecker(self.accounts, self.total,

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from splitbrain.checker.base import Checker
 from splitbrain.clusters.system import Client
-from splitbrain.harness.generator import Generator, OpSpec
+from splitbrain.workloads.generator import Generator, OpSpec
 
 
 @dataclass

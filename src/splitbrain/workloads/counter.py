@@ -26,9 +26,10 @@ from splitbrain.checker.base import Checker
 from splitbrain.checker.counter import CounterChecker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import CAS, READ, Client
-from splitbrain.errors import ClientError, HarnessError
-from splitbrain.harness.generator import EachWorker, Generator, Mix, Once, OpSpec
+from splitbrain.errors import HarnessError
 from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.cas_update import cas_update
+from splitbrain.workloads.generator import EachWorker, Generator, Mix, Once, OpSpec
 from splitbrain.workloads.naming import int_option, run_prefix
 
 
@@ -68,20 +69,9 @@ class CounterWorkload(Workload):
         raise HarnessError(f"counter workload: unknown op {op.f!r}")
 
     def _add(self, client: Client, key: str, delta: int) -> tuple[str, Any]:
-        for _ in range(self.max_retries):
-            try:
-                seen = client.read(key)
-            except ClientError as e:
-                # a read writes nothing and every earlier cas was a definite no
-                raise ClientError(f"add gave up: read failed: {e}", definite=True) from e
-            current = 0 if seen is None else seen
-            try:
-                if client.cas(key, seen, current + delta):
-                    return "ok", delta
-            except ClientError as e:
-                if not e.definite:
-                    raise
-        return "fail", delta
+        applied = cas_update(client, key, lambda seen: (0 if seen is None else seen) + delta,
+                             max_retries=self.max_retries, what="add")
+        return ("ok" if applied else "fail"), delta
 
     def checkers(self) -> list[Checker]:
         return [CounterChecker(), StatsChecker()]

@@ -26,8 +26,8 @@ from splitbrain.checker.lock import LockChecker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import LOCK, Client
 from splitbrain.errors import ClientError, HarnessError
-from splitbrain.harness.generator import Context, EachWorker, Generator, Once, OpSpec
 from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.generator import Context, EachWorker, Generator, Once, OpSpec
 from splitbrain.workloads.naming import float_option, run_prefix
 
 

@@ -21,8 +21,8 @@ from splitbrain.checker.linearizability import LinearizabilityChecker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import CAS, READ, WRITE, Client
 from splitbrain.errors import HarnessError
-from splitbrain.harness.generator import Generator, Independent, Mix, OpSpec
 from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.generator import Generator, Independent, Mix, OpSpec
 from splitbrain.workloads.naming import run_prefix
 
 MAX_VALUE = 4

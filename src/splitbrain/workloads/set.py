@@ -29,9 +29,10 @@ from splitbrain.checker.base import Checker
 from splitbrain.checker.set_checker import SetChecker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import CAS, READ, TXN, Client
-from splitbrain.errors import ClientError, HarnessError
-from splitbrain.harness.generator import EachWorker, Generator, Mix, Once, OpSpec
+from splitbrain.errors import HarnessError
 from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.cas_update import cas_update
+from splitbrain.workloads.generator import EachWorker, Generator, Mix, Once, OpSpec
 from splitbrain.workloads.naming import int_option, run_prefix
 
 MODES = ("auto", "cas", "txn")
@@ -110,20 +111,13 @@ class SetWorkload(Workload):
         return sorted(out, key=_order)
 
     def _cas_add(self, client: Client, element: int) -> tuple[str, Any]:
-        key = self.key_of(element)
-        for _ in range(self.max_retries):
-            try:
-                seen = client.read(key)
-            except ClientError as e:
-                raise ClientError(f"add gave up: read failed: {e}", definite=True) from e
+        def add(seen: Any) -> list[Any]:
             current = seen if isinstance(seen, list) else [] if seen is None else [seen]
-            try:
-                if client.cas(key, seen, [*current, element]):
-                    return "ok", element
-            except ClientError as e:
-                if not e.definite:
-                    raise
-        return "fail", element
+            return [*current, element]
+
+        applied = cas_update(client, self.key_of(element), add, max_retries=self.max_retries,
+                             what="add")
+        return ("ok" if applied else "fail"), element
 
     def checkers(self) -> list[Checker]:
         return [SetChecker(), StatsChecker()]
