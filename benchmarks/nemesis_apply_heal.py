@@ -21,7 +21,8 @@ from pathlib import Path
 from splitbrain.clusters.backends import get_backend
 from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import Client, System
-from splitbrain.nemesis import build_nemesis, heal_nodes, recover_journals
+from splitbrain.harness.recovery import recover_journals
+from splitbrain.nemesis import build_nemesis, heal_nodes
 from splitbrain.nemesis.schedule import plan_step
 
 SLEEPER = "import time\nwhile True: time.sleep(1)\n"

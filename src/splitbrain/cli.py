@@ -41,35 +41,12 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False)
 
 
-def _attach_journaled(entry: dict[str, Any]) -> tuple[Any, list[Any]]:
-    """Re-attach to a killed run's nodes and system, from the test.json beside its journal,
-    so killed daemons can be restarted and removed members re-added."""
-    from splitbrain.clusters.backends import get_backend
-
-    nodes = get_backend(entry["backend"]).attach(entry["test"])
-    system = None
-    journal = entry.get("journal")
-    if journal:
-        try:
-            from splitbrain.clusters.systems import get_system
-            from splitbrain.harness.spec import TestSpec
-
-            spec = TestSpec.load(Path(journal).parent / "test.json")
-            cls = get_system(spec.system)
-            system = cls(nodes, cls.parse_options(spec.options), entry["test"])
-        except HarnessError:
-            system = None
-    return system, nodes
-
-
 def _recover_killed_runs(store: str) -> None:
     """Heal faults left by runs that were killed (their journal was never closed)."""
+    from splitbrain.harness.recovery import recover_journals
+
     try:
-        from splitbrain.nemesis import recover_journals
-    except ImportError:
-        return
-    try:
-        healed = recover_journals(Path(store), attach=_attach_journaled)
+        healed = recover_journals(Path(store))
     except Exception as e:  # noqa: BLE001 - recovery problems are reported, not fatal
         _console(stderr=True).print(f"splitbrain: warning: could not heal a killed run: {e}")
         return
@@ -190,7 +167,7 @@ def campaign(
     json_out: Annotated[bool, Opt("--json", help="Print a machine-readable summary")] = False,
 ) -> None:
     """Run a matrix of tests (systems x workloads x faults x repetitions)."""
-    from splitbrain.reports.campaign import run_campaign
+    from splitbrain.harness.campaign import run_campaign
 
     raise typer.Exit(run_campaign(file, junit=junit, json_out=json_out))
 
@@ -310,9 +287,10 @@ def cluster_heal(
     store: Annotated[str, Opt(help="Store directory")] = "store",
 ) -> None:
     """Heal faults by hand: remove splitbrain's iptables rules and qdiscs, resume paused daemons."""
-    from splitbrain.nemesis import heal_nodes, recover_journals
+    from splitbrain.harness.recovery import recover_journals
+    from splitbrain.nemesis import heal_nodes
 
-    healed = recover_journals(Path(store), attach=_attach_journaled)
+    healed = recover_journals(Path(store))
     for h in healed:
         _console().print(f"healed {h}")
     if name is not None:

@@ -22,8 +22,9 @@ from backend_checks import require
 from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import Client, System
 from splitbrain.errors import HarnessError
+from splitbrain.harness.recovery import recover_journals
 from splitbrain.history.ops import Op
-from splitbrain.nemesis import build_nemesis, heal_nodes, recover_journals
+from splitbrain.nemesis import build_nemesis, heal_nodes
 from splitbrain.nemesis import grudge as G
 from splitbrain.nemesis.journal import read_entries, unhealed
 from splitbrain.nemesis.packet import detect_netem

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from splitbrain.errors import HarnessError
-from splitbrain.reports.campaign import expand, load_toml, run_campaign
+from splitbrain.harness.campaign import expand, load_toml, run_campaign
 from splitbrain.reports.rundata import make_run_dir
 
 TOML = """

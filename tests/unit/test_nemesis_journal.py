@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from splitbrain.errors import HarnessError
-from splitbrain.nemesis import recover_journals
+from splitbrain.errors import ClusterGone
+from splitbrain.harness.recovery import recover_journals
 from splitbrain.nemesis.journal import Journal, find_journals, open_faults, read_entries, unhealed
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -89,7 +89,7 @@ def test_recover_closes_faults_of_clusters_that_are_gone(tmp_path: Path) -> None
     write_journal(j, [apply_entry("a", dead_pid())])
 
     def gone(entry: dict):
-        raise HarnessError("no netns cluster named t1: start one with ...")
+        raise ClusterGone("no netns cluster named t1: start one with ...")
     report = recover_journals(tmp_path, gone)
     assert report and "no longer exists" in report[0]
     assert unhealed(read_entries(j)) == []

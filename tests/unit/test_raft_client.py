@@ -35,6 +35,27 @@ def _serve(handler) -> Iterator[str]:
     srv.close()
 
 
+def _read_request(conn: socket.socket) -> bytes:
+    """The whole HTTP request body (headers and body may arrive in several reads)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return body
+
+
 @pytest.fixture
 def silent_server() -> Iterator[str]:
     """Accepts and reads the request, never answers: a write may have happened."""
@@ -49,8 +70,7 @@ def silent_server() -> Iterator[str]:
 def error_server() -> Iterator[str]:
     """Answers every request with a 503 definite error and echoes the request body."""
     def handler(conn: socket.socket) -> None:
-        data = conn.recv(65536)
-        body_in = data.split(b"\r\n\r\n", 1)[1]
+        body_in = _read_request(conn)
         body = json.dumps({"ok": False, "error": "no leader known", "definite": True,
                            "echo": json.loads(body_in)}).encode()
         conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"

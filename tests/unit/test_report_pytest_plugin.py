@@ -41,9 +41,9 @@ def test_fixture_runs_specs_and_records_reports(tmp_path: Path):
     xml = tmp_path / "inner.xml"
     from importlib.metadata import entry_points
 
-    registered = any(e.value == "splitbrain.reports.pytest_plugin"
+    registered = any(e.value == "splitbrain.harness.pytest_plugin"
                      for e in entry_points(group="pytest11"))
-    load = [] if registered else ["-p", "splitbrain.reports.pytest_plugin"]
+    load = [] if registered else ["-p", "splitbrain.harness.pytest_plugin"]
     p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                         *load, f"--junitxml={xml}",
                         "--rootdir", str(tmp_path), str(tmp_path / "test_inner.py")],

@@ -2,19 +2,19 @@
 scheduled reproducibly from a seed, recorded as history ops, and always healed.
 
 The runner calls :func:`build_nemesis` then ``run(stop)`` / ``heal()`` /
-``current()``; the CLI calls :func:`recover_journals` at start and
-:func:`heal_nodes` from ``splitbrain cluster heal``.
+``current()``; ``splitbrain cluster heal`` calls :func:`heal_nodes`, and the
+orchestrator's recovery of killed runs calls :func:`heal_entry`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["FAULTS", "NEMESIS_OPTIONS", "Nemesis", "build_nemesis", "check_options", "heal_nodes",
-           "plan", "recover_journals"]
+__all__ = ["FAULTS", "NEMESIS_OPTIONS", "Nemesis", "build_nemesis", "check_options", "heal_entry",
+           "heal_nodes", "plan"]
 
 if TYPE_CHECKING:
-    from splitbrain.nemesis.recovery import heal_nodes, recover_journals
+    from splitbrain.nemesis.recovery import heal_entry, heal_nodes
     from splitbrain.nemesis.schedule import (
         FAULTS,
         NEMESIS_OPTIONS,
@@ -30,7 +30,7 @@ def __getattr__(name: str) -> Any:
     if name in ("FAULTS", "NEMESIS_OPTIONS", "Nemesis", "build_nemesis", "check_options", "plan"):
         from splitbrain.nemesis import schedule
         return getattr(schedule, name)
-    if name in ("heal_nodes", "recover_journals"):
+    if name in ("heal_entry", "heal_nodes"):
         from splitbrain.nemesis import recovery
         return getattr(recovery, name)
     raise AttributeError(f"module 'splitbrain.nemesis' has no attribute {name!r}")

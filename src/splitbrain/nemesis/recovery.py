@@ -2,24 +2,21 @@
 
 :func:`heal_nodes` removes everything any fault of ours can leave on a node; it
 never touches iptables or qdiscs of nodes that share the host's network.
-:func:`recover_journals` finds journaled faults whose run died and heals them
-after re-attaching to the run's nodes.
+:func:`heal_entry` undoes one journaled fault; finding the journals of killed runs
+and re-attaching to their nodes is the orchestrator's job
+(:mod:`splitbrain.harness.recovery`).
 """
 
 from __future__ import annotations
 
 import logging
 import shlex
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import System
-from splitbrain.errors import HarnessError
 from splitbrain.nemesis.clock import reset_clock
 from splitbrain.nemesis.fault import Context, isolated_network
-from splitbrain.nemesis.journal import Journal, find_journals, open_faults
 from splitbrain.nemesis.packet import clear_netem
 from splitbrain.nemesis.partition import clear_drops
 
@@ -57,57 +54,16 @@ def heal_nodes(nodes: list[Node], system: System | None = None) -> list[str]:
     return done
 
 
-def default_attach(entry: dict[str, Any]) -> tuple[System | None, list[Node]]:
-    """Re-attach to a journaled run's nodes through the backend registry (no system)."""
-    from splitbrain.clusters.backends import get_backend
-
-    return None, get_backend(entry["backend"]).attach(entry["test"])
-
-
-def recover_journals(store_root: Path,
-                     attach: Callable[[dict], tuple[System, list[Node]]] | None = None
-                     ) -> list[str]:
-    """Heal the faults of killed runs found under ``store_root``; one line per fault."""
+def heal_entry(entry: dict[str, Any], system: System | None, nodes: list[Node]) -> Any:
+    """Undo one journaled fault on re-attached ``nodes`` from its recorded detail alone;
+    return what ``heal`` reports. Raises whatever the heal raises (the entry stays open)."""
     from splitbrain.nemesis.schedule import make_fault
 
-    attach_fn = attach or default_attach
-    report: list[str] = []
-    for path in find_journals(Path(store_root)):
-        entries = open_faults(path)
-        if not entries:
-            continue
-        closer = Journal(path, {})
-        for e in entries:
-            what = f"{e.get('fault')} on {e.get('test')!r} ({e.get('backend')}) from {path}"
-            e.setdefault("journal", str(path))
-            try:
-                system, nodes = attach_fn(e)
-            except HarnessError as err:
-                if str(err).lower().startswith("no "):
-                    closer.healed(e["id"], recovered=True, note=f"cluster gone: {err}")
-                    report.append(f"{what}: cluster no longer exists")
-                else:
-                    report.append(f"{what}: NOT healed, could not re-attach: {err}")
-                continue
-            except Exception as err:  # noqa: BLE001 - reported, journal stays open for next time
-                report.append(f"{what}: NOT healed, could not re-attach: {err}")
-                continue
-            want = e.get("nodes") or {}
-            have = {n.name: n.address for n in nodes}
-            if want and any(have.get(k) not in (None, v) for k, v in want.items()):
-                closer.healed(e["id"], recovered=True, note="cluster was recreated")
-                report.append(f"{what}: cluster was recreated since, nothing left to heal")
-                continue
-            ctx = Context(system=system, nodes=[n for n in nodes if n.name in want or not want])
-            try:
-                fault = make_fault(e["fault"], ctx)
-                value = fault.heal(e["detail"])
-                if isolated_network(nodes[0]) and e["fault"].startswith(("partition", "packet")):
-                    for n in ctx.nodes:      # belt and braces: no rule of ours may survive
-                        clear_drops(n)
-            except Exception as err:  # noqa: BLE001 - reported, journal stays open
-                report.append(f"{what}: NOT healed: {err}")
-                continue
-            closer.healed(e["id"], recovered=True)
-            report.append(f"{what}: healed {value}")
-    return report
+    want = entry.get("nodes") or {}
+    ctx = Context(system=system, nodes=[n for n in nodes if n.name in want or not want])
+    fault = make_fault(entry["fault"], ctx)
+    value = fault.heal(entry["detail"])
+    if nodes and isolated_network(nodes[0]) and entry["fault"].startswith(("partition", "packet")):
+        for n in ctx.nodes:      # belt and braces: no rule of ours may survive
+            clear_drops(n)
+    return value

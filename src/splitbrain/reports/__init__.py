@@ -3,9 +3,9 @@
 * :func:`splitbrain.reports.html.write_report` (run dir -> ``report.html``)
 * :func:`splitbrain.reports.index.write_index` and :func:`splitbrain.reports.serve.serve`
   (``splitbrain serve``)
-* :func:`splitbrain.reports.campaign.run_campaign` (``splitbrain campaign``), with
+* :func:`splitbrain.harness.campaign.run_campaign` (``splitbrain campaign``), with
   :mod:`splitbrain.reports.junit`
-* :mod:`splitbrain.reports.pytest_plugin` (the ``splitbrain`` pytest fixture)
+* :mod:`splitbrain.harness.pytest_plugin` (the ``splitbrain`` pytest fixture)
 
 Nothing is imported here, so ``import splitbrain.reports`` stays cheap.
 """

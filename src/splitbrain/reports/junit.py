@@ -21,7 +21,7 @@ from typing import Any
 
 def junit_tree(suite: str, runs: list[dict[str, Any]], elapsed_s: float = 0.0) -> ET.ElementTree:
     """Build the XML tree. Each run dict has name, classname, verdict, summary, error,
-    elapsed_s, report, run_dir, spec (see :mod:`splitbrain.reports.campaign`)."""
+    elapsed_s, report, run_dir, spec (see :mod:`splitbrain.harness.campaign`)."""
     root = ET.Element("testsuites", name=suite)
     ts = ET.SubElement(root, "testsuite", name=suite)
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from splitbrain.clusters.node import Backend, ExecResult, Node, quote
-from splitbrain.errors import HarnessError, NodeCommandError
+from splitbrain.errors import ClusterGone, HarnessError, NodeCommandError
 
 LABEL = "splitbrain"
 LABEL_TEST = "splitbrain.test"
@@ -303,7 +303,7 @@ class DockerBackend(Backend):
         check_test_name(test_name)
         nodes = self._nodes(test_name)
         if not nodes:
-            raise HarnessError(f"no docker cluster named {test_name}: start one with "
+            raise ClusterGone(f"no docker cluster named {test_name}: start one with "
                                f"`splitbrain cluster up`")
         return list(nodes)
 

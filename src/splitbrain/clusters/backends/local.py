@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from splitbrain.clusters.node import Backend, ExecResult, Node, quote
-from splitbrain.errors import HarnessError, NodeCommandError
+from splitbrain.errors import ClusterGone, HarnessError, NodeCommandError
 
 
 def local_root() -> Path:
@@ -98,7 +98,7 @@ class LocalBackend(Backend):
     def attach(self, test_name: str) -> list[Node]:
         base = self._dir(test_name)
         if not base.is_dir():
-            raise HarnessError(f"no local cluster named {test_name!r}")
+            raise ClusterGone(f"no local cluster named {test_name!r}")
         count = len([p for p in base.iterdir() if p.is_dir() and p.name.startswith("n")])
         return self._nodes(test_name, count)
 

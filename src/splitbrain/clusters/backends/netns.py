@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from splitbrain.clusters.node import Backend, ExecResult, Node, quote
-from splitbrain.errors import HarnessError, NodeCommandError
+from splitbrain.errors import ClusterGone, HarnessError, NodeCommandError
 
 STATE_ROOT = "/var/lib/splitbrain/netns"
 NETNS_PREFIX = "sb-"
@@ -234,7 +234,7 @@ class NetnsBackend(Backend):
     def attach(self, test_name: str) -> list[Node]:
         sf = self._state_file(test_name)
         if not sf.is_file():
-            raise HarnessError(f"no netns cluster named {test_name}: start one with "
+            raise ClusterGone(f"no netns cluster named {test_name}: start one with "
                                f"`splitbrain cluster up --backend netns`")
         state = json.loads(sf.read_text())
         return [NetnsNode(n["netns"], n["name"], n["address"],

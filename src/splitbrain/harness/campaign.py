@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import sys
 import time
 import tomllib
@@ -35,11 +34,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup
-
 from splitbrain.errors import HarnessError
 from splitbrain.harness.spec import TestSpec, parse_list
-from splitbrain.reports.html import anomaly_summary, asset_text, env
+from splitbrain.reports.campaign_page import campaign_exit_code, write_campaign_html
+from splitbrain.reports.html import anomaly_summary
 from splitbrain.reports.junit import write_junit
 from splitbrain.verdict import word as verdict_word
 
@@ -183,57 +181,6 @@ def _fresh_dir(parent: Path, name: str) -> Path:
         except FileExistsError:
             n += 1
             d = parent / f"{name}-{n}"
-
-
-def campaign_exit_code(rows: list[dict[str, Any]]) -> int:
-    """1 if any run is invalid, else 2 if any is unknown / errored / not run, else 0."""
-    if any(r["verdict"] == "invalid" for r in rows):
-        return 1
-    if any(r["verdict"] != "valid" or r.get("error") for r in rows):
-        return 2
-    return 0
-
-
-def write_campaign_html(out_dir: Path, title: str, rows: list[dict[str, Any]],
-                        elapsed_s: float) -> Path:
-    """``campaign.html``: rows system × workload, columns faults, one badge per repetition."""
-    def href(r: dict[str, Any]) -> str | None:
-        if not r.get("run_dir"):
-            return None
-        target = Path(r["run_dir"]) / "report.html"
-        return Path(os.path.relpath(target, out_dir)).as_posix()
-
-    # columns: the fault list, plus any other setting that varies across the matrix
-    skip = {"system", "workload", "nemesis", "seed", "name", "store"}
-    keys = sorted({k for r in rows for k in (r.get("spec") or {})} - skip)
-    varying = [k for k in keys
-               if len({json.dumps((r.get("spec") or {}).get(k), sort_keys=True, default=str)
-                       for r in rows}) > 1]
-
-    def col(r: dict[str, Any]) -> str:
-        spec = r.get("spec") or {}
-        extra = []
-        for k in varying:
-            v = spec.get(k)
-            if isinstance(v, dict):
-                extra.append(",".join(f"{a}={b}" for a, b in v.items()) or f"{k}: none")
-            else:
-                extra.append(f"{k}={v}")
-        return " · ".join([r["faults"], *extra])
-
-    cols = list(dict.fromkeys(col(r) for r in rows))
-    grid: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
-    for r in rows:
-        r = dict(r, href=href(r))
-        grid.setdefault((r["system"], r["workload"]), {}).setdefault(col(r), []).append(r)
-    counts = {w: sum(1 for r in rows if r["verdict"] == w) for w in ("valid", "invalid", "unknown")}
-    html = env().get_template("campaign.html.j2").render(
-        title=title, cols=cols, grid=grid, rows=[dict(r, href=href(r)) for r in rows],
-        counts=counts, elapsed_s=elapsed_s, code=campaign_exit_code(rows),
-        css=Markup(asset_text("index.css")))
-    path = out_dir / "campaign.html"
-    path.write_text(html, encoding="utf-8")
-    return path
 
 
 def run_campaign(path: Path, *, junit: Path | None = None, json_out: bool = False,
