@@ -306,7 +306,7 @@ def images_build(
     force: Annotated[bool, Opt(help="Rebuild even if the image exists")] = False,
 ) -> None:
     """Build the node image locally (debootstrap from the host's apt mirror, no registry)."""
-    from splitbrain.clusters.images import build_image
+    from splitbrain.clusters.backends.docker.image import build_image
 
     tag = build_image(force=force, progress=lambda m: _console().print(m))
     _console().print(f"image ready: {tag}")

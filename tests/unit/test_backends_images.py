@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from splitbrain.clusters import images
+from splitbrain.clusters.backends.docker import image as images
 from splitbrain.errors import HarnessError
 
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from splitbrain.clusters.archive import extract_renamed
 from splitbrain.clusters.node import Backend, ExecResult, Node, quote
 from splitbrain.errors import HarnessError, NodeCommandError
 
@@ -143,7 +144,6 @@ class SSHNode(Node):
                   f"{shlex.quote(parent)}", input=buf.getvalue(), timeout=300)
 
     def get_file(self, remote_path: str, local_path: str) -> None:
-        from splitbrain.clusters.backends.docker import _extract_renamed
         path = remote_path.rstrip("/") or "/"
         parent, base = os.path.dirname(path) or "/", os.path.basename(path)
         rc, out, err = self.exec_bytes(f"tar -c -C {shlex.quote(parent)} {shlex.quote(base)}",
@@ -151,7 +151,7 @@ class SSHNode(Node):
         if rc != 0:
             raise HarnessError(f"cannot copy {self.name}:{remote_path}: "
                                f"{err.decode(errors='replace').strip().splitlines()[:1]}")
-        _extract_renamed(io.BytesIO(out), base, local_path)
+        extract_renamed(io.BytesIO(out), base, local_path)
 
     def close(self) -> None:
         self.client.close()

@@ -21,11 +21,9 @@ only against hand-written responses.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import math
 import os
-import tarfile
 import threading
 import time
 from typing import Any, ClassVar
@@ -554,42 +552,8 @@ CONSUL_IMAGE = "hashicorp/consul"
 
 def consul_from_image(client: Any = None, image: str = CONSUL_IMAGE,
                       cache_dir: str | None = None) -> str | None:
-    """The consul binary extracted from the official image, or None without one.
+    """The consul binary (``/bin/consul``) from the official image, or None without one."""
+    from splitbrain.clusters.backends.docker.engine import file_from_image
 
-    Uses the image if the local Docker engine has it; pulls it only when
-    ``SPLITBRAIN_PULL_BASE=1`` says a registry is reachable (as the node image
-    build does). The binary (``/bin/consul`` in the image) is cached on this host.
-    """
-    try:
-        if client is None:
-            import docker
-            client = docker.from_env(timeout=10)
-        try:
-            img = client.images.get(image)
-        except Exception:  # noqa: BLE001 - not present locally
-            if os.environ.get("SPLITBRAIN_PULL_BASE") != "1":
-                return None
-            img = client.images.pull(image, tag="latest")
-    except Exception:  # noqa: BLE001 - no engine, no image, no registry: no binary
-        return None
-    cache = cache_dir or os.path.join(os.path.expanduser("~"), ".cache", "splitbrain")
-    target = os.path.join(cache, f"consul-{str(img.id).replace(':', '-')[:24]}")
-    if os.path.isfile(target):
-        return target
-    container = client.containers.create(img.id, command=["version"])
-    try:
-        stream, _ = container.get_archive("/bin/consul")
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
-            member = next(m for m in tar.getmembers() if m.isfile())
-            data = tar.extractfile(member).read()  # type: ignore[union-attr]
-    finally:
-        container.remove(force=True)
-    os.makedirs(cache, exist_ok=True)
-    with open(target + ".tmp", "wb") as f:
-        f.write(data)
-    os.chmod(target + ".tmp", 0o755)
-    os.replace(target + ".tmp", target)
-    return target
-
-
-
+    return file_from_image(image, "/bin/consul", name="consul", client=client,
+                           cache_dir=cache_dir)

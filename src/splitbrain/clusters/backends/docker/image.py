@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from splitbrain.clusters.backends.docker.engine import docker_client
 from splitbrain.errors import HarnessError
 
 IMAGE_REPO = "splitbrain-node"
@@ -238,7 +239,6 @@ def _choose_base_name() -> str:
 # -- building -------------------------------------------------------------------
 
 def _client():
-    from splitbrain.clusters.backends.docker import docker_client
     return docker_client()
 
 

@@ -3,7 +3,7 @@
 Containers are named ``splitbrain-<test>-n1`` and labelled ``splitbrain=1`` and
 ``splitbrain.test=<test>`` so that two tests never collide and leftovers of a
 killed run are found again by label. The node image is built locally on first use
-(see ``splitbrain.clusters.images``).
+(see ``splitbrain.clusters.backends.docker.image``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from splitbrain.clusters.archive import extract_renamed
+from splitbrain.clusters.backends.docker.engine import docker_client
+from splitbrain.clusters.backends.docker.image import build_image
 from splitbrain.clusters.node import Backend, ExecResult, Node, quote
 from splitbrain.errors import ClusterGone, HarnessError, NodeCommandError
 
@@ -29,19 +32,6 @@ LABEL_NODE = "splitbrain.node"
 WORK_DIR = "/var/lib/splitbrain"
 TIMEOUT_RC = 124            # like coreutils `timeout`: the command ran out of time
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
-
-
-def docker_client():
-    """A docker SDK client, or a one-line error saying how to make Docker reachable."""
-    import docker
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-        return client
-    except Exception as e:
-        raise HarnessError(f"Docker is not reachable at {host}: start the daemon or use "
-                           f"--backend netns") from e
 
 
 def check_test_name(test_name: str) -> str:
@@ -175,33 +165,10 @@ class DockerNode(Node):
             for chunk in stream:
                 tmp.write(chunk)
             tmp.seek(0)
-            _extract_renamed(tmp, stat["name"], local_path)
+            extract_renamed(tmp, stat["name"], local_path)
 
     def __repr__(self) -> str:
         return f"<DockerNode {self.name} {self.address} {self.container_id[:12]}>"
-
-
-def _extract_renamed(fileobj, top: str, local_path: str) -> None:
-    """Extract a tar whose top entry is ``top`` so that ``top`` lands at ``local_path``."""
-    with tarfile.open(fileobj=fileobj, mode="r|") as tar:
-        for m in tar:
-            rel = m.name[len(top):].lstrip("/") if m.name.startswith(top) else None
-            if rel is None:
-                continue
-            dest = os.path.join(local_path, rel) if rel else local_path
-            if m.isdir():
-                os.makedirs(dest, exist_ok=True)
-            elif m.isfile():
-                os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-                src = tar.extractfile(m)
-                with open(dest, "wb") as f:
-                    while chunk := src.read(1 << 20) if src else b"":
-                        f.write(chunk)
-                os.chmod(dest, m.mode & 0o777)
-            elif m.issym():
-                if os.path.lexists(dest):
-                    os.unlink(dest)
-                os.symlink(m.linkname, dest)
 
 
 class DockerBackend(Backend):
@@ -225,7 +192,6 @@ class DockerBackend(Backend):
     def ensure_image(self) -> str:
         """The node image to run, built on first use when the engine has none."""
         if self.image is None:
-            from splitbrain.clusters.images import build_image
             self.image = build_image(progress=self.progress)
         return self.image
 
