@@ -18,7 +18,7 @@ def test_registry_names_every_backend():
 
 
 def test_unknown_backend_is_a_one_line_error():
-    with pytest.raises(HarnessError, match="unknown backend 'kvm': choose one of docker"):
+    with pytest.raises(HarnessError, match="--backend kvm: unknown backend; choose one of docker"):
         get_backend("kvm")
 
 

@@ -128,7 +128,7 @@ def test_partition_leader_isolates_the_live_leader(tmp_path: Path) -> None:
 
 
 def test_refusals_are_one_line_harness_errors(tmp_path: Path) -> None:
-    with pytest.raises(HarnessError, match="unknown fault 'bogus'"):
+    with pytest.raises(HarnessError, match="--nemesis bogus: unknown fault"):
         make(tmp_path, ["bogus"])
     with pytest.raises(HarnessError, match="share this host's network"):
         make(tmp_path, ["partition"], isolated=False)

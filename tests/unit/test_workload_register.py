@@ -23,7 +23,7 @@ def test_registry_knows_every_workload() -> None:
         cls = get_workload(name)
         assert cls.name == name
         assert cls.requires, name
-    with pytest.raises(HarnessError, match="unknown workload 'nope'"):
+    with pytest.raises(HarnessError, match="--workload nope: unknown workload"):
         get_workload("nope")
 
 

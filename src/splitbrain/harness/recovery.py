@@ -17,7 +17,7 @@ from typing import Any
 from splitbrain.clusters.backends import get_backend
 from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import System
-from splitbrain.clusters.systems import BUILTIN, get_system
+from splitbrain.clusters.systems import SYSTEMS
 from splitbrain.errors import ClusterGone, HarnessError
 from splitbrain.history.store import TEST
 from splitbrain.nemesis.journal import Journal, find_journals, open_faults
@@ -36,8 +36,8 @@ def attach_journaled(entry: dict[str, Any]) -> tuple[System | None, list[Node]]:
         try:
             spec = json.loads((Path(journal).parent / TEST).read_text(encoding="utf-8"))
             name = spec.get("system") if isinstance(spec, dict) else None
-            if isinstance(name, str) and name in BUILTIN:
-                cls = get_system(name)
+            if isinstance(name, str) and name in SYSTEMS:   # never a plugin's code
+                cls = SYSTEMS.load(name)
                 system = cls(nodes, cls.parse_options(spec.get("options") or {}),
                              entry["test"])
         except (OSError, ValueError, HarnessError):

@@ -104,7 +104,7 @@ def make_backend(spec: Any) -> Backend:
 
 def make_workload(spec: Any) -> Workload:
     if ":" in spec.workload:
-        from splitbrain.clusters.systems import load_class
+        from splitbrain.registry import load_class
 
         cls = load_class(spec.workload, "workload")
     else:

@@ -96,8 +96,8 @@ class Clock(Fault):
     start_f = "start-clock"
     stop_f = "stop-clock"
 
-    def __init__(self, ctx: Context) -> None:
-        super().__init__(ctx)
+    def __init__(self, ctx: Context, name: str | None = None) -> None:
+        super().__init__(ctx, name)
         raw = ctx.options.get("clock_max_skew_s", "60")
         try:
             self.max_skew = float(raw)

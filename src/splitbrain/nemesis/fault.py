@@ -94,8 +94,10 @@ class Fault(ABC):
     start_f: ClassVar[str]
     stop_f: ClassVar[str]
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, name: str | None = None) -> None:
         self.ctx = ctx
+        if name:  # one class may serve several --nemesis names (partition kinds)
+            self.name = name  # type: ignore[misc]
 
     def check(self) -> None:
         """Refuse (HarnessError, one line) when this fault can't run on these nodes/system."""

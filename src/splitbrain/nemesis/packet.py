@@ -46,8 +46,8 @@ class PacketLoss(Fault):
     start_f = "start-packet-loss"
     stop_f = "stop-packet-loss"
 
-    def __init__(self, ctx: Context) -> None:
-        super().__init__(ctx)
+    def __init__(self, ctx: Context, name: str | None = None) -> None:
+        super().__init__(ctx, name)
         self.probability = _float_option(ctx, "loss", 0.2, 0.0, 1.0)
 
     def check(self) -> None:
@@ -140,8 +140,8 @@ class Netem(Fault):
     start_f = "start-netem"
     stop_f = "stop-netem"
 
-    def __init__(self, ctx: Context) -> None:
-        super().__init__(ctx)
+    def __init__(self, ctx: Context, name: str | None = None) -> None:
+        super().__init__(ctx, name)
         self.delay_ms = _float_option(ctx, "netem_delay_ms", 50.0, 0.0, 60000.0)
         self.jitter_ms = _float_option(ctx, "netem_jitter_ms", 10.0, 0.0, 60000.0)
         self.duplicate = _float_option(ctx, "netem_duplicate", 1.0, 0.0, 100.0)

@@ -81,9 +81,8 @@ class Partition(Fault):
     start_f = "start-partition"
     stop_f = "stop-partition"
 
-    def __init__(self, ctx: Context, name: str = "partition") -> None:
-        super().__init__(ctx)
-        self.name = name  # type: ignore[misc] - per-instance fault name
+    def __init__(self, ctx: Context, name: str | None = "partition") -> None:
+        super().__init__(ctx, name or "partition")
         self.symmetric = _bool_option(ctx.options.get("symmetric", "true"), "symmetric")
         self.explicit: G.Grudge | None = None
         if name == "partition-grudge" and ctx.options.get("grudge_file"):

@@ -21,27 +21,41 @@ from splitbrain.clusters.system import System
 from splitbrain.errors import HarnessError
 from splitbrain.history.ops import INFO, INVOKE, NEMESIS, Op
 from splitbrain.nemesis.fault import TARGETS, Context, Fault
-from splitbrain.nemesis.grudge import PARTITION_KINDS
 from splitbrain.nemesis.journal import Journal
+from splitbrain.registry import Entry, Registry
 
 log = logging.getLogger("splitbrain.nemesis")
 
+_PARTITION = "splitbrain.nemesis.partition:Partition"
+
+#: every ``--nemesis`` value: its Fault class and a line of help
+FAULT_REGISTRY: Registry[Fault] = Registry("fault", {
+    "partition": Entry(_PARTITION, "a random partition kind each time (one, halves, leader, "
+                                   "ring, bridge)"),
+    "partition-one": Entry(_PARTITION, "isolate one random node from the rest"),
+    "partition-halves": Entry(_PARTITION, "split the nodes into a random minority and majority"),
+    "partition-leader": Entry(_PARTITION, "isolate the current leader"),
+    "partition-ring": Entry(_PARTITION, "majorities ring: every node sees a majority, no two "
+                                        "the same"),
+    "partition-bridge": Entry(_PARTITION, "two halves joined only through one bridge node"),
+    "partition-grudge": Entry(_PARTITION, "an explicit grudge from the TOML file given as "
+                                          "grudge_file=PATH"),
+    "kill": Entry("splitbrain.nemesis.process:Kill",
+                  "SIGKILL the daemon on the targets, restart it at heal"),
+    "pause": Entry("splitbrain.nemesis.process:Pause",
+                   "SIGSTOP the daemon on the targets, SIGCONT at heal"),
+    "packet-loss": Entry("splitbrain.nemesis.packet:PacketLoss",
+                         "the targets drop a share (loss=0.2) of the packets from other nodes"),
+    "netem": Entry("splitbrain.nemesis.packet:Netem",
+                   "delay, duplicate and reorder the targets' packets (kernels with sch_netem)"),
+    "clock": Entry("splitbrain.nemesis.clock:Clock",
+                   "bump or strobe the targets' wall clock with libfaketime"),
+    "member": Entry("splitbrain.nemesis.membership:Member",
+                    "remove a node from the cluster, wipe it, add it back at heal"),
+}, base=Fault, plugins=False, flag="--nemesis")
+
 #: every ``--nemesis`` value, with a line of help
-FAULTS: dict[str, str] = {
-    "partition": "a random partition kind each time (one, halves, leader, ring, bridge)",
-    "partition-one": "isolate one random node from the rest",
-    "partition-halves": "split the nodes into a random minority and majority",
-    "partition-leader": "isolate the current leader",
-    "partition-ring": "majorities ring: every node sees a majority, no two the same",
-    "partition-bridge": "two halves joined only through one bridge node",
-    "partition-grudge": "an explicit grudge from the TOML file given as grudge_file=PATH",
-    "kill": "SIGKILL the daemon on the targets, restart it at heal",
-    "pause": "SIGSTOP the daemon on the targets, SIGCONT at heal",
-    "packet-loss": "the targets drop a share (loss=0.2) of the packets from other nodes",
-    "netem": "delay, duplicate and reorder the targets' packets (kernels with sch_netem)",
-    "clock": "bump or strobe the targets' wall clock with libfaketime",
-    "member": "remove a node from the cluster, wipe it, add it back at heal",
-}
+FAULTS: dict[str, str] = {name: e.help for name, e in FAULT_REGISTRY.entries.items()}
 
 #: nemesis options (``options=`` of :func:`build_nemesis`), with a line of help
 NEMESIS_OPTIONS: dict[str, str] = {
@@ -66,25 +80,7 @@ def check_options(options: dict[str, str]) -> None:
 
 def make_fault(name: str, ctx: Context) -> Fault:
     """The Fault object for a ``--nemesis`` value."""
-    if name == "partition" or name in PARTITION_KINDS or name == "partition-grudge":
-        from splitbrain.nemesis.partition import Partition
-        return Partition(ctx, name)
-    if name in ("kill", "pause"):
-        from splitbrain.nemesis.process import Kill, Pause
-        return Kill(ctx) if name == "kill" else Pause(ctx)
-    if name == "packet-loss":
-        from splitbrain.nemesis.packet import PacketLoss
-        return PacketLoss(ctx)
-    if name == "netem":
-        from splitbrain.nemesis.packet import Netem
-        return Netem(ctx)
-    if name == "clock":
-        from splitbrain.nemesis.clock import Clock
-        return Clock(ctx)
-    if name == "member":
-        from splitbrain.nemesis.membership import Member
-        return Member(ctx)
-    raise HarnessError(f"unknown fault {name!r}: choose from {', '.join(FAULTS)}")
+    return FAULT_REGISTRY.load(name)(ctx, name)
 
 
 def check_names(faults: list[str], targets: str) -> list[str]:
@@ -92,8 +88,7 @@ def check_names(faults: list[str], targets: str) -> list[str]:
     out: list[str] = []
     for f in faults:
         f = f.strip()
-        if f not in FAULTS:
-            raise HarnessError(f"unknown fault {f!r}: choose from {', '.join(FAULTS)}")
+        FAULT_REGISTRY.check(f)
         if f not in out:
             out.append(f)
     if targets not in TARGETS:

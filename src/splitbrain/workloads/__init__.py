@@ -1,38 +1,32 @@
-"""splitbrain.workloads: the registry of workloads by name.
+"""splitbrain.workloads: the registry of workloads by name (plugins as package.module:Class).
 
-Workload modules are imported lazily, so ``import splitbrain.workloads`` stays cheap
-and a broken optional dependency of one workload does not break the others.
+Workload modules are imported only when asked for.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
+from splitbrain.registry import Entry, Registry
+from splitbrain.workloads.base import Workload
 
-from splitbrain.errors import HarnessError
-
-if TYPE_CHECKING:
-    from splitbrain.workloads.base import Workload
-
-#: workload name -> "module:Class" under splitbrain.workloads
-_REGISTRY: dict[str, str] = {
-    "register": "register:RegisterWorkload",
-    "counter": "counter:CounterWorkload",
-    "set": "set:SetWorkload",
-    "append": "append:AppendWorkload",
-    "lock": "lock:LockWorkload",
-    "bank": "bank:BankWorkload",
-}
+WORKLOAD_REGISTRY: Registry[Workload] = Registry("workload", {
+    "register": Entry("splitbrain.workloads.register:RegisterWorkload",
+                      "read / write / cas on independent keys; linearizability per key"),
+    "counter": Entry("splitbrain.workloads.counter:CounterWorkload",
+                     "a counter from read + cas; reads within what the adds allow"),
+    "set": Entry("splitbrain.workloads.set:SetWorkload",
+                 "unique adds and reads; lost, stale, duplicated elements"),
+    "append": Entry("splitbrain.workloads.append:AppendWorkload",
+                    "Elle list-append transactions (needs txn)"),
+    "lock": Entry("splitbrain.workloads.lock:LockWorkload",
+                  "acquire / release of a lease lock; two holders at once"),
+    "bank": Entry("splitbrain.workloads.bank:BankWorkload",
+                  "transfers between accounts; the total never changes"),
+}, base=Workload)
 
 #: the names ``--workload`` accepts
-WORKLOADS: tuple[str, ...] = tuple(_REGISTRY)
+WORKLOADS: tuple[str, ...] = WORKLOAD_REGISTRY.names
 
 
 def get_workload(name: str) -> type[Workload]:
-    """The Workload class registered as ``name``; a one-line HarnessError if unknown."""
-    target = _REGISTRY.get(name)
-    if target is None:
-        raise HarnessError(f"unknown workload {name!r}: choose one of {', '.join(WORKLOADS)}")
-    mod_name, cls_name = target.split(":")
-    mod = importlib.import_module(f"splitbrain.workloads.{mod_name}")
-    return getattr(mod, cls_name)
+    """The Workload class registered as ``name`` (or a plugin); one line if unknown."""
+    return WORKLOAD_REGISTRY.load(name)

@@ -6,31 +6,26 @@ and a missing optional dependency only matters to the backend that needs it.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from splitbrain.clusters.node import Backend
-from splitbrain.errors import HarnessError
+from splitbrain.registry import Entry, Registry
 
-BACKENDS: dict[str, str] = {
-    "docker": "splitbrain.clusters.backends.docker:DockerBackend",
-    "netns": "splitbrain.clusters.backends.netns:NetnsBackend",
-    "ssh": "splitbrain.clusters.backends.ssh:SSHBackend",
-    "local": "splitbrain.clusters.backends.local:LocalBackend",
-}
+BACKENDS: Registry[Backend] = Registry("backend", {
+    "docker": Entry("splitbrain.clusters.backends.docker:DockerBackend",
+                    "containers of a locally built node image on a private network"),
+    "netns": Entry("splitbrain.clusters.backends.netns:NetnsBackend",
+                   "Linux network namespaces on this host (root)"),
+    "ssh": Entry("splitbrain.clusters.backends.ssh:SSHBackend", "real hosts over SSH"),
+    "local": Entry("splitbrain.clusters.backends.local:LocalBackend",
+                   "processes on this host's loopback addresses (no network faults)"),
+}, base=Backend, plugins=False)
 DEFAULT_BACKEND = "docker"
 
 
 def backend_class(name: str) -> type[Backend]:
     """The Backend class registered under ``name``."""
-    target = BACKENDS.get(name)
-    if target is None:
-        raise HarnessError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
-    module, _, attr = target.partition(":")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as e:
-        raise HarnessError(f"backend {name!r} is not available: {e}") from e
+    return BACKENDS.load(name)
 
 
 def get_backend(name: str, **kw: Any) -> Backend:

@@ -2,45 +2,23 @@
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
-
 from splitbrain.clusters.system import System
-from splitbrain.errors import HarnessError
+from splitbrain.registry import Entry, Registry
 
-BUILTIN = {
-    "etcd": "splitbrain.clusters.systems.etcd:EtcdSystem",
-    "zookeeper": "splitbrain.clusters.systems.zookeeper:ZooKeeperSystem",
-    "raft": "splitbrain.clusters.systems.raft:RaftSystem",
-    "consul": "splitbrain.clusters.systems.consul:ConsulSystem",
-}
-
-
-def load_class(ref: str, what: str) -> type:
-    """Import ``package.module:Class`` with a one-line error on failure."""
-    if ":" not in ref:
-        raise HarnessError(f"{what} {ref!r}: expected package.module:Class")
-    mod_name, cls_name = ref.split(":", 1)
-    if os.getcwd() not in sys.path:  # plugins next to the user, as with `python -m`
-        sys.path.append(os.getcwd())
-    try:
-        mod = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise HarnessError(f"{what} {ref!r}: cannot import {mod_name} ({e})") from None
-    try:
-        return getattr(mod, cls_name)
-    except AttributeError:
-        raise HarnessError(f"{what} {ref!r}: {mod_name} has no {cls_name}") from None
-
+SYSTEMS: Registry[System] = Registry("system", {
+    "etcd": Entry("splitbrain.clusters.systems.etcd:EtcdSystem",
+                  "etcd 3.4 from Debian's etcd-server, v3 JSON gateway"),
+    "zookeeper": Entry("splitbrain.clusters.systems.zookeeper:ZooKeeperSystem",
+                       "Apache ZooKeeper 3.8 from Debian, kazoo client"),
+    "raft": Entry("splitbrain.clusters.systems.raft:RaftSystem",
+                  "splitbrain's own Raft KV store, with switchable known bugs"),
+    "consul": Entry("splitbrain.clusters.systems.consul:ConsulSystem",
+                    "HashiCorp Consul (bring your own binary: -o consul_binary=PATH)"),
+}, base=System)
 
 def get_system(name: str) -> type[System]:
     """The System class for a built-in name or a ``package.module:Class`` plugin."""
-    ref = BUILTIN.get(name)
-    if ref is None and ":" not in name:
-        raise HarnessError(f"unknown system {name!r}: choose one of {', '.join(BUILTIN)} "
-                           f"or give a plugin as package.module:Class")
-    cls = load_class(ref or name, "system")
-    if not (isinstance(cls, type) and issubclass(cls, System)):
-        raise HarnessError(f"system {name!r} is not a splitbrain.clusters.system.System subclass")
-    return cls
+    return SYSTEMS.load(name)
+
+
+__all__ = ["SYSTEMS", "get_system"]

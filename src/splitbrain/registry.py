@@ -1,0 +1,101 @@
+"""One registry shape for everything a user names on the command line: systems,
+workloads, backends and faults. Built-ins are found by name and imported on demand
+(a broken optional dependency of one never breaks the others); plugins are given as
+``package.module:Class`` where the registry allows them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from splitbrain.errors import HarnessError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A built-in: where its class lives (``module:Class``) and a line of help."""
+
+    target: str
+    help: str = ""
+
+
+def load_class(ref: str, what: str) -> type:
+    """Import ``package.module:Class`` (a user plugin) with a one-line error on failure.
+
+    The working directory is importable, as with ``python -m``: plugins sit next to
+    the user. Only call this for names the user typed, never for names read from a
+    file someone else may have written.
+    """
+    if ":" not in ref:
+        raise HarnessError(f"{what} {ref!r}: expected package.module:Class")
+    mod_name, cls_name = ref.split(":", 1)
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        mod = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise HarnessError(f"{what} {ref!r}: cannot import {mod_name} ({e})") from None
+    try:
+        return getattr(mod, cls_name)
+    except AttributeError:
+        raise HarnessError(f"{what} {ref!r}: {mod_name} has no {cls_name}") from None
+
+
+class Registry(Generic[T]):
+    """Named built-in classes of one kind (``what``: "system", "workload" ...)."""
+
+    def __init__(self, what: str, entries: dict[str, Entry], *, base: type | None = None,
+                 plugins: bool = True, flag: str | None = None) -> None:
+        self.what, self.entries, self.base, self.plugins = what, entries, base, plugins
+        self.flag = flag or f"--{what}"
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.entries)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.entries)
+
+    def help(self, name: str) -> str:
+        return self.entries[name].help
+
+    def is_plugin(self, name: str) -> bool:
+        return name not in self.entries and ":" in name
+
+    def check(self, name: str) -> None:
+        """Refuse an unknown built-in name (one line naming the flag) without importing."""
+        if name in self.entries or (self.plugins and ":" in name):
+            return
+        extra = " or a plugin as package.module:Class" if self.plugins else ""
+        raise HarnessError(f"{self.flag} {name}: unknown {self.what}; choose one of "
+                           f"{', '.join(self.entries)}{extra}")
+
+    def load(self, name: str) -> type[T]:
+        """The class registered as ``name``, or the plugin class ``name`` names."""
+        self.check(name)
+        entry = self.entries.get(name)
+        if entry is None:
+            cls = load_class(name, self.what)
+        else:
+            mod, _, attr = entry.target.partition(":")
+            try:
+                cls = getattr(importlib.import_module(mod), attr)
+            except ModuleNotFoundError as e:
+                if (e.name or "").split(".")[0] == "splitbrain":
+                    raise  # our own module is missing: a bug, not a missing dependency
+                raise HarnessError(f"{self.what} {name!r} needs the Python package "
+                                   f"{e.name!r}, which is not installed") from None
+        if self.base is not None and not (isinstance(cls, type) and issubclass(cls, self.base)):
+            raise HarnessError(f"{self.what} {name!r} is not a {self.base.__module__}."
+                               f"{self.base.__qualname__} subclass")
+        return cls
