@@ -1,38 +1,110 @@
 """The command line. Thin: parses options, calls the harness, maps outcomes to exit codes.
 
-Exit codes (as Jepsen's): 0 valid, 1 invalid, 2 unknown, 3 the harness failed
-(bad input, a cluster that would not start ...) with one line on stderr and no
-traceback unless ``--debug``.
+``splitbrain test``'s options are generated from :class:`~splitbrain.harness.spec.TestSpec`'s
+fields (flag, help and default written once, there). Exit codes (as Jepsen's): 0 valid,
+1 invalid, 2 unknown, 3 the harness failed or the input was bad (including a usage
+error, which also prints the usage line), with one line on stderr and no traceback
+unless ``--debug``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import click
-import typer
 
 from splitbrain.errors import HarnessError
+from splitbrain.harness.spec import TestSpec, flag_of, parse_kv, parse_list, spec_fields
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  help="splitbrain: Jepsen-style chaos testing for real clusters.")
-cluster_app = typer.Typer(no_args_is_help=True, help="Start, inspect, heal and remove clusters.")
-images_app = typer.Typer(no_args_is_help=True, help="Build the Docker node image.")
-app.add_typer(cluster_app, name="cluster")
-app.add_typer(images_app, name="images")
-
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 _state: dict[str, Any] = {"debug": False}
 
-Opt = typer.Option
 
-
-@app.callback()
-def _root(debug: Annotated[bool, Opt("--debug", help="Show tracebacks for harness errors.")] = False,
-          ) -> None:
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="splitbrain", message="splitbrain %(version)s")
+@click.option("--debug", is_flag=True, help="Show tracebacks for harness errors.")
+def app(debug: bool) -> None:
+    """splitbrain: Jepsen-style chaos testing for real clusters."""
     _state["debug"] = debug
+
+
+# -- options generated from TestSpec ---------------------------------------------------
+
+def _click_type(f: dataclasses.Field) -> Any:
+    t = str(f.type)
+    if t.startswith("int"):
+        return click.INT
+    if t.startswith("float"):
+        return click.FLOAT
+    return click.STRING
+
+
+def spec_options(only: tuple[str, ...] | None = None) -> Callable[[Callable], Callable]:
+    """Decorate a command with a click option per TestSpec field (or the ``only`` ones).
+
+    Every option defaults to "not given" so TestSpec's own default applies; the help
+    shows that default.
+    """
+    fields = [f for f in spec_fields() if only is None or f.name in only]
+
+    def deco(fn: Callable) -> Callable:
+        for f in reversed(fields):
+            kind = f.metadata.get("kind")
+            default = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+            shown = ",".join(default) if isinstance(default, list) else default
+            help_ = f.metadata.get("help", "")
+            if shown not in (None, {}, "", False):
+                help_ += f" [default: {shown}]"
+            decls = [flag_of(f)]
+            if f.metadata.get("short"):
+                decls.insert(0, f.metadata["short"])
+            kw: dict[str, Any] = {"help": help_, "default": None}
+            if kind == "kv":
+                kw.update(multiple=True, metavar="KEY=VALUE", default=())
+            elif str(f.type).startswith("bool"):
+                kw.update(is_flag=True, default=False)
+            else:
+                kw.update(type=_click_type(f), metavar=f.metadata.get("metavar"))
+                if kind == "nodes":
+                    kw["type"] = click.STRING
+            fn = click.option(*decls, f.name, **kw)(fn)
+        return fn
+    return deco
+
+
+def spec_from_options(values: dict[str, Any]) -> TestSpec:
+    """A TestSpec from the values of :func:`spec_options` (only what was given)."""
+    from splitbrain.harness.spec import parse_nodes
+
+    kw: dict[str, Any] = {}
+    for f in spec_fields():
+        if f.name not in values:
+            continue
+        v = values[f.name]
+        kind = f.metadata.get("kind")
+        if kind == "kv":
+            if v:
+                kw[f.name] = parse_kv(list(v), f.metadata.get("short") or flag_of(f))
+        elif str(f.type).startswith("bool"):
+            if v:
+                kw[f.name] = True
+        elif v is None:
+            continue
+        elif kind == "nodes":
+            kw["nodes"], hosts = parse_nodes(str(v))
+            if hosts:
+                kw["hosts"] = hosts
+        elif kind == "list":
+            kw[f.name] = parse_list(v)
+        else:
+            kw[f.name] = v
+    return TestSpec(**kw)
 
 
 def _console(stderr: bool = False) -> Any:
@@ -54,104 +126,74 @@ def _recover_killed_runs(store: str) -> None:
         _console(stderr=True).print(f"splitbrain: healed leftover fault of a killed run: {h}")
 
 
-@app.command()
-def test(
-    system: Annotated[str, Opt(help="etcd, zookeeper, raft, consul, or package.module:Class")] = "raft",
-    backend: Annotated[str, Opt(help="docker, netns, ssh, local, or auto (docker, else netns as root, else local)")] = "auto",
-    nodes: Annotated[str, Opt(help="Node count, or for --backend ssh a comma-separated host list")] = "3",
-    nodes_file: Annotated[Path | None, Opt(help="ssh: a file with one host per line")] = None,
-    workload: Annotated[str, Opt(help="register, counter, set, append, lock, bank")] = "register",
-    nemesis: Annotated[str, Opt(help="Comma-separated faults, e.g. partition,kill; 'none' for none")] = "partition",
-    nemesis_interval: Annotated[float, Opt(help="Seconds between fault and heal")] = 10.0,
-    nemesis_targets: Annotated[str, Opt(help="one, minority, majority, all, leader")] = "one",
-    time_limit: Annotated[float, Opt(help="Seconds of the main phase")] = 60.0,
-    concurrency: Annotated[int, Opt(help="Number of client workers")] = 10,
-    rate: Annotated[float, Opt(help="Ops/s over all workers (0 = unlimited)")] = 100.0,
-    seed: Annotated[int | None, Opt(help="Random seed (default: random, recorded in test.json)")] = None,
-    name: Annotated[str | None, Opt(help="Test name (default: system-workload-faults)")] = None,
-    store: Annotated[str, Opt(help="Store directory")] = "store",
-    option: Annotated[list[str] | None, Opt("-o", "--option", help="System option key=value (repeatable)")] = None,
-    workload_option: Annotated[list[str] | None, Opt("-w", "--workload-option", help="Workload option key=value (repeatable)")] = None,
-    nemesis_option: Annotated[list[str] | None, Opt("-O", "--nemesis-option", help="Nemesis option key=value, e.g. loss=0.3, grudge_file=g.toml (repeatable)")] = None,
-    ops_per_key: Annotated[int, Opt(help="Independent keys: ops before a key is retired")] = 200,
-    recovery_time: Annotated[float, Opt(help="Seconds to wait after heal before the final phase")] = 5.0,
-    leave_db_running: Annotated[bool, Opt(help="Do not tear the cluster down at the end")] = False,
-    ssh_user: Annotated[str, Opt(help="ssh: user")] = "root",
-    ssh_key: Annotated[str | None, Opt(help="ssh: private key file")] = None,
-    ssh_port: Annotated[int, Opt(help="ssh: port")] = 22,
-    ssh_sudo: Annotated[bool, Opt(help="ssh: run commands with sudo")] = False,
-    ssh_accept_unknown_host_keys: Annotated[bool, Opt(help="ssh: trust hosts missing from known_hosts")] = False,
-    from_: Annotated[Path | None, Opt("--from", help="Re-run a stored test exactly: path to its test.json")] = None,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="Plain log lines instead of the live display")] = False,
-) -> None:
-    """Run one test: cluster up, workload + nemesis, heal, final phase, check, report."""
-    from splitbrain.harness.spec import TestSpec, parse_kv, parse_list
+# -- test ------------------------------------------------------------------------------
 
+@app.command(context_settings=CONTEXT)
+@spec_options()
+@click.option("--nodes-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="ssh: a file with one host per line (instead of --nodes)")
+@click.option("--from", "from_", type=click.Path(path_type=Path),
+              help="Re-run a stored test exactly: its test.json (or run directory)")
+@click.option("--quiet", "-q", is_flag=True, help="Plain log lines instead of the live view")
+def test(nodes_file: Path | None, from_: Path | None, quiet: bool, **values: Any) -> None:
+    """Run one test: cluster up, workload + nemesis, heal, final phase, check, report."""
     if from_ is not None:
         spec = TestSpec.load(from_)
     else:
-        hosts: list[str] = []
-        count = 3
+        spec = spec_from_options(values)
         if nodes_file is not None:
             from splitbrain.clusters.backends.ssh import read_nodes_file
 
-            hosts = read_nodes_file(str(nodes_file))
-        elif nodes.isdigit():
-            count = int(nodes)
-        else:
-            hosts = parse_list(nodes)
-        if hosts:
-            count = len(hosts)
-            if backend == "auto":
-                backend = "ssh"
-        spec = TestSpec(system=system, backend=backend, nodes=count, hosts=hosts,
-                        workload=workload, nemesis=parse_list(nemesis),
-                        nemesis_interval=nemesis_interval, nemesis_targets=nemesis_targets,
-                        time_limit=time_limit, concurrency=concurrency, rate=rate, seed=seed,
-                        name=name, store=store, options=parse_kv(option or [], "-o"),
-                        workload_options=parse_kv(workload_option or [], "-w"),
-                        nemesis_options=parse_kv(nemesis_option or [], "-O"),
-                        ops_per_key=ops_per_key, recovery_time=recovery_time,
-                        leave_db_running=leave_db_running,
-                        ssh={"user": ssh_user, "key_file": ssh_key, "port": ssh_port,
-                             "sudo": ssh_sudo,
-                             "accept_unknown_host_keys": ssh_accept_unknown_host_keys})
+            spec.hosts = read_nodes_file(str(nodes_file))
+            spec.nodes = len(spec.hosts)
     spec = spec.resolved()
     _recover_killed_runs(spec.store)
     from splitbrain.harness.live import run_with_display
 
     result = run_with_display(spec, quiet=quiet)
-    raise typer.Exit(result.exit_code)
+    sys.exit(result.exit_code)
 
 
-@app.command()
-def check(
-    files: Annotated[list[Path], typer.Argument(help="History files or directories")],
-    model: Annotated[str | None, Opt(help="Linearizability model: register, cas-register, kv, multi-register, counter, set, mutex, fifo-queue")] = None,
-    format: Annotated[str, Opt(help="auto, jsonl, edn, jepsen-log")] = "auto",
-    time_limit: Annotated[float | None, Opt(help="Seconds for the whole check; past it the verdict is unknown")] = None,
-    failed_cas_observes: Annotated[bool, Opt(help="A failed cas observed that the register did not hold the expected value")] = False,
-    checker: Annotated[str, Opt(help="linearizability, elle-list-append, elle-rw-register")] = "linearizability",
-    consistency_model: Annotated[str | None, Opt(help="Elle: read-committed, snapshot-isolation, serializable, strict-serializable")] = None,
-    json_out: Annotated[bool, Opt("--json", help="Print a machine-readable result")] = False,
-) -> None:
+# -- check -----------------------------------------------------------------------------
+
+@app.command(context_settings=CONTEXT)
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--model", help="Linearizability model: register, cas-register, kv, "
+              "multi-register, counter, set, mutex, fifo-queue")
+@click.option("--format", "fmt", default="auto", show_default=True,
+              type=click.Choice(["auto", "jsonl", "edn", "jepsen-log"]),
+              help="History format")
+@click.option("--time-limit", type=click.FLOAT,
+              help="Seconds for the whole check; past it the verdict is unknown")
+@click.option("--failed-cas-observes", is_flag=True,
+              help="A failed cas observed that the register did not hold the expected value")
+@click.option("--checker", default="linearizability", show_default=True,
+              type=click.Choice(["linearizability", "elle-list-append", "elle-rw-register"]))
+@click.option("--consistency-model",
+              help="Elle: read-committed, snapshot-isolation, serializable, strict-serializable")
+@click.option("--json", "json_out", is_flag=True, help="Print a machine-readable result")
+def check(files: tuple[Path, ...], model: str | None, fmt: str, time_limit: float | None,
+          failed_cas_observes: bool, checker: str, consistency_model: str | None,
+          json_out: bool) -> None:
     """Check recorded histories (JSONL, Jepsen EDN, Jepsen log lines)."""
-    if format not in ("auto", "jsonl", "edn", "jepsen-log"):
-        raise HarnessError(f"--format {format}: expected auto, jsonl, edn or jepsen-log")
+    if not files:
+        raise click.UsageError("give at least one history file or directory")
     from splitbrain.checker.command import run_check
 
-    code = run_check([str(f) for f in files], model=model, fmt=format, time_limit=time_limit,
+    code = run_check([str(f) for f in files], model=model, fmt=fmt, time_limit=time_limit,
                      failed_cas_observes=failed_cas_observes, json_out=json_out,
                      checker=checker, consistency_model=consistency_model)
-    raise typer.Exit(code)
+    sys.exit(code)
 
 
-@app.command()
-def serve(
-    store: Annotated[Path, typer.Argument(help="Store directory")] = Path("store"),
-    host: Annotated[str, Opt(help="Address to bind (loopback by default)")] = "127.0.0.1",
-    port: Annotated[int, Opt(help="Port")] = 8080,
-) -> None:
+# -- serve, campaign ---------------------------------------------------------------------
+
+@app.command(context_settings=CONTEXT)
+@click.argument("store", default="store", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535),
+              help="Port")
+def serve(store: Path, host: str, port: int) -> None:
     """Serve an index of every run in the store, each linking its report."""
     if not store.is_dir():
         raise HarnessError(f"{store}: no such store directory (run a test first)")
@@ -160,55 +202,66 @@ def serve(
     serve_store(store, host=host, port=port)
 
 
-@app.command()
-def campaign(
-    file: Annotated[Path, typer.Argument(help="Campaign TOML file")],
-    junit: Annotated[Path | None, Opt(help="Write a JUnit XML file")] = None,
-    json_out: Annotated[bool, Opt("--json", help="Print a machine-readable summary")] = False,
-) -> None:
-    """Run a matrix of tests (systems x workloads x faults x repetitions)."""
+@app.command(context_settings=CONTEXT)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a JUnit XML file")
+@click.option("--json", "json_out", is_flag=True, help="Print a machine-readable summary")
+@click.option("--repetitions", type=click.IntRange(1), help="Override the file's repetitions")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Tests run at once on this host (each its own cluster)")
+@click.option("--shard", metavar="I/N",
+              help="Run only the I-th of N shares of the runs (spread a campaign over a CI "
+                   "matrix; join the results with `splitbrain campaign-merge`)")
+def campaign(file: Path, junit: Path | None, json_out: bool, repetitions: int | None,
+             jobs: int, shard: str | None) -> None:
+    """Run a matrix of tests, each with an expected verdict (exit 0 when all match)."""
     from splitbrain.harness.campaign import run_campaign
 
-    raise typer.Exit(run_campaign(file, junit=junit, json_out=json_out))
+    sys.exit(run_campaign(file, junit=junit, json_out=json_out, repetitions=repetitions,
+                          jobs=jobs, shard=shard))
+
+
+# -- cluster -----------------------------------------------------------------------------
+
+@app.group(context_settings=CONTEXT)
+def cluster() -> None:
+    """Start, inspect, heal and remove clusters."""
 
 
 def _cluster_record(store: str, name: str) -> Path:
     return Path(store) / ".clusters" / f"{name}.json"
 
 
-@cluster_app.command("up")
-def cluster_up(
-    system: Annotated[str, Opt(help="etcd, zookeeper, raft, consul, or package.module:Class")] = "raft",
-    backend: Annotated[str, Opt(help="docker, netns, local, or auto")] = "auto",
-    nodes: Annotated[int, Opt(help="Node count")] = 3,
-    name: Annotated[str, Opt(help="Cluster name")] = "cluster",
-    store: Annotated[str, Opt(help="Store directory (records the cluster)")] = "store",
-    option: Annotated[list[str] | None, Opt("-o", "--option", help="System option key=value")] = None,
-) -> None:
+@cluster.command("up", context_settings=CONTEXT)
+@spec_options(("system", "backend", "nodes", "store", "options", "ssh_user", "ssh_key",
+               "ssh_port", "ssh_sudo", "ssh_accept_unknown_host_keys"))
+@click.option("--name", default="cluster", show_default=True, help="Cluster name")
+def cluster_up(name: str, **values: Any) -> None:
     """Start a cluster and print its nodes, addresses and client endpoints."""
-    from splitbrain.clusters.systems import get_system
-    from splitbrain.harness.runner import make_backend
-    from splitbrain.harness.spec import TestSpec, parse_kv
+    from contextlib import ExitStack
 
-    spec = TestSpec(system=system, backend=backend, nodes=nodes, name=name,
-                    options=parse_kv(option or []))
-    sys_cls = get_system(system)
+    from splitbrain.clusters.systems import SYSTEMS
+    from splitbrain.harness.cluster import make_backend, node_scope, system_scope
+
+    spec = spec_from_options(values)
+    spec.name = name
+    spec = spec.resolved()
+    _recover_killed_runs(spec.store)
+    sys_cls = SYSTEMS.load(spec.system)
     opts = sys_cls.parse_options(spec.options)
     be = make_backend(spec)
-    node_list = be.create(name, nodes)
-    sys_obj = sys_cls(node_list, opts, name)
-    rec = _cluster_record(store, name)
-    rec.parent.mkdir(parents=True, exist_ok=True)
-    rec.write_text(json.dumps({"system": system, "backend": be.name, "nodes": nodes,
-                               "name": name, "options": spec.options}))
-    try:
-        sys_obj.setup()
-    except BaseException:
-        sys_obj.teardown()
-        be.destroy(name)
-        rec.unlink(missing_ok=True)
-        raise
-    _print_cluster(sys_obj, node_list, be.name, name)
+    rec = _cluster_record(spec.store, name)
+    with ExitStack() as stack:   # the same scopes as a test run; kept on success
+        nodes = stack.enter_context(node_scope(be, name, spec.nodes))
+        system = sys_cls(nodes, opts, name)
+        stack.enter_context(system_scope(system))
+        rec.parent.mkdir(parents=True, exist_ok=True)
+        rec.write_text(json.dumps({"system": spec.system, "backend": be.name,
+                                   "nodes": spec.nodes, "name": name,
+                                   "options": spec.options}))
+        stack.pop_all()
+    _print_cluster(system, nodes, be.name, name)
 
 
 def _print_cluster(sys_obj: Any, node_list: list[Any], backend: str, name: str) -> None:
@@ -231,9 +284,8 @@ def _print_cluster(sys_obj: Any, node_list: list[Any], backend: str, name: str) 
 
 
 def _attach(store: str, name: str) -> tuple[Any, Any, list[Any], dict[str, Any]]:
-    from splitbrain.clusters.systems import get_system
-    from splitbrain.harness.runner import make_backend
-    from splitbrain.harness.spec import TestSpec
+    from splitbrain.clusters.systems import SYSTEMS
+    from splitbrain.harness.cluster import make_backend
 
     rec = _cluster_record(store, name)
     if not rec.exists():
@@ -242,27 +294,26 @@ def _attach(store: str, name: str) -> tuple[Any, Any, list[Any], dict[str, Any]]
     info = json.loads(rec.read_text())
     be = make_backend(TestSpec(backend=info["backend"]))
     node_list = be.attach(name)
-    sys_cls = get_system(info["system"])
+    sys_cls = SYSTEMS.load(info["system"])
     return be, sys_cls(node_list, sys_cls.parse_options(info.get("options", {})), name), \
         node_list, info
 
 
-@cluster_app.command("status")
-def cluster_status(
-    name: Annotated[str, Opt(help="Cluster name")] = "cluster",
-    store: Annotated[str, Opt(help="Store directory")] = "store",
-) -> None:
+@cluster.command("status", context_settings=CONTEXT)
+@click.option("--name", default="cluster", show_default=True, help="Cluster name")
+@click.option("--store", default="store", show_default=True, help="Store directory")
+def cluster_status(name: str, store: str) -> None:
     """Show a cluster's nodes, whether each daemon runs, and the leader."""
     be, sys_obj, node_list, _ = _attach(store, name)
     _print_cluster(sys_obj, node_list, be.name, name)
 
 
-@cluster_app.command("down")
-def cluster_down(
-    name: Annotated[str, Opt(help="Cluster name")] = "cluster",
-    store: Annotated[str, Opt(help="Store directory")] = "store",
-    all_: Annotated[bool, Opt("--all", help="Remove everything splitbrain made on every backend, also of killed runs")] = False,
-) -> None:
+@cluster.command("down", context_settings=CONTEXT)
+@click.option("--name", default="cluster", show_default=True, help="Cluster name")
+@click.option("--store", default="store", show_default=True, help="Store directory")
+@click.option("--all", "all_", is_flag=True,
+              help="Remove everything splitbrain made on every backend, also of killed runs")
+def cluster_down(name: str, store: str, all_: bool) -> None:
     """Remove a cluster: its containers, networks, namespaces and rules."""
     if all_:
         from splitbrain.clusters.cleanup import destroy_everything
@@ -281,11 +332,10 @@ def cluster_down(
     _console().print(f"cluster {name!r} removed")
 
 
-@cluster_app.command("heal")
-def cluster_heal(
-    name: Annotated[str | None, Opt(help="Cluster name (default: heal leftovers of every killed run)")] = None,
-    store: Annotated[str, Opt(help="Store directory")] = "store",
-) -> None:
+@cluster.command("heal", context_settings=CONTEXT)
+@click.option("--name", help="Cluster name (default: heal leftovers of every killed run)")
+@click.option("--store", default="store", show_default=True, help="Store directory")
+def cluster_heal(name: str | None, store: str) -> None:
     """Heal faults by hand: remove splitbrain's iptables rules and qdiscs, resume paused daemons."""
     from splitbrain.harness.recovery import recover_journals
     from splitbrain.nemesis import heal_nodes
@@ -301,16 +351,24 @@ def cluster_heal(
         _console().print("nothing to heal")
 
 
-@images_app.command("build")
-def images_build(
-    force: Annotated[bool, Opt(help="Rebuild even if the image exists")] = False,
-) -> None:
+# -- images ------------------------------------------------------------------------------
+
+@app.group(context_settings=CONTEXT)
+def images() -> None:
+    """Build the Docker node image."""
+
+
+@images.command("build", context_settings=CONTEXT)
+@click.option("--force", is_flag=True, help="Rebuild even if the image exists")
+def images_build(force: bool) -> None:
     """Build the node image locally (debootstrap from the host's apt mirror, no registry)."""
     from splitbrain.clusters.backends.docker.image import build_image
 
     tag = build_image(force=force, progress=lambda m: _console().print(m))
     _console().print(f"image ready: {tag}")
 
+
+# -- entry point -------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turn harness errors into one line and exit code 3."""
@@ -322,27 +380,27 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.getLogger().addHandler(logging.NullHandler())
     try:
-        rc = app(args=args, prog_name="splitbrain", standalone_mode=False)
+        rc = app.main(args=args, prog_name="splitbrain", standalone_mode=False)
         return rc if isinstance(rc, int) else 0
-    except typer.Exit as e:
-        return e.exit_code
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 3)
     except click.exceptions.Exit as e:
         return e.exit_code
-    except click.ClickException as e:
-        if debug:
-            raise
+    except click.UsageError as e:
+        if e.ctx is not None:
+            print(e.ctx.get_usage(), file=sys.stderr)
         print(f"splitbrain: error: {e.format_message()}", file=sys.stderr)
         return 3
-    except click.exceptions.Abort:
+    except click.ClickException as e:
+        print(f"splitbrain: error: {e.format_message()}", file=sys.stderr)
+        return 3
+    except (click.exceptions.Abort, KeyboardInterrupt):
         print("splitbrain: interrupted", file=sys.stderr)
         return 3
     except HarnessError as e:
         if debug:
             raise
         print(f"splitbrain: error: {e}", file=sys.stderr)
-        return 3
-    except KeyboardInterrupt:
-        print("splitbrain: interrupted", file=sys.stderr)
         return 3
     except Exception as e:  # noqa: BLE001 - no traceback unless --debug
         if debug:

@@ -50,20 +50,44 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_matrix_expansion(tmp_path: Path):
     runs = expand(load_toml(_write(tmp_path, TOML)))
     assert len(runs) == 2 * 1 * 3 * 2
-    combos = [(s.system, s.workload, tuple(s.nemesis), rep) for s, rep in runs]
+    combos = [(r.spec.system, r.spec.workload, tuple(r.spec.nemesis), r.repetition)
+              for r in runs]
     assert combos[:4] == [("etcd", "register", ("partition",), 0),
                           ("etcd", "register", ("partition",), 1),
                           ("etcd", "register", ("partition", "kill"), 0),
                           ("etcd", "register", ("partition", "kill"), 1)]
     assert ("raft", "register", (), 1) in combos
-    assert all(s.time_limit == 30 and s.concurrency == 5 for s, _ in runs)
-    assert [s.seed for s, _ in runs[:2]] == [100, 101]  # repetitions differ, reproducibly
+    assert all(r.spec.time_limit == 30 and r.spec.concurrency == 5 for r in runs)
+    assert [r.spec.seed for r in runs[:2]] == [100, 101]  # repetitions differ, reproducibly
+    assert {r.expect for r in runs} == {"valid"}
+    assert len(expand(load_toml(_write(tmp_path, TOML)), repetitions=1)) == 2 * 3
+
+
+def test_single_runs_with_expected_verdicts(tmp_path: Path):
+    text = TOML + """
+[[run]]
+system = "raft"
+options = { bug = "stale-read" }
+nemesis = "partition-leader"
+expect = "invalid"
+repetitions = 3
+"""
+    runs = expand(load_toml(_write(tmp_path, text)))
+    assert len(runs) == 12 + 3
+    bug = runs[-3:]
+    assert [r.expect for r in bug] == ["invalid"] * 3
+    assert bug[0].spec.options == {"bug": "stale-read"}
+    assert bug[0].spec.nemesis == ["partition-leader"] and bug[0].spec.time_limit == 30
+    assert [r.spec.seed for r in bug] == [100, 101, 102]
+    assert len(expand(load_toml(_write(tmp_path, text)), repetitions=1)) == 6 + 1
 
 
 @pytest.mark.parametrize("text,msg", [
     ("[matrix\nsystem=1", "not valid TOML"),
     ("[matrix]\nsytem = ['etcd']", "unknown setting"),
-    ("[defaults]\nconcurrency = 0", "concurrency must be at least 1"),
+    ("[defaults]\nconcurrency = 0", "--concurrency 0: expected a whole number"),
+    ("[[run]]\nsystem = 'raft'\nexpect = 'maybe'", "expect = 'maybe': use"),
+    ("[[run]]\nsytem = 'raft'", "unknown setting"),
     ("[matrix]\nrepetitions = 0", "repetitions must be a positive integer"),
     ("[matrix]\nsystem = []", "empty list"),
     ("[tests]\nx = 1", "unknown table"),
@@ -87,7 +111,7 @@ def _fake_runner(store: Path, verdicts: dict[str, Any]):
         faults = "+".join(spec.nemesis) or "none"
         v = verdicts.get(f"{spec.system}/{faults}", True)
         if v == "error":
-            return FakeResult("unknown", None, {}, 3, "cluster would not start")
+            return FakeResult("error", None, {}, 3, "cluster would not start")
         checkers = {"linearizability": {"checker": "linearizability", "valid": v,
                                         "reason": "key 3 not linearizable"}}
         res = {"valid": v, "checkers": checkers}
@@ -108,7 +132,8 @@ def test_campaign_outputs_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureF
     code = run_campaign(path, junit=junit, json_out=True, run_test=fake)
     assert code == 1 and len(calls) == 12
     summary = json.loads(capsys.readouterr().out)
-    assert summary["counts"] == {"valid": 6, "invalid": 2, "unknown": 4}
+    assert summary["counts"] == {"valid": 6, "invalid": 2, "unknown": 2, "error": 2}
+    assert summary["passed"] == 6
     html = Path(summary["html"]).read_text()
     assert html.count('data-verdict="invalid"') == 2  # one grid badge per invalid run
     assert 'href="../../raft-partition+kill-' in html  # relative link to the run's report
@@ -139,3 +164,52 @@ options = [{}, {bug = "stale-read"}]
     assert [c.options for c in calls] == [{}, {"bug": "stale-read"}]
     html = Path(json.loads(capsys.readouterr().out)["html"]).read_text()
     assert "<th>kill · options: none</th>" in html and "<th>kill · bug=stale-read</th>" in html
+
+
+def test_expected_invalid_passes_and_an_uncaught_bug_fails(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture):
+    text = """
+[defaults]
+store = "{store}"
+[matrix]
+system = ["etcd"]
+nemesis = ["kill"]
+[[run]]
+system = "raft"
+nemesis = "partition"
+expect = "invalid"
+"""
+    path = _write(tmp_path, text)
+    caught, _ = _fake_runner(tmp_path / "store", {"raft/partition": False})
+    junit = tmp_path / "j.xml"
+    assert run_campaign(path, junit=junit, run_test=caught) == 0   # the known bug stayed red
+    import xml.etree.ElementTree as ET
+
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite.get("failures") == "0" and suite.get("tests") == "2"
+    case = suite.findall("testcase")[1]
+    assert [c.tag for c in case][:1] == ["properties"]          # properties come first
+    props = {p.get("name"): p.get("value") for p in case.find("properties")}
+    assert props["expect"] == "invalid" and props["seed"] != "None" and "options" in props
+    missed, _ = _fake_runner(tmp_path / "store", {})           # the bug was not caught
+    assert run_campaign(path, junit=junit, run_test=missed) == 1
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite.get("failures") == "1"
+    assert suite.findall("testcase")[1].find("failure").get("type") == "not-caught"
+
+
+def test_shards_cover_the_runs_once_and_jobs_run_them_all(tmp_path: Path):
+    path = _write(tmp_path, TOML)
+    seen: list[tuple] = []
+    for i in (1, 2, 3):
+        fake, calls = _fake_runner(tmp_path / "store", {})
+        assert run_campaign(path, shard=f"{i}/3", run_test=fake) == 0
+        seen += [(c.system, tuple(c.nemesis), c.seed) for c in calls]
+    every = [(r.spec.system, tuple(r.spec.nemesis), r.spec.seed)
+             for r in expand(load_toml(path))]
+    assert sorted(seen) == sorted(every)
+    with pytest.raises(HarnessError, match="--shard 4/3"):
+        run_campaign(path, shard="4/3", run_test=fake)
+    fake, calls = _fake_runner(tmp_path / "store", {"etcd/none": False})
+    assert run_campaign(path, jobs=3, run_test=fake) == 1
+    assert len(calls) == 12

@@ -14,7 +14,7 @@ import importlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -134,10 +134,18 @@ class Checker(ABC):
 
 
 def run_checkers(checkers: Iterable[Checker], history: list[Op], *,
-                 time_limit: float | None = None) -> dict[str, CheckResult]:
-    """Run every checker on ``history``; a crash is ``unknown`` with the error, never valid."""
+                 time_limit: float | None = None,
+                 on_start: Callable[[str], Any] | None = None,
+                 on_result: Callable[[str, CheckResult], Any] | None = None
+                 ) -> dict[str, CheckResult]:
+    """Run every checker on ``history``; a crash is ``unknown`` with the error, never valid.
+
+    ``on_start(name)`` and ``on_result(name, result)`` report progress (the live view).
+    """
     out: dict[str, CheckResult] = {}
     for ch in checkers:
+        if on_start is not None:
+            on_start(ch.name)
         t0 = time.monotonic()
         try:
             res = ch.check(history, time_limit=time_limit)
@@ -148,6 +156,8 @@ def run_checkers(checkers: Iterable[Checker], history: list[Op], *,
         if res.elapsed_s is None:
             res.elapsed_s = round(time.monotonic() - t0, 3)
         out[ch.name] = res
+        if on_result is not None:
+            on_result(ch.name, res)
     return out
 
 

@@ -10,6 +10,7 @@ import shlex
 import signal as _signal
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass(slots=True)
@@ -136,6 +137,8 @@ class Backend(ABC):
     """Gives nodes: creates and destroys them, and cleans up leftovers of killed runs."""
 
     name: str
+    #: whether its nodes have their own network stack (partitions and packet faults work)
+    isolated_network: ClassVar[bool] = True
 
     @abstractmethod
     def create(self, test_name: str, count: int) -> list[Node]:

@@ -186,6 +186,10 @@ class System(ABC):
     options: ClassVar[dict[str, SystemOption]] = {}
     #: faults this system can take: a subset of kill, pause, member, clock
     supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause"})
+    #: what its clients offer (read, write, cas, delete, txn, lock): declare it, so a
+    #: workload the client cannot serve is refused before any node starts. ``None``
+    #: (undeclared) defers the check until the first client is open.
+    capabilities: ClassVar[frozenset[str] | None] = None
 
     #: seconds wait_healthy waits by default (JVMs take longer)
     healthy_timeout: ClassVar[float] = 60.0
@@ -253,16 +257,30 @@ class System(ABC):
     def wipe(self, node: Node) -> None:
         """Delete the node's data (the daemon must be stopped)."""
 
-    def setup(self) -> None:
-        """Install and start every node (in parallel), then wait until healthy."""
+    def setup(self, progress: Callable[[str, str], Any] | None = None) -> None:
+        """Install and start every node (in parallel), then wait until healthy.
+
+        ``progress(node, state)`` hears ``installed`` / ``started`` per node and
+        ``healthy`` for all of them at the end (the live view shows it).
+        """
+        def step(fn: Callable[[Node], Any], state: str) -> Callable[[Node], None]:
+            def run(n: Node) -> None:
+                fn(n)
+                if progress is not None:
+                    progress(n.name, state)
+            return run
+
         self._in_setup = True
         try:
-            on_each(self.nodes, self.install)
-            on_each(self.nodes, self.start)
+            on_each(self.nodes, step(self.install, "installed"))
+            on_each(self.nodes, step(self.start, "started"))
         finally:
             self._in_setup = False
         self._bootstrapped = True
         self.wait_healthy()
+        if progress is not None:
+            for n in self.nodes:
+                progress(n.name, "healthy")
 
     def _has_data(self, node: Node) -> bool:
         """Whether the node holds state from an earlier start (systems that join override)."""

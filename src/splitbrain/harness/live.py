@@ -1,6 +1,13 @@
-"""What a user sees while a test runs: a rich live view on a TTY (elapsed vs limit
-as a bar, ops/s, ok/fail/info per f, the current fault), plain log lines with
-``--quiet`` or without a TTY, and a closing verdict line."""
+"""What a user sees while a test runs.
+
+On a terminal (stderr a TTY, no ``--quiet``) a live view redrawn four times a second
+by its own thread, so it moves while the cluster starts too: the test, the phase
+with a bar and an ETA over the client phases, a line per node while the cluster
+comes up (created, installed, started, healthy), ok / fail / info per f while clients
+run (colours as in the report: ok green, fail red, info amber), the active fault, and
+each checker's progress. Otherwise plain log lines. Progress goes to stderr; the
+verdict line and the paths go to stdout, so ``splitbrain test ... > out`` keeps them.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +21,14 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from splitbrain.harness.runner import Progress, RunResult, run_test
+from splitbrain.harness.progress import NODE_STATES, Progress
+from splitbrain.harness.runner import RunResult, run_test
+from splitbrain.harness.spec import TestSpec
 from splitbrain.verdict import word as verdict_word
+
+#: the report's colours (reports/assets/report.css)
+COLOURS = {"ok": "#16a34a", "fail": "#dc2626", "info": "#d97706", "valid": "#16a34a",
+           "invalid": "#dc2626", "unknown": "#d97706", "error": "#7c3aed"}
 
 
 class _Rate:
@@ -42,45 +55,69 @@ def _totals(p: Progress) -> tuple[int, dict[str, dict[str, int]]]:
     return total, by_f
 
 
-def _render(spec: Any, p: Progress, rate: float, total_by_f: tuple[int, dict[str, dict[str, int]]]
-            ) -> Group:
-    el = p.elapsed()
+def render(spec: TestSpec, p: Progress, rate: float) -> Group:
+    """The live view of one moment."""
     fault = p.current_fault()
-    bar = ProgressBar(total=p.time_limit, completed=min(el, p.time_limit), width=40)
-    head = Text.assemble((f"{spec.name}", "bold"), f"  {spec.system} on {spec.backend}, "
-                         f"{spec.workload}, phase ", (p.phase, "cyan"),
-                         f"  {el:5.1f}/{p.time_limit:.0f}s  {rate:7.0f} ops/s  fault: ",
-                         (fault or "none", "red" if fault else "green"))
-    _, by_f = total_by_f
-    t = Table(box=None, pad_edge=False)
-    for col, style in (("f", ""), ("ok", "green"), ("fail", "yellow"), ("info", "red")):
-        t.add_column(col, style=style, justify="left" if col == "f" else "right")
-    for f in sorted(by_f):
-        d = by_f[f]
-        t.add_row(f, str(d["ok"]), str(d["fail"]), str(d["info"]))
-    line = Table.grid(padding=(0, 1))
-    line.add_row(bar, Text(f"{100 * min(el, p.time_limit) / p.time_limit:3.0f}%"))
-    return Group(head, line, t)
+    eta = p.eta()
+    head = Text.assemble((spec.name or "test", "bold"),
+                         f"  {spec.system} on {spec.backend}, {spec.workload}, faults: "
+                         f"{','.join(spec.nemesis) or 'none'}")
+    phase = Text.assemble("phase ", (p.phase, "bold cyan"), f"  {p.in_phase():5.1f}s",
+                          f" of {p.phase_limit:.0f}s" if p.phase_limit else "",
+                          f"   ETA {eta:4.0f}s to the check" if eta is not None else "")
+    parts: list[Any] = [head, phase]
+    if p.phase in ("main", "heal", "recovery", "final"):
+        total_s = p.time_limit + p.recovery_time + p.final_time_limit
+        done = max(0.0, total_s - (eta or 0.0))
+        bar = Table.grid(padding=(0, 1))
+        bar.add_row(ProgressBar(total=total_s, completed=min(done, total_s), width=40),
+                    Text(f"{100 * min(done, total_s) / total_s:3.0f}%  {rate:6.0f} ops/s  "
+                         f"fault: "), Text(fault or "none", style="bold red" if fault else "green"))
+        parts.append(bar)
+    if p.nodes and p.phase in ("setup", "cluster up"):
+        t = Table(box=None, pad_edge=False, show_header=False)
+        for name, state in sorted(p.nodes.items(), key=lambda kv: (len(kv[0]), kv[0])):
+            step = NODE_STATES.index(state) + 1 if state in NODE_STATES else 0
+            t.add_row(name, "●" * step + "○" * (len(NODE_STATES) - step),
+                      Text(state, style="green" if state == "healthy" else "yellow"))
+        parts.append(t)
+    _, by_f = _totals(p)
+    if by_f:
+        t = Table(box=None, pad_edge=False)
+        t.add_column("f")
+        for col in ("ok", "fail", "info"):
+            t.add_column(col, style=COLOURS[col], justify="right")
+        for f in sorted(by_f):
+            d = by_f[f]
+            t.add_row(f, str(d["ok"]), str(d["fail"]), str(d["info"]))
+        parts.append(t)
+    if p.checks:
+        t = Table(box=None, pad_edge=False, show_header=False)
+        for name, state in p.checks.items():
+            word = state.split(":", 1)[0]
+            t.add_row(f"checker {name}", Text(state, style=COLOURS.get(word, "cyan")))
+        parts.append(t)
+    return Group(*parts)
 
 
-def run_with_display(spec: Any, *, quiet: bool = False) -> RunResult:
+def run_with_display(spec: TestSpec, *, quiet: bool = False) -> RunResult:
     """Run ``spec`` with a live view (TTY, not quiet) or log lines; print the verdict."""
-    out = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     tty = sys.stderr.isatty() and not quiet
     rate = _Rate()
     if tty:
-        live = Live(console=out, refresh_per_second=4, transient=False)
-        last = [0.0]
+        box: dict[str, Progress | None] = {"p": None}
+
+        def view() -> Any:
+            p = box["p"]
+            if p is None:
+                return Text(f"{spec.name}: checking the test ...")
+            return render(spec, p, rate.update(_totals(p)[0]))
 
         def display(p: Progress) -> None:
-            now = time.monotonic()
-            if now - last[0] < 0.25:
-                return
-            last[0] = now
-            tb = _totals(p)
-            live.update(_render(spec, p, rate.update(tb[0]), tb))
+            box["p"] = p
 
-        with live:
+        with Live(console=err, refresh_per_second=4, transient=False, get_renderable=view):
             result = run_test(spec, display=display)
     else:
         last_line = [0.0, ""]
@@ -100,27 +137,27 @@ def run_with_display(spec: Any, *, quiet: bool = False) -> RunResult:
                   file=sys.stderr, flush=True)
 
         result = run_test(spec, display=display)
-    _print_verdict(out, result)
+    print_verdict(result)
     return result
 
 
-def _print_verdict(out: Console, result: RunResult) -> None:
+def print_verdict(result: RunResult) -> None:
+    """The verdict line and where the run is stored, on stdout (errors on stderr)."""
+    out = Console(highlight=False, soft_wrap=True)
     if result.error:
         print(f"splitbrain: error: {result.error}", file=sys.stderr)
         if result.run_dir is not None:
             print(f"history kept in {result.run_dir}/history.jsonl", file=sys.stderr)
         return
     word = verdict_word(result.valid)
-    colour = {"valid": "green", "invalid": "red", "unknown": "yellow", "error": "magenta"}[word]
     stats = result.results.get("stats", {})
     reasons = []
     for name, r in result.results.get("checkers", {}).items():
         if r.get("valid") is not True:
             why = r.get("reason") or r.get("error") or ""
             reasons.append(f"{name}: {verdict_word(r.get('valid'))}" + (f" ({why})" if why else ""))
-    out.print(Text.assemble((f"{word.upper()}", f"bold {colour}"),
-                            f"  {stats.get('ops', 0)} ops  ",
-                            "; ".join(reasons)))
+    out.print(Text.assemble((f"{word.upper()}", f"bold {COLOURS[word]}"),
+                            f"  {stats.get('ops', 0)} ops  ", "; ".join(reasons)))
     if result.run_dir is not None:
         report = result.run_dir / "report.html"
         out.print(f"stored in {result.run_dir}" + (f"  report: {report}" if report.exists() else ""))

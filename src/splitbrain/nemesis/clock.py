@@ -93,6 +93,7 @@ class Clock(Fault):
     """Bump a node's clock by an offset, or strobe it between two values."""
 
     name = "clock"
+    needs = "clock"
     start_f = "start-clock"
     stop_f = "stop-clock"
 

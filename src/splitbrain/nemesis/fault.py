@@ -93,11 +93,32 @@ class Fault(ABC):
     name: ClassVar[str]
     start_f: ClassVar[str]
     stop_f: ClassVar[str]
+    #: a word the system must list in ``System.supports`` (kill, pause, clock, member)
+    needs: ClassVar[str | None] = None
+    #: the fewest nodes this fault makes sense on
+    min_nodes: ClassVar[int] = 1
+    #: True if it changes the network (needs nodes with their own network stack)
+    network: ClassVar[bool] = False
 
     def __init__(self, ctx: Context, name: str | None = None) -> None:
         self.ctx = ctx
         if name:  # one class may serve several --nemesis names (partition kinds)
             self.name = name  # type: ignore[misc]
+
+    def check_plan(self, system: type[System], n_nodes: int, isolated: bool) -> None:
+        """Refuse before any node exists (one line): the system, node count or backend
+        cannot take this fault. :meth:`check` repeats what needs the live nodes."""
+        if self.needs is not None and self.needs not in system.supports:
+            raise HarnessError(f"--nemesis {self.name}: system {system.name!r} does not support "
+                               f"the {self.needs} fault (it supports: "
+                               f"{', '.join(sorted(system.supports)) or 'none'})")
+        if n_nodes < self.min_nodes:
+            raise HarnessError(f"--nemesis {self.name}: needs at least {self.min_nodes} nodes, "
+                               f"the test has {n_nodes}")
+        if self.network and not isolated:
+            raise HarnessError(f"--nemesis {self.name}: needs nodes with their own network "
+                               f"stack; the local backend shares this host's network: use "
+                               f"--backend docker or netns")
 
     def check(self) -> None:
         """Refuse (HarnessError, one line) when this fault can't run on these nodes/system."""

@@ -18,6 +18,8 @@ class Member(Fault):
     """Remove one node (wiping its data) at the fault; add it back empty at the heal."""
 
     name = "member"
+    needs = "member"
+    min_nodes = 3
     start_f = "start-member"       # remove (and wipe) a node
     stop_f = "stop-member"         # add it back
 

@@ -43,6 +43,7 @@ class PacketLoss(Fault):
     """Each target node drops a random share of the packets it gets from the other nodes."""
 
     name = "packet-loss"
+    network = True
     start_f = "start-packet-loss"
     stop_f = "stop-packet-loss"
 
@@ -137,6 +138,7 @@ class Netem(Fault):
     """Delay, duplicate and reorder the packets target nodes send, with ``tc ... netem``."""
 
     name = "netem"
+    network = True
     start_f = "start-netem"
     stop_f = "stop-netem"
 

@@ -13,6 +13,7 @@ import shlex
 from typing import Any
 
 from splitbrain.clusters.node import Node
+from splitbrain.clusters.system import System
 from splitbrain.errors import HarnessError
 from splitbrain.nemesis import grudge as G
 from splitbrain.nemesis.fault import Context, Fault, each, require_isolated
@@ -92,6 +93,16 @@ class Partition(Fault):
         if self.name == "partition-grudge" and self.explicit is None:
             raise HarnessError("partition-grudge needs the option grudge_file=PATH (a TOML file "
                                "with [grudge] n1 = [\"n2\", \"n3\"])")
+
+    network = True
+    min_nodes = 2
+
+    def check_plan(self, system: type[System], n_nodes: int, isolated: bool) -> None:
+        super().check_plan(system, n_nodes, isolated)
+        if self.name in ("partition-ring", "partition-bridge") and n_nodes < 3:
+            raise HarnessError(f"--nemesis {self.name}: needs at least 3 nodes, the test has "
+                               f"{n_nodes}: use partition-one or partition-halves")
+        self._need_grudge()
 
     def check(self) -> None:
         self._need_grudge()

@@ -54,6 +54,7 @@ class Kill(_ProcessFault):
     """SIGKILL the daemon on the target nodes; start it again at heal."""
 
     name = "kill"
+    needs = "kill"
     start_f = "kill"
     stop_f = "start"
 
@@ -90,6 +91,7 @@ class Pause(_ProcessFault):
     """SIGSTOP the daemon on the target nodes; SIGCONT at heal."""
 
     name = "pause"
+    needs = "pause"
     start_f = "pause"
     stop_f = "resume"
 

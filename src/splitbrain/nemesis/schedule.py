@@ -229,6 +229,21 @@ def _public(detail: dict[str, Any]) -> Any:
     return {k: v for k, v in detail.items() if k not in ("addresses", "interfaces", "daemon")}
 
 
+def preflight_faults(faults: list[str], *, system: type[System], n_nodes: int, targets: str,
+                     options: dict[str, str], isolated: bool) -> list[str]:
+    """Check a test's faults before any node exists: names, targets, options and whether
+    the system, node count and backend can take them. Returns the fault names."""
+    check_options(options)
+    names = check_names([f for f in faults if f.strip() and f.strip() != "none"], targets)
+    if "grudge_file" in options and "partition-grudge" not in names:
+        raise HarnessError("-O grudge_file is used by --nemesis partition-grudge; add it or "
+                           "drop the option")
+    ctx = Context(system=None, nodes=[], targets=targets, options=dict(options))
+    for n in names:
+        make_fault(n, ctx).check_plan(system, n_nodes, isolated)   # also parses its options
+    return names
+
+
 def build_nemesis(faults: list[str], *, system: System, nodes: list[Node], interval: float,
                   targets: str, seed: int, record: Callable[[Op], Op], journal_path: Path,
                   options: dict[str, str] | None = None) -> Nemesis:

@@ -12,13 +12,19 @@ from markupsafe import Markup
 from splitbrain.reports.html import asset_text, env
 
 
+def passed(r: dict[str, Any]) -> bool:
+    """Whether a run gave its expected verdict (``valid`` unless the campaign says)."""
+    return r["verdict"] == r.get("expect", "valid") and r.get("status") != "not-run"
+
+
 def campaign_exit_code(rows: list[dict[str, Any]]) -> int:
-    """1 if any run is invalid, else 2 if any is unknown / errored / not run, else 0."""
-    if any(r["verdict"] == "invalid" for r in rows):
+    """0 if every run gave its expected verdict; 1 if one gave the opposite verdict
+    (valid vs invalid); else 2 (unknown, harness errors, runs not started)."""
+    if all(passed(r) for r in rows):
+        return 0
+    if any(r["verdict"] in ("valid", "invalid") and not passed(r) for r in rows):
         return 1
-    if any(r["verdict"] != "valid" or r.get("error") for r in rows):
-        return 2
-    return 0
+    return 2
 
 
 def write_campaign_html(out_dir: Path, title: str, rows: list[dict[str, Any]],
@@ -53,7 +59,9 @@ def write_campaign_html(out_dir: Path, title: str, rows: list[dict[str, Any]],
     for r in rows:
         r = dict(r, href=href(r))
         grid.setdefault((r["system"], r["workload"]), {}).setdefault(col(r), []).append(r)
-    counts = {w: sum(1 for r in rows if r["verdict"] == w) for w in ("valid", "invalid", "unknown")}
+    counts = {w: sum(1 for r in rows if r["verdict"] == w)
+              for w in ("valid", "invalid", "unknown", "error")}
+    counts["expected"] = sum(1 for r in rows if passed(r))
     html = env().get_template("campaign.html.j2").render(
         title=title, cols=cols, grid=grid, rows=[dict(r, href=href(r)) for r in rows],
         counts=counts, elapsed_s=elapsed_s, code=campaign_exit_code(rows),

@@ -76,6 +76,7 @@ class LocalBackend(Backend):
     """Nodes n1..nN at 127.0.<k>.<i+1>: a per-test third octet keeps two tests apart."""
 
     name = "local"
+    isolated_network = False
 
     def _dir(self, test_name: str) -> Path:
         return local_root() / _slug(test_name)

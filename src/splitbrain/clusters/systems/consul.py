@@ -276,6 +276,7 @@ class ConsulSystem(System):
     name: ClassVar[str] = "consul"
     daemon: ClassVar[str] = "consul"
     supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause", "member"})
+    capabilities: ClassVar[frozenset[str] | None] = ConsulClient.capabilities
     options: ClassVar[dict[str, SystemOption]] = {
         "consul_binary": SystemOption("", "path of a consul binary on this host, copied to "
                                       "every node"),

@@ -307,6 +307,7 @@ class EtcdSystem(System):
     name: ClassVar[str] = "etcd"
     daemon: ClassVar[str] = "etcd"
     supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause", "member"})
+    capabilities: ClassVar[frozenset[str] | None] = EtcdClient.capabilities
     options: ClassVar[dict[str, SystemOption]] = {
         "serializable": SystemOption(
             False, "serve reads from the local member without a quorum check (may be stale)",

@@ -123,6 +123,7 @@ class RaftSystem(System):
     name: ClassVar[str] = "raft"
     daemon: ClassVar[str] = "raft"
     supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause", "member", "clock"})  # libfaketime reaches python3
+    capabilities: ClassVar[frozenset[str] | None] = RaftKVClient.capabilities
     options: ClassVar[dict[str, SystemOption]] = {
         "bug": SystemOption((), "known bugs to switch on, comma-separated: " + ", ".join(BUGS),
                             parse_bugs),

@@ -386,6 +386,7 @@ class ZooKeeperSystem(System):
     name: ClassVar[str] = "zookeeper"
     daemon: ClassVar[str] = "zookeeper"
     supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause"})
+    capabilities: ClassVar[frozenset[str] | None] = ZooKeeperClient.capabilities
     healthy_timeout: ClassVar[float] = 90.0   # a JVM per node
     options: ClassVar[dict[str, SystemOption]] = {
         "sync": SystemOption(False, "sync with the leader before every read (else reads may "
