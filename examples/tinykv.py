@@ -128,6 +128,7 @@ else:
 
         name = "tinykv"
         daemon = "tinykv"
+        capabilities = TinyKVClient.capabilities      # checked before any node starts
         options: ClassVar[dict[str, SystemOption]] = {
             "persist": SystemOption(False, "fsync every write to disk", parse_bool),
         }

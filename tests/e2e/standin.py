@@ -59,6 +59,7 @@ class StandinClient(Client):
 class StandinSystem(System):
     name = "standin"
     daemon = "standin"
+    capabilities = StandinClient.capabilities
     options: ClassVar[dict[str, SystemOption]] = {
         "lose_writes": SystemOption(False, "acknowledge some writes without applying them", parse_bool),
         "flaky": SystemOption(False, "time out some writes after applying them", parse_bool),

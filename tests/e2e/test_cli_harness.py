@@ -167,6 +167,15 @@ def test_bad_input_is_one_line_exit_3(tmp_path: Path) -> None:
         assert lines[0].startswith("splitbrain: error:"), lines
 
 
+def test_a_workload_the_plugin_cannot_serve_is_refused_before_any_node(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    r = run_cli(*base_args(store, "--workload", "append"))
+    assert r.returncode == 3
+    assert r.stderr.strip() == ("splitbrain: error: --workload append: needs txn, which system "
+                                "'standin' does not offer (it offers: cas, read, write)")
+    assert not store.exists()   # refused before a run directory, let alone a node
+
+
 def test_check_of_missing_file_names_it(tmp_path: Path) -> None:
     missing = tmp_path / "missing.jsonl"
     r = run_cli("check", str(missing), "--model", "cas-register")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_workload_fake import hist
+from fakes import hist
 
 from splitbrain.checker.stats import StatsChecker
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_workload_fake import FakeClient, hist, take
+from fakes import FakeClient, hist, take
 
 from splitbrain.checker.base import run_checkers
 from splitbrain.checker.elle import ElleChecker as ElleListAppendChecker

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_workload_fake import FakeClient, take
+from fakes import FakeClient, take
 
 from splitbrain.errors import ClientError
 from splitbrain.workloads.base import WorkloadConfig

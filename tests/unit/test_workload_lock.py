@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_workload_fake import FakeClient, hist, take
+from fakes import FakeClient, hist, take
 
 from splitbrain.errors import ClientError, HarnessError
 from splitbrain.workloads.base import WorkloadConfig

@@ -9,9 +9,9 @@ import random
 from typing import Any
 
 import pytest
+from fakes import FakeClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_workload_fake import FakeClient
 
 from splitbrain.clusters.system import CAS, READ, WRITE
 from splitbrain.errors import ClientError

@@ -209,7 +209,7 @@ class _Run:
 
         clients = stack.enter_context(_client_scope(system))
         pool = [clients(nodes[w % len(nodes)]) for w in range(spec.concurrency)]
-        missing = plan.workload.requires - type(pool[0]).capabilities
+        missing = plan.workload.requires - pool[0].capabilities
         if missing:  # systems that do not declare their capabilities are checked here
             raise HarnessError(f"--workload {spec.workload}: needs "
                                f"{', '.join(sorted(missing))}, which system "
