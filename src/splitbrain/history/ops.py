@@ -82,10 +82,13 @@ def _json_default(o: Any) -> Any:
 
 @dataclass(slots=True)
 class Pair:
-    """An invocation and its completion (``None`` if the history ended first)."""
+    """An invocation and its completion (``None`` if the history ended first), with their
+    positions in the history that was paired."""
 
     invoke: Op
     complete: Op | None
+    invoke_pos: int = -1
+    complete_pos: int | None = None
 
     @property
     def outcome(self) -> str:
@@ -128,22 +131,27 @@ def validate(ops: list[Op], source: str = "<history>", lines: list[int] | None =
 
 
 def pair(ops: Iterable[Op], *, include_nemesis: bool = False) -> list[Pair]:
-    """Pair invocations with completions, in invocation order. Assumes a valid history."""
+    """Pair invocations with completions, in invocation order. Assumes a valid history.
+
+    The one place that pairs: checkers, reports and counts all use it. A completion
+    with no open invocation (a nemesis ``info``, or a history of completions only)
+    stands alone as a pair that begins where it ends.
+    """
     pairs: list[Pair] = []
     open_: dict[Any, Pair] = {}
-    for op in ops:
+    for pos, op in enumerate(ops):
         if op.process == NEMESIS and not include_nemesis:
             continue
         if op.type == INVOKE:
-            pr = Pair(op, None)
+            pr = Pair(op, None, pos)
             open_[op.process] = pr
             pairs.append(pr)
         else:
             pr = open_.pop(op.process, None)
-            if pr is None:  # a lone nemesis completion (e.g. "info" without invoke)
-                pairs.append(Pair(op, op))
+            if pr is None:
+                pairs.append(Pair(op, op, pos, pos))
             else:
-                pr.complete = op
+                pr.complete, pr.complete_pos = op, pos
     return pairs
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from splitbrain.errors import HarnessError
+from splitbrain.history.ops import Op, op_counts, pair
 
 RUN_TIME_FORMAT = "%Y%m%dT%H%M%S"
 
@@ -88,32 +89,33 @@ def read_ops(path: Path) -> tuple[list[dict[str, Any]], str | None]:
     return ops, problem
 
 
-def pair_client_ops(ops: list[dict[str, Any]]) -> list[ClientPair]:
-    """Pair client invocations with completions in invocation order (nemesis excluded)."""
-    pairs: list[ClientPair] = []
-    open_: dict[Any, int] = {}
-    for pos, o in enumerate(ops):
-        p = o.get("process")
-        if p == "nemesis":
+def as_ops(ops: list[dict[str, Any]]) -> list[Op]:
+    """History dicts as Op objects (a malformed one is left out: the report still draws)."""
+    out = []
+    for pos, d in enumerate(ops):
+        try:
+            op = Op.from_dict(d)
+        except (KeyError, TypeError, ValueError):
             continue
-        idx = int(o.get("index", pos)) if o.get("index") is not None else pos
-        if o.get("type") == "invoke":
-            open_[p] = len(pairs)
-            pairs.append(ClientPair(p, str(o.get("f")), "info", int(o.get("time") or 0), None,
-                                    idx, None, o.get("key"), o.get("value"), None,
-                                    o.get("node"), None))
-        else:
-            j = open_.pop(p, None)
-            if j is None:
-                continue
-            pr = pairs[j]
-            pr.type = str(o.get("type"))
-            pr.t_complete = int(o.get("time") or 0)
-            pr.i_complete = idx
-            pr.value_out = o.get("value")
-            pr.error = o.get("error")
-            if pr.node is None:
-                pr.node = o.get("node")
+        if op.index < 0:
+            op.index = pos
+        out.append(op)
+    return out
+
+
+def pair_client_ops(ops: list[dict[str, Any]]) -> list[ClientPair]:
+    """Client invocations with their completions, in invocation order (nemesis excluded)."""
+    pairs = []
+    for p in pair(as_ops(ops)):
+        inv, comp = p.invoke, p.complete
+        lone = comp is inv
+        pairs.append(ClientPair(
+            inv.process, str(inv.f), p.outcome, inv.time,
+            comp.time if comp is not None else None, inv.index,
+            comp.index if comp is not None else None, inv.key,
+            None if lone else inv.value, comp.value if comp is not None else None,
+            inv.node or (comp.node if comp is not None else None),
+            comp.error if comp is not None else None))
     return pairs
 
 
@@ -147,24 +149,8 @@ def counts_by_f(ops: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 
     An invocation that never completed counts as ``info`` (Jepsen's reading).
     """
-    out: dict[str, dict[str, int]] = {}
-    open_: dict[Any, str] = {}
-    for o in ops:
-        p = o.get("process")
-        if p == "nemesis":
-            continue
-        f = str(o.get("f"))
-        row = out.setdefault(f, {"invoke": 0, "ok": 0, "fail": 0, "info": 0})
-        t = o.get("type")
-        if t == "invoke":
-            row["invoke"] += 1
-            open_[p] = f
-        elif t in ("ok", "fail", "info"):
-            row[t] += 1
-            open_.pop(p, None)
-    for f in open_.values():
-        out[f]["info"] += 1
-    return dict(sorted(out.items()))
+    return {f: {"invoke": c["count"], "ok": c["ok"], "fail": c["fail"], "info": c["info"]}
+            for f, c in op_counts(as_ops(ops)).items()}
 
 
 def make_run_dir(store: Path, name: str, ops: list[Any], results: dict[str, Any],
