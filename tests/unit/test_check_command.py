@@ -129,11 +129,6 @@ def test_elle_checkers(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                      consistency_model="serializable", console=con) == 1
     assert calls[-1] == (4, "list-append", "serializable")
 
-    del fake.check
-    con, buf = _console()
-    assert run_check([str(corpus / "c.jsonl")], model=None, checker="elle-list-append",
-                     console=con) == 3
-    assert "not available" in buf.getvalue()
     con, buf = _console()
     assert run_check([str(corpus)], model=None, checker="nope", console=con) == 3
     assert "unknown checker" in buf.getvalue()

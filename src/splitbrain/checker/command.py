@@ -14,7 +14,7 @@ from typing import Any
 
 from splitbrain.checker.models import MODELS
 from splitbrain.errors import HistoryError, ModelError
-from splitbrain.verdict import merge, word
+from splitbrain.verdict import WORDS, merge, word
 
 CHECKERS = ("linearizability", "elle-list-append", "elle-rw-register")
 HISTORY_SUFFIXES = (".jsonl", ".edn", ".log", ".txt")
@@ -76,10 +76,10 @@ def _check_one(path: Path, *, checker: str, model: str | None, fmt: str,
             key = f"key {f0['key']!r}: " if f0["key"] is not None else ""
             if op is not None:
                 detail = f"{key}{op['desc']} by process {op['process']} (history index {op['index']})"
-        elif d["valid"] != True:  # noqa: E712 - "unknown" is a str
+        elif d["valid"] is not True:
             detail = d["reason"]
         return len(ops), d, detail
-    from splitbrain.checker.elle import check as elle_check  # lazy: optional module
+    from splitbrain.checker.elle import check as elle_check
 
     kind = "list-append" if checker == "elle-list-append" else "rw-register"
     t0 = time.monotonic()
@@ -118,14 +118,6 @@ def run_check(paths: list[str], *, model: str | None, fmt: str = "auto",
             return fatal(f"--model is required for linearizability; models: {', '.join(sorted(MODELS))}")
         if model not in MODELS:
             return fatal(f"unknown model {model!r}; models: {', '.join(sorted(MODELS))}")
-    else:
-        try:
-            import splitbrain.checker.elle as elle_mod
-
-            if not hasattr(elle_mod, "check"):
-                raise ImportError("splitbrain.checker.elle has no check()")
-        except ImportError as e:
-            return fatal(f"the {checker} checker is not available ({e})")
     if not paths:
         return fatal("no history files given")
 
@@ -167,10 +159,10 @@ def run_check(paths: list[str], *, model: str | None, fmt: str = "auto",
     if json_out:
         _emit_json(con, {"files": entries, "valid": overall})
     else:
-        counts = {w: sum(1 for v in verdicts if _word(v) == w) for w in ("valid", "INVALID", "unknown")}
+        counts = {w: sum(1 for v in verdicts if word(v) == w) for w in WORDS}
         errs = sum(1 for e in entries if "error" in e)
         con.print(f"{len(files) + len(missing)} file(s): {counts['valid']} valid, "
-                  f"{counts['INVALID']} invalid, {counts['unknown']} unknown, {errs} error(s) "
+                  f"{counts['invalid']} invalid, {counts['unknown']} unknown, {errs} error(s) "
                   f"in {time.monotonic() - t_all:.2f}s", soft_wrap=True)
     if input_error:
         return 3

@@ -260,7 +260,7 @@ def _first_bad_s(results: dict[str, Any]) -> float | None:
 
 def _not_run(run: CampaignRun) -> dict[str, Any]:
     d = _row(run, None, 0.0)
-    d.update(status="not-run", verdict="unknown", passed=False, summary="not run", error=None)
+    d.update(status="not-run", verdict=UNKNOWN, passed=False, summary="not run", error=None)
     return d
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from markupsafe import Markup
 
 from splitbrain.reports.html import asset_text, env
+from splitbrain.verdict import WORDS
 
 
 def passed(r: dict[str, Any]) -> bool:
@@ -60,7 +61,7 @@ def write_campaign_html(out_dir: Path, title: str, rows: list[dict[str, Any]],
         r = dict(r, href=href(r))
         grid.setdefault((r["system"], r["workload"]), {}).setdefault(col(r), []).append(r)
     counts = {w: sum(1 for r in rows if r["verdict"] == w)
-              for w in ("valid", "invalid", "unknown", "error")}
+              for w in WORDS}
     counts["expected"] = sum(1 for r in rows if passed(r))
     html = env().get_template("campaign.html.j2").render(
         title=title, cols=cols, grid=grid, rows=[dict(r, href=href(r)) for r in rows],

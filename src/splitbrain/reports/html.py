@@ -26,7 +26,7 @@ from splitbrain.checker.result import LinResult
 from splitbrain.reports.faults import fault_periods
 from splitbrain.reports.linview import elle_view, lin_failure_view
 from splitbrain.reports.rundata import RunData, counts_by_f, load_run, run_started
-from splitbrain.verdict import normalize
+from splitbrain.verdict import ERROR, UNKNOWN, normalize
 from splitbrain.verdict import word as verdict_word
 
 TIMELINE_CAP = 1500       # client op pairs drawn in the op timeline
@@ -260,9 +260,9 @@ def _checker_views(results: dict[str, Any]) -> list[dict[str, Any]]:
     init = None
     for name, r in (results.get("checkers") or {}).items():
         if not isinstance(r, dict):
-            r = {"valid": "unknown", "value": r}
+            r = {"valid": UNKNOWN, "value": r}
         kind = "generic"
-        view: dict[str, Any] = {"name": name, "valid": r.get("valid", "unknown"), "raw": r}
+        view: dict[str, Any] = {"name": name, "valid": normalize(r.get("valid")), "raw": r}
         if r.get("checker") == "linearizability" or "failures" in r and name.startswith("lin"):
             kind = "linearizability"
             init = r.get("init")
@@ -290,9 +290,8 @@ def _checker_views(results: dict[str, Any]) -> list[dict[str, Any]]:
         view["json"] = s if len(s) < 20000 else s[:20000] + "\n… (truncated; see results.json)"
         view["kind"] = kind
         views.append(view)
-    order = {False: 0, "unknown": 1, True: 2}
-    views.sort(key=lambda v: order.get(v["valid"], 1) if isinstance(v["valid"], bool)
-               or v["valid"] == "unknown" else 1)
+    order = {False: 0, UNKNOWN: 1, ERROR: 1, True: 2}
+    views.sort(key=lambda v: order.get(v["valid"], 1))
     return views
 
 

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from splitbrain.errors import HarnessError
 from splitbrain.reports.html import asset_text, env
 from splitbrain.reports.rundata import run_started
+from splitbrain.verdict import WORDS
 from splitbrain.verdict import word as verdict_word
 
 INDEX = "index.html"
@@ -84,7 +85,7 @@ def write_index(store: Path) -> Path:
                            "store's path)")
     rows = collect_runs(store)
     counts = {w: sum(1 for r in rows if r["verdict"] == w)
-              for w in ("valid", "invalid", "unknown", "running")}
+              for w in (*WORDS, "running")}
     campaigns = sorted((p.relative_to(store).as_posix() for p in
                         (store / "_campaigns").glob("*/campaign.html")), reverse=True) \
         if (store / "_campaigns").is_dir() else []

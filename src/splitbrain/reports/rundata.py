@@ -11,6 +11,7 @@ from typing import Any
 
 from splitbrain.errors import HarnessError
 from splitbrain.history.ops import Op, op_counts, pair
+from splitbrain.verdict import normalize
 
 RUN_TIME_FORMAT = "%Y%m%dT%H%M%S"
 
@@ -50,7 +51,7 @@ class RunData:
 
     @property
     def valid(self) -> Any:
-        return self.results.get("valid", "unknown")
+        return normalize(self.results.get("valid"))
 
     @functools.cached_property
     def end_time(self) -> int:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from splitbrain.checker.base import Checker, CheckResult
 from splitbrain.errors import HarnessError
 from splitbrain.history.ops import NEMESIS, Op
+from splitbrain.verdict import UNKNOWN
 
 from . import models
 from .explain import classify, cycle_case
@@ -204,7 +205,7 @@ def _result(kind: str, model: str, found: dict[str, list[dict]], prohibited: set
     reportable = prohibited | models.UNKNOWN_ANOMALIES
     shown = {k: v for k, v in found.items() if k in reportable}
     bad = [k for k in shown if k in prohibited]
-    valid: bool | str = False if bad else ("unknown" if shown else True)
+    valid: bool | str = False if bad else (UNKNOWN if shown else True)
     is_not, also_not = models.boundary(found)
     return {"checker": f"elle-{kind}", "valid": valid, "consistency_model": model,
             "anomaly_types": sorted(shown), "not": is_not, "also_not": also_not,
