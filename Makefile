@@ -1,15 +1,17 @@
-# The two commands of the README: `make demo` and `make test`.
-PY ?= python3
+# The two commands of the README: `make demo` and `make test`. Both install into a
+# virtualenv (.venv, or VENV=...), never into the system's Python.
+VENV ?= .venv
+PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: setup demo test test-unit lint bench
 
 setup:
-	bash scripts/setup.sh
+	VENV=$(VENV) bash scripts/setup.sh
 
 ## Set everything up, then run the default test (raft, 3 nodes, register, partition, 60 s).
 demo: setup
-	$(PY) -m splitbrain.cli test
+	$(PY) -m splitbrain test
 
 ## Set everything up, then run the whole test suite.
 test: setup
@@ -19,7 +21,7 @@ test-unit:
 	$(PY) -m pytest -q tests/unit
 
 lint:
-	ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks
 
 bench:
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

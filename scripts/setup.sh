@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Install everything splitbrain and its tests need on a fresh Debian 12 machine,
-# then build the Docker node image (from the host's own apt mirror: no registry).
+# Install everything splitbrain and its tests need on a fresh Debian 12 machine:
+# the Debian packages, a virtualenv (.venv, or $VENV) with splitbrain and its test
+# extras, and the Docker node image (built from the host's own apt mirror: no
+# registry). With SPLITBRAIN_FRESH_VENV=1 (CI) the virtualenv is made anew, so a
+# dependency that is used but not declared fails here, not on a user's machine.
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(etcd-server etcd-client zookeeper debootstrap iptables iproute2 procps
-      openssh-client openssh-server chromium chromium-driver faketime)
+      openssh-client openssh-server chromium chromium-driver faketime python3-venv)
 
 need_apt=0
 for p in "${PKGS[@]}"; do
@@ -29,12 +32,18 @@ for svc in etcd ssh; do
 done
 
 PY=${PYTHON:-python3}
-echo "setup: installing splitbrain (editable) with test extras"
-$PY -m pip install -q --disable-pip-version-check -e ".[test]"
+VENV=${VENV:-.venv}
+if [ "${SPLITBRAIN_FRESH_VENV:-0}" = 1 ] || [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating a fresh virtualenv in $VENV"
+  "$PY" -m venv --clear "$VENV"
+fi
+echo "setup: installing splitbrain with its test extras into $VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
 
 if docker info >/dev/null 2>&1; then
   echo "setup: building the node image if missing (first time: a few minutes)"
-  $PY -m splitbrain.cli images build
+  "$VENV/bin/splitbrain" images build
 else
   echo "setup: Docker is not reachable: skipping the node image (docker backend unavailable)" >&2
 fi
