@@ -272,7 +272,7 @@ def build_nemesis(faults: list[str], *, system: System, nodes: list[Node], inter
 
 
 def backend_of(nodes: list[Node]) -> str:
-    """The backend a node came from, from its class's module (docker, netns, ssh, local)."""
+    """The backend a node came from (docker, netns, ssh, local), as the node class says."""
     if not nodes:
-        return "unknown"
+        return "none"
     return getattr(nodes[0], "backend", None) or type(nodes[0]).__module__.rsplit(".", 1)[-1]

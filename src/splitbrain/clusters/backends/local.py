@@ -29,6 +29,7 @@ def local_root() -> Path:
 class LocalNode(Node):
     """A node that is a directory on this host and a loopback address."""
 
+    backend = "local"          # the backend that made it (journals record it)
     isolated_network = False
 
     def __init__(self, name: str, address: str, work_dir: str) -> None:

@@ -100,6 +100,7 @@ def pick_subnet(test_name: str, taken: list[ipaddress.IPv4Network]) -> ipaddress
 class NetnsNode(Node):
     """A node that is a network namespace on this host; commands run via ``ip netns exec``."""
 
+    backend = "netns"          # the backend that made it (journals record it)
     isolated_network = True      # partitions and packet faults work here
 
     def __init__(self, netns: str, name: str, address: str, work_dir: str) -> None:

@@ -67,6 +67,7 @@ def read_nodes_file(path: str) -> list[str]:
 class SSHNode(Node):
     """A real host; commands run over one paramiko connection (channels are thread-safe)."""
 
+    backend = "ssh"          # the backend that made it (journals record it)
     isolated_network = True      # partitions and packet faults work here
 
     def __init__(self, client, spec: HostSpec, name: str, address: str, work_dir: str,

@@ -63,6 +63,7 @@ def _read_exact(sock: socket.socket, n: int) -> bytes:
 class DockerNode(Node):
     """A node that is a container; commands run through ``docker exec``."""
 
+    backend = "docker"          # the backend that made it (journals record it)
     isolated_network = True      # partitions and packet faults work here
 
     def __init__(self, client, container_id: str, name: str, address: str,
