@@ -18,7 +18,8 @@ from typing import Any
 
 from splitbrain.clusters.backends.local import LocalNode
 from splitbrain.clusters.system import Client
-from splitbrain.harness.runner import PhaseRunner, Progress
+from splitbrain.harness.progress import Progress
+from splitbrain.harness.workers import PhaseRunner
 from splitbrain.history.writer import HistoryWriter
 from splitbrain.workloads.base import Workload, WorkloadConfig
 from splitbrain.workloads.generator import Independent, Mix, OpSpec

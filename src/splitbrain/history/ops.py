@@ -55,7 +55,22 @@ class Op:
         return d
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), default=_json_default)
+        """One line of ``history.jsonl``: exactly ``json.dumps(self.to_dict())`` (compact).
+
+        This runs twice per op on the workers' hot path, so the common shapes (ints,
+        short strings, None, lists of those) are written directly; anything else goes
+        through ``json.dumps``.
+        """
+        if self.extra or type(self.index) is not int or type(self.time) is not int:
+            return json.dumps(self.to_dict(), separators=(",", ":"), default=_json_default)
+        p = self.process
+        proc = str(p) if type(p) is int else _atom(p)
+        key = "" if self.key is None else f',"key":{_atom(self.key)}'
+        node = "" if self.node is None else f',"node":{_atom(self.node)}'
+        err = "" if self.error is None else f',"error":{_atom(self.error)}'
+        return (f'{{"index":{self.index},"type":{_str(self.type)},"process":{proc},'
+                f'"f":{_str(self.f)}{key},"value":{_atom(self.value)},"time":{self.time}'
+                f"{node}{err}}}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Op:
@@ -72,6 +87,25 @@ class Op:
     @property
     def is_client(self) -> bool:
         return self.process != NEMESIS
+
+
+_str = json.encoder.encode_basestring_ascii   # the C string encoder json.dumps uses
+
+
+def _atom(v: Any) -> str:
+    """JSON for one value, as compact ``json.dumps`` writes it (fast for common shapes)."""
+    t = type(v)
+    if t is int:
+        return str(v)
+    if t is str:
+        return _str(v)
+    if v is None:
+        return "null"
+    if t is bool:
+        return "true" if v else "false"
+    if t is list and all(type(x) is int for x in v):
+        return "[" + ",".join(map(str, v)) + "]"
+    return json.dumps(v, separators=(",", ":"), default=_json_default)
 
 
 def _json_default(o: Any) -> Any:
