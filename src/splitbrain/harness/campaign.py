@@ -51,6 +51,7 @@ from typing import Any
 
 from splitbrain.errors import HarnessError
 from splitbrain.harness.spec import TestSpec, parse_list
+from splitbrain.history.store import REPORT
 from splitbrain.reports.campaign_page import campaign_exit_code, write_campaign_html
 from splitbrain.reports.html import anomaly_summary
 from splitbrain.reports.junit import write_junit
@@ -223,7 +224,7 @@ def _row(run: CampaignRun, res: Any, elapsed: float) -> dict[str, Any]:
         error = "the harness failed (exit code 3)"
     valid = getattr(res, "valid", results.get("valid", UNKNOWN))
     verdict = "error" if error else verdict_word(valid)
-    report = Path(run_dir) / "report.html" if run_dir else None
+    report = Path(run_dir) / REPORT if run_dir else None
     name = spec.name or f"{spec.system}-{spec.workload}-{'+'.join(spec.nemesis) or 'none'}"
     opts = " ".join(f"{k}={v}" for d in (spec.options, spec.workload_options,
                                          spec.nemesis_options)

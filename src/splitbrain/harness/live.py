@@ -24,6 +24,7 @@ from rich.text import Text
 from splitbrain.harness.progress import NODE_STATES, Progress
 from splitbrain.harness.runner import RunResult, run_test
 from splitbrain.harness.spec import TestSpec
+from splitbrain.history.store import REPORT
 from splitbrain.verdict import word as verdict_word
 
 #: the report's colours (reports/assets/report.css)
@@ -159,5 +160,5 @@ def print_verdict(result: RunResult) -> None:
     out.print(Text.assemble((f"{word.upper()}", f"bold {COLOURS[word]}"),
                             f"  {stats.get('ops', 0)} ops  ", "; ".join(reasons)))
     if result.run_dir is not None:
-        report = result.run_dir / "report.html"
+        report = result.run_dir / REPORT
         out.print(f"stored in {result.run_dir}" + (f"  report: {report}" if report.exists() else ""))

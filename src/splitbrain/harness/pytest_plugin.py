@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from splitbrain.history.store import REPORT
+
 
 class SplitbrainRunner:
     """What the ``splitbrain`` fixture returns."""
@@ -41,7 +43,7 @@ class SplitbrainRunner:
         self.results.append(res)
         if self._node is not None and getattr(res, "run_dir", None):
             self._node.user_properties.append(("splitbrain_report",
-                                               str(Path(res.run_dir) / "report.html")))
+                                               str(Path(res.run_dir) / REPORT)))
         return res
 
 

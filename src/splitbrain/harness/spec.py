@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from splitbrain.errors import HarnessError
+from splitbrain.history.store import TEST
 
 _UNSET: Any = object()
 
@@ -182,7 +183,7 @@ class TestSpec:
         """Read a spec from a ``test.json`` written by an earlier run."""
         p = Path(path)
         if p.is_dir():
-            p = p / "test.json"
+            p = p / TEST
         try:
             data = json.loads(p.read_text())
         except FileNotFoundError:

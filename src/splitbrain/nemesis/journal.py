@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-JOURNAL_NAME = "faults.journal"
+from splitbrain.history.store import JOURNAL
+
+JOURNAL_NAME = JOURNAL   # the run directory's fault journal (history.store)
 
 
 def _proc_start(pid: int) -> str | None:

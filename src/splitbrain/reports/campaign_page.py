@@ -9,6 +9,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from splitbrain.history.store import REPORT
 from splitbrain.reports.html import asset_text, env
 from splitbrain.verdict import WORDS
 
@@ -34,7 +35,7 @@ def write_campaign_html(out_dir: Path, title: str, rows: list[dict[str, Any]],
     def href(r: dict[str, Any]) -> str | None:
         if not r.get("run_dir"):
             return None
-        target = Path(r["run_dir"]) / "report.html"
+        target = Path(r["run_dir"]) / REPORT
         return Path(os.path.relpath(target, out_dir)).as_posix()
 
     # columns: the fault list, plus any other setting that varies across the matrix

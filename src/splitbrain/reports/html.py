@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from splitbrain.checker.base import result_from_json
 from splitbrain.checker.result import LinResult
+from splitbrain.history.store import HISTORY, LOG, REPORT, RESULTS, TEST
 from splitbrain.reports.faults import fault_periods
 from splitbrain.reports.linview import elle_view, lin_failure_view
 from splitbrain.reports.rundata import RunData, counts_by_f, load_run, run_started
@@ -235,7 +236,7 @@ def timeline_data(run: RunData, cap: int | None = None) -> dict[str, Any]:
 
 def _links(run_dir: Path) -> list[dict[str, str]]:
     links = []
-    for n in ("history.jsonl", "results.json", "test.json", "splitbrain.log"):
+    for n in (HISTORY, RESULTS, TEST, LOG):
         if (run_dir / n).exists():
             links.append({"href": n, "label": n, "size": _size((run_dir / n).stat().st_size)})
     nodes = run_dir / "nodes"
@@ -330,7 +331,7 @@ def write_report(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     href = install_plotly(run_dir)
-    out = run_dir / "report.html"
+    out = run_dir / REPORT
     tmp = out.with_suffix(".html.tmp")
     tmp.write_text(render_report(run, href), encoding="utf-8")
     tmp.replace(out)

@@ -10,6 +10,7 @@ from typing import Any
 from markupsafe import Markup
 
 from splitbrain.errors import HarnessError
+from splitbrain.history.store import HISTORY, RESULTS, TEST
 from splitbrain.reports.html import asset_text, env
 from splitbrain.reports.rundata import run_started
 from splitbrain.verdict import WORDS
@@ -41,21 +42,21 @@ def run_dirs(store: Path) -> list[Path]:
         if not test.is_dir() or test.is_symlink() or test.name[:1] in "._":
             continue
         for run in test.iterdir():
-            if run.is_dir() and ((run / "test.json").exists() or (run / "results.json").exists()):
+            if run.is_dir() and ((run / TEST).exists() or (run / RESULTS).exists()):
                 out.append(run)
     return out
 
 
 def run_summary(store: Path, run: Path) -> dict[str, Any]:
     """One index row: name, time, system, workload, faults, verdict, op count, link."""
-    spec, results = _read(run / "test.json"), _read(run / "results.json")
+    spec, results = _read(run / TEST), _read(run / RESULTS)
     started = run_started(run)
     if started is None:
         started = datetime.fromtimestamp(run.stat().st_mtime)
     nem = spec.get("nemesis")
     faults = ", ".join(map(str, nem)) if isinstance(nem, list) else str(nem or "")
     stats = results.get("stats") or {}
-    ops = stats.get("ops") if isinstance(stats.get("ops"), int) else _count_lines(run / "history.jsonl")
+    ops = stats.get("ops") if isinstance(stats.get("ops"), int) else _count_lines(run / HISTORY)
     rel = run.relative_to(store).as_posix()
     has_results = bool(results)
     return {

@@ -11,6 +11,7 @@ from typing import Any
 
 from splitbrain.errors import HarnessError
 from splitbrain.history.ops import Op, op_counts, pair
+from splitbrain.history.store import HISTORY, RESULTS, TEST
 from splitbrain.verdict import normalize
 
 RUN_TIME_FORMAT = "%Y%m%dT%H%M%S"
@@ -125,12 +126,12 @@ def load_run(run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise HarnessError(f"{run_dir}: not a run directory (expected store/<test>/<time>/)")
-    if not any((run_dir / n).exists() for n in ("test.json", "results.json", "history.jsonl")):
+    if not any((run_dir / n).exists() for n in (TEST, RESULTS, HISTORY)):
         raise HarnessError(f"{run_dir}: no test.json, results.json or history.jsonl here; "
                            "point at a run directory such as store/<test>/<time>/")
-    spec = _read_json(run_dir / "test.json")
-    results = _read_json(run_dir / "results.json")
-    ops, problem = read_ops(run_dir / "history.jsonl")
+    spec = _read_json(run_dir / TEST)
+    results = _read_json(run_dir / RESULTS)
+    ops, problem = read_ops(run_dir / HISTORY)
     rd = RunData(run_dir, spec, results, ops, history_error=problem)
     rd.pairs = pair_client_ops(ops)
     return rd
@@ -166,12 +167,12 @@ def make_run_dir(store: Path, name: str, ops: list[Any], results: dict[str, Any]
     run_dir.mkdir(parents=True, exist_ok=False)
     spec = dict(spec or {})
     spec.setdefault("name", name)
-    (run_dir / "test.json").write_text(json.dumps(spec, indent=2, default=str) + "\n")
-    with open(run_dir / "history.jsonl", "w", encoding="utf-8") as fh:
+    (run_dir / TEST).write_text(json.dumps(spec, indent=2, default=str) + "\n")
+    with open(run_dir / HISTORY, "w", encoding="utf-8") as fh:
         for o in ops:
             d = o if isinstance(o, dict) else o.to_dict()
             fh.write(json.dumps(d, separators=(",", ":"), default=str) + "\n")
     res = dict(results)
     res.setdefault("test", name)
-    (run_dir / "results.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+    (run_dir / RESULTS).write_text(json.dumps(res, indent=2, default=str) + "\n")
     return run_dir

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from splitbrain.errors import HarnessError
+from splitbrain.history.store import REPORT, RESULTS
 from splitbrain.reports.index import write_index
 
 log = logging.getLogger("splitbrain.serve")
@@ -44,8 +45,8 @@ class StoreHandler(SimpleHTTPRequestHandler):
                 write_index(self.store)
             elif path.endswith("/report.html"):
                 run = (self.store / path.lstrip("/")).parent.resolve()
-                if (run.is_relative_to(self.store.resolve()) and not (run / "report.html").exists()
-                        and (run / "results.json").exists()):
+                if (run.is_relative_to(self.store.resolve()) and not (run / REPORT).exists()
+                        and (run / RESULTS).exists()):
                     from splitbrain.reports.html import write_report
 
                     write_report(run)
