@@ -47,6 +47,11 @@ class BankResult(CheckResult):
             self.reason = "; ".join(parts) + f" (expected total {self.expected_total})"
 
 
+    def blamed(self) -> list[int]:
+        return [x["index"] for kind, xs in self.errors.items() if kind != "malformed"
+                for x in xs if isinstance(x, dict) and isinstance(x.get("index"), int)]
+
+
 class BankChecker(Checker):
     """Checks the totals and balances every read of the bank saw."""
 

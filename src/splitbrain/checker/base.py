@@ -99,6 +99,12 @@ class CheckResult:
                                error=d.get("error"), extra=extra | {
                                    k: v for k, v in d.items() if k not in ("valid",)})
 
+    # -- evidence --------------------------------------------------------------------
+    def blamed(self) -> list[int]:
+        """History indices of the ops this result names as wrong (the first bad op is the
+        earliest of them); empty when it names none."""
+        return []
+
     # -- words -----------------------------------------------------------------------
     def summary(self) -> str:
         """One line: the verdict and why (console, banner, campaign grid, JUnit)."""

@@ -63,6 +63,11 @@ class CounterResult(CheckResult):
         self.reason = "; ".join(parts)
 
 
+    def blamed(self) -> list[int]:
+        return [x["index"] for x in [*self.out_of_bounds, *self.backwards]
+                if isinstance(x, dict) and isinstance(x.get("index"), int)]
+
+
 class CounterChecker(Checker):
     """Bounds and monotonicity of counter reads (f ``add`` / ``read`` / ``final-read``)."""
 

@@ -56,6 +56,15 @@ class LockResult(CheckResult):
                            f"lock at once")
 
 
+    def blamed(self) -> list[int]:
+        out = []
+        for pair_ in self.two_holders:
+            second = pair_.get("second") if isinstance(pair_, dict) else None
+            if isinstance(second, dict) and isinstance(second.get("acquired-index"), int):
+                out.append(second["acquired-index"])
+        return out
+
+
 class LockChecker(Checker):
     """Finds two processes certainly holding the lock at the same time."""
 

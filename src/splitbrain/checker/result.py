@@ -38,6 +38,16 @@ class LinResult(CheckResult):
 
     to_dict = to_json
 
+    def blamed(self) -> list[int]:
+        out = []
+        for f in self.failures:
+            ops, fid = f.get("ops") or [], f.get("failing_op")
+            for o in ops:
+                if isinstance(o, dict) and fid is not None and o.get("id") == fid \
+                        and isinstance(o.get("index"), int):
+                    out.append(o["index"])
+        return out
+
     def summary(self) -> str:
         """One line for a terminal."""
         v = word(self.valid)

@@ -81,6 +81,11 @@ class SetResult(CheckResult):
                 self.reason += f"; lost e.g. {', '.join(map(repr, self.lost[:5]))}"
 
 
+    def blamed(self) -> list[int]:
+        return [e["read-index"] for e in self.stale_examples
+                if isinstance(e, dict) and isinstance(e.get("read-index"), int)]
+
+
 class SetChecker(Checker):
     """Checks a unique-add set history (f ``add`` / ``read`` / ``final-read``)."""
 

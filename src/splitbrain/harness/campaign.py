@@ -55,6 +55,7 @@ from splitbrain.history.store import REPORT
 from splitbrain.reports.campaign_page import campaign_exit_code, write_campaign_html
 from splitbrain.reports.html import anomaly_summary
 from splitbrain.reports.junit import write_junit
+from splitbrain.reports.rundata import first_bad_seconds
 from splitbrain.verdict import ERROR, UNKNOWN, WORDS
 from splitbrain.verdict import word as verdict_word
 
@@ -242,21 +243,8 @@ def _row(run: CampaignRun, res: Any, elapsed: float) -> dict[str, Any]:
         "run_dir": str(run_dir) if run_dir else None,
         "report": str(report) if report and report.exists() else None,
         "spec": spec.to_dict(),
-        "first_bad_s": _first_bad_s(results),
+        "first_bad_s": first_bad_seconds(Path(run_dir)) if run_dir else None,
     }
-
-
-def _first_bad_s(results: dict[str, Any]) -> float | None:
-    """Seconds from the test start to the first op a checker blamed, when it names one."""
-    best = None
-    for r in (results.get("checkers") or {}).values():
-        for f in (r.get("failures") or []) if isinstance(r, dict) else []:
-            fid = f.get("failing_op")
-            for o in f.get("ops") or []:
-                if isinstance(o, dict) and o.get("id") == fid and o.get("call") is not None:
-                    t = o["call"] / 1e9
-                    best = t if best is None else min(best, t)
-    return None if best is None else round(best, 3)
 
 
 def _not_run(run: CampaignRun) -> dict[str, Any]:

@@ -176,3 +176,28 @@ def make_run_dir(store: Path, name: str, ops: list[Any], results: dict[str, Any]
     res.setdefault("test", name)
     (run_dir / RESULTS).write_text(json.dumps(res, indent=2, default=str) + "\n")
     return run_dir
+
+
+def first_bad_seconds(run_dir: Path) -> float | None:
+    """Seconds from the test start to the earliest op a checker names as wrong (its
+    invocation), or None when no checker names one."""
+    from splitbrain.checker.base import result_from_json
+
+    results = _read_json(Path(run_dir) / RESULTS)
+    blamed: set[int] = set()
+    for name, r in (results.get("checkers") or {}).items():
+        if isinstance(r, dict) and r.get("valid") is False:
+            blamed.update(result_from_json(r, name).blamed())
+    if not blamed:
+        return None
+    ops, _ = read_ops(Path(run_dir) / HISTORY)
+    by_index = {o.get("index", i): o for i, o in enumerate(ops)}
+    pairs = {p.i_complete: p for p in pair_client_ops(ops) if p.i_complete is not None}
+    times = []
+    for i in blamed:
+        o = by_index.get(i)
+        if o is None:
+            continue
+        p = pairs.get(i)   # a completion: count from its invocation
+        times.append(p.t_invoke if p is not None else int(o.get("time") or 0))
+    return round(min(times) / 1e9, 3) if times else None

@@ -235,6 +235,19 @@ class ElleResult(CheckResult):
             self.reason = "anomalies " + ", ".join(self.anomaly_types) + (
                 f"; so not {', '.join(self.not_)}" if self.not_ else "") + "."
 
+    def blamed(self) -> list[int]:
+        """For each cycle, its latest transaction: the one that closed the cycle."""
+        out = []
+        for kind, cases in self.anomalies.items():
+            if kind not in self.anomaly_types:
+                continue
+            for case in cases if isinstance(cases, list) else []:
+                txns = [c.get("txn") for c in (case.get("cycle") or []) if isinstance(c, dict)]
+                txns = [t for t in txns if isinstance(t, int)]
+                if txns:
+                    out.append(max(txns))
+        return out
+
     def to_json(self) -> dict[str, Any]:
         d = super().to_json()
         d["checker"] = d.pop("checker_kind")
