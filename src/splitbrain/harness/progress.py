@@ -9,8 +9,8 @@ from collections import Counter
 from typing import Any
 
 #: the phases of a run, in order (the live view shows where it is and what is left)
-PHASES = ("setup", "cluster up", "main", "heal", "recovery", "final", "check", "report",
-          "teardown")
+PHASES = ("setup", "cluster up", "main", "heal", "recovery", "final", "teardown", "check",
+          "report", "done")
 
 #: node states while the cluster comes up, in order
 NODE_STATES = ("creating", "created", "installed", "started", "healthy")

@@ -131,8 +131,9 @@ class _Run:
         self.display, self.report = display, report
         self.backend = backend
         self.requested_backend = requested_backend
+        has_final = plan.workload.final_generator() is not None
         self.progress = Progress(self.spec.time_limit, recovery_time=self.spec.recovery_time,
-                                 final_time_limit=self.spec.final_time_limit)
+                                 final_time_limit=self.spec.final_time_limit if has_final else 0)
         self.failed = False
         self.cluster = store.safe_name(self.spec.name or "test")
 
@@ -184,6 +185,7 @@ class _Run:
         store.write_json(run_dir / store.RESULTS, results)
         self.progress.enter("report")
         _write_report(run_dir, self.report)
+        self.progress.enter("done")
         store.detach_log(handler)
         if error is not None:
             return RunResult(ERROR, run_dir, results, 3, error)
