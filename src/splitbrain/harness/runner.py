@@ -131,9 +131,8 @@ class _Run:
         self.display, self.report = display, report
         self.backend = backend
         self.requested_backend = requested_backend
-        has_final = plan.workload.final_generator() is not None
         self.progress = Progress(self.spec.time_limit, recovery_time=self.spec.recovery_time,
-                                 final_time_limit=self.spec.final_time_limit if has_final else 0)
+                                 final_time_limit=self.spec.final_time_limit)
         self.failed = False
         self.cluster = store.safe_name(self.spec.name or "test")
 
@@ -229,6 +228,10 @@ class _Run:
         stop_nemesis = stack.enter_context(_nemesis_thread(nemesis))
         stack.callback(phase.stop.set)   # runs first: no new ops while cleaning up
 
+        final = plan.workload.final_generator()
+        if final is None:
+            progress.final_time_limit = 0.0   # the ETA counts only phases that will run
+
         # main phase: clients and nemesis until the time limit
         progress.enter("main", spec.time_limit)
         gen = plan.workload.generator()
@@ -250,7 +253,6 @@ class _Run:
         self._sleep(spec.recovery_time)
 
         # final phase (e.g. final reads)
-        final = plan.workload.final_generator()
         if final is not None:
             progress.enter("final", spec.final_time_limit)
             phase.start(final, spec.final_time_limit, rate=0)
