@@ -188,8 +188,19 @@ def test_a_failing_heal_still_tears_everything_down(tmp_path: Path) -> None:
     assert res.exit_code in (0, 2)   # a heal failure is logged, the verdict still stands
 
 
-def test_a_failure_in_the_final_phase_tears_down(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_in_the_final_phase_tears_down(tmp_path: Path) -> None:
+    def display(p: Any) -> None:
+        if p.phase == "final":
+            raise RuntimeError("display broke in the final phase")
+
+    res = run_test(spec(tmp_path, workload="set"), report=False, backend=FakeBackend(),
+                   display=display)
+    assert res.exit_code == 3 and "final phase" in (res.error or "")
+    assert compact(EVENTS) == ["create", "start", "nemesis run", *TEARDOWN]
+
+
+def test_a_broken_workload_fails_before_the_main_phase_and_tears_down(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from splitbrain.workloads.register import RegisterWorkload
 
     def broken(self: Any) -> Any:
@@ -198,7 +209,8 @@ def test_a_failure_in_the_final_phase_tears_down(tmp_path: Path,
     monkeypatch.setattr(RegisterWorkload, "final_generator", broken)
     res = run_test(spec(tmp_path), report=False, backend=FakeBackend())
     assert res.exit_code == 3 and "final generator broke" in (res.error or "")
-    assert compact(EVENTS) == ["create", "start", "nemesis run", *TEARDOWN]
+    assert compact(EVENTS) == ["create", "start", "client close", "logs", "stop", "destroy",
+                               "close"]
 
 
 def test_a_crashing_checker_is_unknown_never_valid(tmp_path: Path,
