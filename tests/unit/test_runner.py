@@ -209,8 +209,8 @@ def test_a_broken_workload_fails_before_the_main_phase_and_tears_down(
     monkeypatch.setattr(RegisterWorkload, "final_generator", broken)
     res = run_test(spec(tmp_path), report=False, backend=FakeBackend())
     assert res.exit_code == 3 and "final generator broke" in (res.error or "")
-    assert compact(EVENTS) == ["create", "start", "client close", "logs", "stop", "destroy",
-                               "close"]
+    assert compact(EVENTS) == ["create", "start", "heal", "client close", "logs", "stop",
+                               "destroy", "close"]
 
 
 def test_a_crashing_checker_is_unknown_never_valid(tmp_path: Path,

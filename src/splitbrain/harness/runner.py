@@ -296,10 +296,12 @@ class _Run:
 
     def _wait(self, phase: PhaseRunner, limit: float) -> None:
         end = time.monotonic() + limit
-        while phase.alive() and time.monotonic() < end + 1:
-            time.sleep(0.1)
+        while True:
             if self.display:
                 self.display(self.progress)
+            if not phase.alive() or time.monotonic() >= end + 1:
+                return
+            time.sleep(0.1)
 
     def _sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
