@@ -252,16 +252,17 @@ def cluster_up(name: str, **values: Any) -> None:
     opts = sys_cls.parse_options(spec.options)
     be = make_backend(spec)
     rec = _cluster_record(spec.store, name)
-    with ExitStack() as stack:   # the same scopes as a test run; kept on success
-        nodes = stack.enter_context(node_scope(be, name, spec.nodes))
+    up = [False]
+    with ExitStack() as stack:   # the same scopes as a test run; kept once it is up
+        nodes = stack.enter_context(node_scope(be, name, spec.nodes, keep=lambda: up[0]))
         system = sys_cls(nodes, opts, name)
-        stack.enter_context(system_scope(system))
+        stack.enter_context(system_scope(system, keep=lambda: up[0]))
         rec.parent.mkdir(parents=True, exist_ok=True)
         rec.write_text(json.dumps({"system": spec.system, "backend": be.name,
                                    "nodes": spec.nodes, "name": name,
                                    "options": spec.options}))
-        stack.pop_all()
-    _print_cluster(system, nodes, be.name, name)
+        _print_cluster(system, nodes, be.name, name)
+        up[0] = True
 
 
 def _print_cluster(sys_obj: Any, node_list: list[Any], backend: str, name: str) -> None:

@@ -48,10 +48,18 @@ def make_backend(spec: TestSpec) -> Backend:
     return get_backend(name, **kwargs)
 
 
+Keep = bool | Callable[[], bool]
+
+
+def _kept(keep: Keep) -> bool:
+    return keep() if callable(keep) else keep
+
+
 @contextmanager
-def node_scope(backend: Backend, cluster: str, count: int, *, keep: bool = False,
+def node_scope(backend: Backend, cluster: str, count: int, *, keep: Keep = False,
                progress: Callable[[str, str], Any] | None = None) -> Iterator[list[Node]]:
-    """Create ``count`` nodes for ``cluster``; destroy them on exit unless ``keep``.
+    """Create ``count`` nodes for ``cluster``; destroy them on exit unless ``keep`` (a bool,
+    or a function asked at exit: ``cluster up`` keeps the cluster only once it is up).
 
     A create that fails half-way is cleaned up too: destroy runs whatever happened.
     """
@@ -63,8 +71,8 @@ def node_scope(backend: Backend, cluster: str, count: int, *, keep: bool = False
                 progress(n.name, "created")
         yield nodes
     finally:
-        if keep:
-            log.info("leaving the cluster %s running (--leave-db-running)", cluster)
+        if _kept(keep):
+            log.info("leaving the cluster %s running", cluster)
         else:
             try:
                 backend.destroy(cluster)
@@ -78,7 +86,7 @@ def node_scope(backend: Backend, cluster: str, count: int, *, keep: bool = False
 
 
 @contextmanager
-def system_scope(system: System, *, keep: bool = False, logs_to: Path | None = None,
+def system_scope(system: System, *, keep: Keep = False, logs_to: Path | None = None,
                  progress: Callable[[str, str], Any] | None = None) -> Iterator[System]:
     """Set the system up on its nodes; on exit collect logs into ``logs_to`` and stop the
     daemons (unless ``keep``)."""
@@ -88,7 +96,7 @@ def system_scope(system: System, *, keep: bool = False, logs_to: Path | None = N
     finally:
         if logs_to is not None:
             collect_logs(system, logs_to)
-        if not keep:
+        if not _kept(keep):
             system.teardown()
 
 
