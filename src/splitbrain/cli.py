@@ -222,6 +222,24 @@ def campaign(file: Path, junit: Path | None, json_out: bool, repetitions: int | 
                           jobs=jobs, shard=shard))
 
 
+# -- list ------------------------------------------------------------------------------
+
+@app.command("list", context_settings=CONTEXT)
+@click.argument("what", default="all",
+                type=click.Choice(["all", "systems", "workloads", "faults", "backends"]))
+@click.option("--markdown", is_flag=True,
+              help="Print docs/reference.md (every table, as Markdown) instead")
+def list_(what: str, markdown: bool) -> None:
+    """List systems (-o options, capabilities, faults), workloads (-w options, needs),
+    faults (-O options, systems) and backends."""
+    from splitbrain.harness import catalog
+
+    if markdown:
+        click.echo(catalog.reference_markdown(), nl=False)
+        return
+    catalog.print_catalog(_console(), what)
+
+
 # -- cluster -----------------------------------------------------------------------------
 
 @app.group(context_settings=CONTEXT)
