@@ -172,6 +172,12 @@ class Client:
     def close(self) -> None:
         """Release the connection."""
 
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
 
 class System(ABC):
     """A system under test on a set of nodes.
