@@ -265,3 +265,16 @@ def test_merge_joins_shards_moved_elsewhere_in_the_campaigns_order(tmp_path: Pat
     (tmp_path / "empty").mkdir()
     with pytest.raises(HarnessError, match="empty: no campaign.json in it"):
         merge_campaigns(tmp_path / "m5", [tmp_path / "empty"])
+
+
+@pytest.mark.parametrize("name", ["nightly.toml", "smoke-local.toml"])
+def test_the_shipped_campaign_files_are_valid(name: str):
+    from splitbrain.harness.runner import preflight
+
+    path = Path(__file__).resolve().parents[2] / "campaigns" / name
+    runs = expand(load_toml(path), str(path))
+    assert runs and any(r.expect == "invalid" for r in runs)
+    for r in runs:   # names, options and faults as the runner would check them
+        s = r.spec.resolved()
+        s.backend = "netns" if s.backend == "docker" else s.backend   # no engine needed
+        preflight(s)
