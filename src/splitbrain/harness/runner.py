@@ -168,8 +168,10 @@ class _Run:
         self.display, self.report = display, report
         self.backend = backend
         self.requested_backend = requested_backend
+        has_final = type(plan.workload).final_generator is not Workload.final_generator
         self.progress = Progress(self.spec.time_limit, recovery_time=self.spec.recovery_time,
-                                 final_time_limit=self.spec.final_time_limit)
+                                 final_time_limit=self.spec.final_time_limit if has_final
+                                 else 0.0)
         self.failed = False
         self.cluster = store.safe_name(self.spec.name or "test")
 
@@ -315,7 +317,7 @@ class _Run:
 
     def _check(self, ops: list[Any], run_dir: Path) -> dict[str, Any]:
         spec, progress = self.spec, self.progress
-        progress.enter("check")
+        progress.enter("check", spec.checker_time_limit)
         checkers = self.plan.workload.checkers()
         for ch in checkers:
             progress.check(ch.name, "waiting")
