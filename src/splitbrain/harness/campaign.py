@@ -29,7 +29,8 @@ verdicts linking the reports) and ``campaign.json``; ``--junit`` writes JUnit XM
 (:mod:`splitbrain.reports.junit`); ``--json`` prints the summary on stdout.
 ``--jobs N`` runs N tests at once on this host (each its own cluster);
 ``--shard i/n`` runs only the i-th of n shares of the runs, so a CI matrix spreads
-one campaign over many runners. Exit code: 0 when every run gave its expected
+one campaign over many runners; ``splitbrain campaign merge`` (:func:`merge_campaigns`)
+joins the shares' campaign.json files into one page, JSON and JUnit. Exit code: 0 when every run gave its expected
 verdict; 1 when a run gave the opposite verdict (a bug found where none was
 expected, or a known bug not caught); else 2 (unknown, harness errors, not run).
 """
