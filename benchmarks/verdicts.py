@@ -16,10 +16,10 @@ import sys
 import time
 from typing import Any
 
-from splitbrain.checker.compose import verdict_word
 from splitbrain.errors import HarnessError
 from splitbrain.harness.runner import run_test
 from splitbrain.harness.spec import TestSpec
+from splitbrain.verdict import word as verdict_word
 
 # name: (spec overrides, repetitions, what the issue expects)
 SCENARIOS: dict[str, tuple[dict[str, Any], int, str]] = {

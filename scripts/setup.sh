@@ -37,9 +37,9 @@ if [ "${SPLITBRAIN_FRESH_VENV:-0}" = 1 ] || [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating a fresh virtualenv in $VENV"
   "$PY" -m venv --clear "$VENV"
 fi
-echo "setup: installing splitbrain with its test extras into $VENV"
+echo "setup: installing splitbrain with every extra (docker, ssh, test, lint) into $VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[docker,ssh,test,lint]"
 
 if docker info >/dev/null 2>&1; then
   echo "setup: building the node image if missing (first time: a few minutes)"

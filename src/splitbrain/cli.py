@@ -202,7 +202,23 @@ def serve(store: Path, host: str, port: int) -> None:
     serve_store(store, host=host, port=port)
 
 
-@app.command(context_settings=CONTEXT)
+class _CampaignGroup(click.Group):
+    """``splitbrain campaign FILE ...`` is ``splitbrain campaign run FILE ...``: the
+    group's other subcommands (``merge``) are named first."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands
+                        and args[0] not in ctx.help_option_names):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@app.group(cls=_CampaignGroup, context_settings=CONTEXT)
+def campaign() -> None:
+    """Run a campaign file (`splitbrain campaign FILE`), or merge shards' results."""
+
+
+@campaign.command("run", context_settings=CONTEXT)
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a JUnit XML file")
@@ -212,14 +228,47 @@ def serve(store: Path, host: str, port: int) -> None:
               help="Tests run at once on this host (each its own cluster)")
 @click.option("--shard", metavar="I/N",
               help="Run only the I-th of N shares of the runs (spread a campaign over a CI "
-                   "matrix; join the results with `splitbrain campaign-merge`)")
-def campaign(file: Path, junit: Path | None, json_out: bool, repetitions: int | None,
-             jobs: int, shard: str | None) -> None:
+                   "matrix; join the results with `splitbrain campaign merge`)")
+def campaign_run(file: Path, junit: Path | None, json_out: bool, repetitions: int | None,
+                 jobs: int, shard: str | None) -> None:
     """Run a matrix of tests, each with an expected verdict (exit 0 when all match)."""
     from splitbrain.harness.campaign import run_campaign
 
     sys.exit(run_campaign(file, junit=junit, json_out=json_out, repetitions=repetitions,
                           jobs=jobs, shard=shard))
+
+
+@campaign.command("merge", context_settings=CONTEXT)
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write one JUnit XML file for all shards")
+@click.option("--json", "json_out", is_flag=True, help="Print the merged summary")
+def campaign_merge(out_dir: Path, shards: tuple[Path, ...], junit: Path | None,
+                   json_out: bool) -> None:
+    """Join shards' results (campaign.json files, their directories, or folders holding
+    them) into OUT_DIR/campaign.html and campaign.json; the exit code is the campaign's."""
+    from splitbrain.harness.campaign import merge_campaigns
+
+    sys.exit(merge_campaigns(out_dir, list(shards), junit=junit, json_out=json_out))
+
+
+# -- list ------------------------------------------------------------------------------
+
+@app.command("list", context_settings=CONTEXT)
+@click.argument("what", default="all",
+                type=click.Choice(["all", "systems", "workloads", "faults", "backends"]))
+@click.option("--markdown", is_flag=True,
+              help="Print docs/reference.md (every table, as Markdown) instead")
+def list_(what: str, markdown: bool) -> None:
+    """List systems (-o options, capabilities, faults), workloads (-w options, needs),
+    faults (-O options, systems) and backends."""
+    from splitbrain.harness import catalog
+
+    if markdown:
+        click.echo(catalog.reference_markdown(), nl=False)
+        return
+    catalog.print_catalog(_console(), what)
 
 
 # -- cluster -----------------------------------------------------------------------------

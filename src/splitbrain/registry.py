@@ -7,6 +7,7 @@ workloads, backends and faults. Built-ins are found by name and imported on dema
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator
@@ -20,10 +21,21 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Entry:
-    """A built-in: where its class lives (``module:Class``) and a line of help."""
+    """A built-in: where its class lives (``module:Class``), a line of help, and the
+    optional Python packages it needs with the ``pip install 'splitbrain[extra]'`` that
+    brings them."""
 
     target: str
     help: str = ""
+    needs: tuple[str, ...] = ()
+    extra: str | None = None
+
+    def missing(self) -> str | None:
+        """The first package of ``needs`` that is not installed, if any."""
+        for mod in self.needs:
+            if importlib.util.find_spec(mod) is None:
+                return mod
+        return None
 
 
 def load_class(ref: str, what: str) -> type:
@@ -87,15 +99,23 @@ class Registry(Generic[T]):
         if entry is None:
             cls = load_class(name, self.what)
         else:
+            missing = entry.missing()
+            if missing is not None:
+                raise self._not_installed(name, entry, missing)
             mod, _, attr = entry.target.partition(":")
             try:
                 cls = getattr(importlib.import_module(mod), attr)
             except ModuleNotFoundError as e:
                 if (e.name or "").split(".")[0] == "splitbrain":
                     raise  # our own module is missing: a bug, not a missing dependency
-                raise HarnessError(f"{self.what} {name!r} needs the Python package "
-                                   f"{e.name!r}, which is not installed") from None
+                raise self._not_installed(name, entry, e.name or "?") from None
         if self.base is not None and not (isinstance(cls, type) and issubclass(cls, self.base)):
             raise HarnessError(f"{self.what} {name!r} is not a {self.base.__module__}."
                                f"{self.base.__qualname__} subclass")
         return cls
+
+    def _not_installed(self, name: str, entry: Entry, package: str) -> HarnessError:
+        how = (f"pip install 'splitbrain[{entry.extra}]'" if entry.extra
+               else f"pip install {package}")
+        return HarnessError(f"{self.flag} {name}: needs the Python package {package!r}, "
+                            f"which is not installed ({how})")

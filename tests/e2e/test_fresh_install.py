@@ -3,6 +3,7 @@ then the CLI works. This is what caught ``click`` being imported but never decla
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
@@ -35,5 +36,16 @@ def test_pip_install_into_a_fresh_virtualenv_then_the_cli_runs(tmp_path: Path,
     r = subprocess.run([str(exe), "test", "--bogus"], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 3 and r.stderr.startswith("Usage: splitbrain test")
+    # docker and paramiko are extras: without them the backend names the extra to install
+    r = subprocess.run([str(exe), "test", "--backend", "docker", "--name", "fresh-x",
+                        "--store", str(tmp_path / "store")], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 3, (r.stdout, r.stderr)
+    assert "pip install 'splitbrain[docker]'" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "store").exists()
+    r = subprocess.run([str(exe), "list", "backends"], capture_output=True, text=True,
+                       timeout=120, env={**os.environ, "COLUMNS": "200"})
+    assert r.returncode == 0 and "splitbrain[ssh]" in r.stdout, (r.stdout, r.stderr)
+    assert "not installed" in r.stdout
     # the interpreter running this suite is not the one that was tested
     assert Path(sys.executable).resolve() != py.resolve()

@@ -110,3 +110,41 @@ def test_ssh_command_wraps_timeout_env_and_sudo():
     cmd = n._command(["echo", "a b"], 5, {"K": "v w"})
     assert cmd.startswith("sudo -n timeout -k 2 5 env 'K=v w' sh -c ")
     assert "'echo '\"'\"'a b'\"'\"''" in cmd
+
+
+def test_a_missing_optional_package_names_the_extra_to_install():
+    from splitbrain.errors import HarnessError
+    from splitbrain.registry import Entry, Registry
+
+    reg = Registry("backend", {"far": Entry("splitbrain.clusters.backends.local:LocalBackend",
+                                            needs=("splitbrain_no_such_pkg",), extra="far")})
+    with pytest.raises(HarnessError) as e:
+        reg.load("far")
+    assert str(e.value) == ("--backend far: needs the Python package 'splitbrain_no_such_pkg', "
+                            "which is not installed (pip install 'splitbrain[far]')")
+
+
+def test_docker_and_ssh_declare_their_extras():
+    from splitbrain.clusters.backends import BACKENDS
+
+    assert BACKENDS.entries["docker"].extra == "docker"
+    assert BACKENDS.entries["ssh"].extra == "ssh"
+    assert BACKENDS.entries["local"].needs == ()
+
+
+def test_docker_client_without_the_sdk_names_the_extra(monkeypatch):
+    import builtins
+
+    from splitbrain.clusters.backends.docker import engine
+    from splitbrain.errors import HarnessError
+
+    real = builtins.__import__
+
+    def no_docker(name, *a, **kw):
+        if name == "docker" or name.startswith("docker."):
+            raise ModuleNotFoundError("No module named 'docker'", name="docker")
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_docker)
+    with pytest.raises(HarnessError, match=r"splitbrain\[docker\]"):
+        engine.docker_client()

@@ -213,3 +213,68 @@ def test_shards_cover_the_runs_once_and_jobs_run_them_all(tmp_path: Path):
     fake, calls = _fake_runner(tmp_path / "store", {"etcd/none": False})
     assert run_campaign(path, jobs=3, run_test=fake) == 1
     assert len(calls) == 12
+
+
+def test_merge_joins_shards_moved_elsewhere_in_the_campaigns_order(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture):
+    import shutil
+    import xml.etree.ElementTree as ET
+
+    from splitbrain.harness.campaign import merge_campaigns
+
+    # three CI runners, each its own store; then their artifacts are unpacked elsewhere
+    shards = []
+    for i in (1, 2, 3):
+        runner_dir = tmp_path / f"runner{i}"
+        runner_dir.mkdir()
+        path = _write(runner_dir, TOML)
+        fake, _ = _fake_runner(runner_dir / "store", {"raft/partition+kill": False})
+        run_campaign(path, shard=f"{i}/3", run_test=fake)
+        shards.append(tmp_path / "artifacts" / f"shard-{i}")
+        shutil.copytree(runner_dir / "store", shards[-1])
+        shutil.rmtree(runner_dir)                       # the runner is gone
+    capsys.readouterr()
+    out = tmp_path / "merged"
+    junit = tmp_path / "merged.xml"
+    code = merge_campaigns(out, shards, junit=junit, json_out=True)
+    summary = json.loads(capsys.readouterr().out.split("\ncampaign ")[0])
+    assert code == 1 and summary["campaign"] == "nightly"
+    assert summary["counts"] == {"valid": 10, "invalid": 2, "unknown": 0, "error": 0}
+    every = [(r.spec.system, "+".join(r.spec.nemesis) or "none", r.repetition + 1)
+             for r in expand(load_toml(_write(tmp_path, TOML)))]
+    assert [(r["system"], r["faults"], r["repetition"]) for r in summary["runs"]] == every
+    assert all(Path(r["run_dir"]).is_relative_to(tmp_path / "artifacts")
+               for r in summary["runs"])                # found again after the move
+    html = (out / "campaign.html").read_text()
+    assert 'href="../artifacts/shard-' in html
+    assert json.loads((out / "campaign.json").read_text())["missing_shards"] == []
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite.get("tests") == "12" and suite.get("failures") == "2"
+    # a missing shard is said, and the merge cannot pass
+    for s in shards:
+        for f in s.rglob("campaign.json"):
+            d = json.loads(f.read_text())
+            d["runs"] = [dict(r, verdict="valid", passed=True) for r in d["runs"]]
+            f.write_text(json.dumps(d))
+    assert merge_campaigns(tmp_path / "m2", shards[:2]) == 2
+    assert "shard(s) missing: nightly 3/3" in capsys.readouterr().err
+    with pytest.raises(HarnessError, match="given twice"):
+        merge_campaigns(tmp_path / "m3", [shards[0], shards[0]])
+    with pytest.raises(HarnessError, match="merged.xml: not a campaign summary"):
+        merge_campaigns(tmp_path / "m4", [tmp_path / "merged.xml"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(HarnessError, match="empty: no campaign.json in it"):
+        merge_campaigns(tmp_path / "m5", [tmp_path / "empty"])
+
+
+@pytest.mark.parametrize("name", ["nightly.toml", "smoke-local.toml"])
+def test_the_shipped_campaign_files_are_valid(name: str):
+    from splitbrain.harness.runner import preflight
+
+    path = Path(__file__).resolve().parents[2] / "campaigns" / name
+    runs = expand(load_toml(path), str(path))
+    assert runs and any(r.expect == "invalid" for r in runs)
+    for r in runs:   # names, options and faults as the runner would check them
+        s = r.spec.resolved()
+        s.backend = "netns" if s.backend == "docker" else s.backend   # no engine needed
+        preflight(s)

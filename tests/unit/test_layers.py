@@ -11,7 +11,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "splitbrain"
 
 #: package or module (dotted, under splitbrain) -> floor; the longest prefix wins
 FLOORS = {
-    "errors": 1, "verdict": 1, "raft": 1,
+    "errors": 1, "verdict": 1, "retry": 1, "raft": 1,
     "registry": 2, "history": 2,
     "clusters": 3, "checker": 3,
     "nemesis": 4, "workloads": 4, "reports": 4,

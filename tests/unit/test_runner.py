@@ -265,6 +265,16 @@ def test_an_undeclared_capability_is_found_once_clients_open(tmp_path: Path) -> 
     (dict(nemesis_options={"loss": "0.2", "typo": "1"}), "unknown nemesis option 'typo'"),
     (dict(workload="nope"), "--workload nope: unknown workload"),
     (dict(options={"nope": "1"}), "has no option 'nope'"),
+    (dict(workload_options={"bogus": "1"}), r"-w bogus=1: workload 'register' has no option"),
+    (dict(workload="counter", workload_options={"max-retries": "x"}),
+     r"-w max-retries=x: expected an integer"),
+    (dict(workload="counter", workload_options={"max-delta": "0"}),
+     r"-w max-delta=0: must be at least 1"),
+    (dict(workload="lock", workload_options={"lease-s": "-1"}), r"-w lease-s=-1: must be"),
+    (dict(workload="bank", workload_options={"bank-mode": "x"}),
+     r"-w bank-mode=x: expected one of cas, txn"),
+    (dict(workload="append", workload_options={"consistency-model": "nope"}),
+     r"-w consistency-model=nope: unknown consistency model"),
 ])
 def test_preflight_refuses_with_one_line(tmp_path: Path, kw: dict, msg: str) -> None:
     with pytest.raises(HarnessError, match=msg) as e:

@@ -119,3 +119,18 @@ def test_usage_errors_print_usage_and_exit_3(capsys: pytest.CaptureFixture) -> N
     assert err.startswith("Usage: splitbrain test [OPTIONS]") and "--bogus" in err
     assert main(["test", "--concurrency", "x"]) == 3
     assert "'x' is not a valid integer" in capsys.readouterr().err
+
+
+def test_campaign_is_a_group_whose_default_is_run(tmp_path, capsys) -> None:
+    from splitbrain.cli import main
+
+    assert main(["campaign", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "merge" in out and "run" in out
+    # `splitbrain campaign FILE` still runs the file (here: a missing one, one line, exit 3)
+    assert main(["campaign", str(tmp_path / "nope.toml"), "--jobs", "2"]) == 3
+    assert "nope.toml: no such campaign file" in capsys.readouterr().err
+    assert main(["campaign"]) == 3
+    assert "Usage: splitbrain campaign run [OPTIONS] FILE" in capsys.readouterr().err
+    assert main(["campaign", "merge", str(tmp_path / "out")]) == 3
+    assert "Missing argument 'SHARDS...'" in capsys.readouterr().err

@@ -85,3 +85,17 @@ def test_checker_finds_stale_read_and_passes_good_history() -> None:
     maybe = hist([(0, "invoke", "write", 3, "k"), (0, "info", "write", 3, "k"),
                   (1, "invoke", "read", None, "k"), (1, "ok", "read", 3, "k")])
     assert lin.check(maybe).to_json()["valid"] is True
+
+
+def test_every_workload_declares_its_options_and_fills_defaults() -> None:
+    from splitbrain.workloads import WORKLOAD_REGISTRY
+
+    for name in WORKLOAD_REGISTRY:
+        cls = WORKLOAD_REGISTRY.load(name)
+        declared = cls.declared_options()
+        assert "run-id" in declared
+        for key, o in declared.items():
+            assert o.help, f"{name} -w {key} has no help"
+        w = cls(WorkloadConfig(options={"run-id": "t"}))
+        assert set(w.config.options) == set(declared)   # every default filled in
+        assert w.config.options["run-id"] == "t"

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from splitbrain.clusters.node import Node
 from splitbrain.errors import ClientError, HarnessError
+from splitbrain.retry import poll
 
 # Capability names workloads ask for.
 READ, WRITE, CAS, DELETE, TXN, LOCK = "read", "write", "cas", "delete", "txn", "lock"
@@ -172,6 +173,12 @@ class Client:
     def close(self) -> None:
         """Release the connection."""
 
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
 
 class System(ABC):
     """A system under test on a set of nodes.
@@ -209,7 +216,8 @@ class System(ABC):
         for k, v in raw.items():
             if k not in cls.options:
                 known = ", ".join(sorted(cls.options)) or "none"
-                raise HarnessError(f"system {cls.name!r} has no option {k!r} (known: {known})")
+                raise HarnessError(f"-o {k}={v}: system {cls.name!r} has no option {k!r} "
+                                   f"(known: {known})")
             o = cls.options[k]
             if o.choices and v not in o.choices:
                 raise HarnessError(f"-o {k}={v}: expected one of {', '.join(o.choices)}")
@@ -325,19 +333,23 @@ class System(ABC):
     def wait_healthy(self, timeout: float | None = None) -> None:
         """Block until :meth:`healthy`; fail fast with the log tail if a daemon exited."""
         timeout = self.healthy_timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
         next_check = time.monotonic() + 1.0   # liveness checks cost an exec per node
         last: Exception | None = None
-        while time.monotonic() < deadline:
+
+        def attempt() -> bool | None:
+            nonlocal next_check, last
             try:
                 if self.healthy():
-                    return
+                    return True
             except Exception as e:  # noqa: BLE001 - retried until the deadline
                 last = e
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + 1.5
                 self._fail_if_exited()
-            time.sleep(0.25)
+            return None
+
+        if poll(attempt, timeout=timeout, interval=0.25):
+            return
         detail = self.health_detail()
         raise HarnessError(f"{self.name} cluster not healthy after {timeout:.0f}s"
                            + (f": {detail}" if detail else "") + (f"; {last}" if last else "")

@@ -29,7 +29,8 @@ verdicts linking the reports) and ``campaign.json``; ``--junit`` writes JUnit XM
 (:mod:`splitbrain.reports.junit`); ``--json`` prints the summary on stdout.
 ``--jobs N`` runs N tests at once on this host (each its own cluster);
 ``--shard i/n`` runs only the i-th of n shares of the runs, so a CI matrix spreads
-one campaign over many runners. Exit code: 0 when every run gave its expected
+one campaign over many runners; ``splitbrain campaign merge`` (:func:`merge_campaigns`)
+joins the shares' campaign.json files into one page, JSON and JUnit. Exit code: 0 when every run gave its expected
 verdict; 1 when a run gave the opposite verdict (a bug found where none was
 expected, or a known bug not caught); else 2 (unknown, harness errors, not run).
 """
@@ -375,3 +376,115 @@ def run_campaign(path: Path, *, junit: Path | None = None, json_out: bool = Fals
 
 def _rows(rows: list[dict[str, Any] | None], runs: list[CampaignRun]) -> list[dict[str, Any]]:
     return [r if r is not None else _not_run(run) for r, run in zip(rows, runs, strict=True)]
+
+
+# -- merging shards --------------------------------------------------------------------
+
+_SHARD_SUFFIX = re.compile(r"-shard-[0-9]+-of-[0-9]+$")
+
+
+def _find_summaries(path: Path) -> list[Path]:
+    """The campaign.json files a merge input names: the file, a campaign directory, or
+    any directory holding them (a downloaded CI artifact, a whole store)."""
+    if path.is_file():
+        return [path]
+    if (path / "campaign.json").is_file():
+        return [path / "campaign.json"]
+    if path.is_dir():
+        found = sorted(path.rglob("campaign.json"))
+        if found:
+            return found
+        raise HarnessError(f"{path}: no campaign.json in it (give a shard's campaign "
+                           f"directory or its campaign.json)")
+    raise HarnessError(f"{path}: no such file or directory")
+
+
+def _rebased(row: dict[str, Any], summary: Path) -> dict[str, Any]:
+    """The row with its run directory found again where the shard's store now lies
+    (a CI artifact unpacked elsewhere): ``<store>/_campaigns/<name>/campaign.json``."""
+    run_dir = row.get("run_dir")
+    if not run_dir or Path(run_dir).is_dir():
+        return row
+    store = (row.get("spec") or {}).get("store")
+    shard_store = summary.parent.parent.parent
+    try:
+        rel = Path(run_dir).relative_to(Path(store)) if store else None
+    except ValueError:
+        rel = None
+    if rel is None:   # a store given as another path: the last two parts are test/stamp
+        rel = Path(*Path(run_dir).parts[-2:])
+    moved = shard_store / rel
+    if not moved.is_dir():
+        return row
+    report = moved / "report.html"
+    return dict(row, run_dir=str(moved), report=str(report) if report.exists() else None)
+
+
+def merge_campaigns(out_dir: Path, inputs: list[Path], *, junit: Path | None = None,
+                    json_out: bool = False, console: Any = None) -> int:
+    """Join shards' campaign.json files into one campaign.html + campaign.json (+ JUnit)
+    in ``out_dir``, runs in the campaign's own order. Returns the campaign exit code (2
+    at least when a shard of the set is missing)."""
+    summaries = [s for p in inputs for s in _find_summaries(Path(p))]
+    if not summaries:
+        raise HarnessError("campaign merge: give at least one shard")
+    docs: list[tuple[Path, dict[str, Any]]] = []
+    for s in summaries:
+        try:
+            doc = json.loads(s.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise HarnessError(f"{s}: not a campaign summary ({e})") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("runs"), list):
+            raise HarnessError(f"{s}: not a campaign summary (no \"runs\" list)")
+        docs.append((s, doc))
+    titles = sorted({_SHARD_SUFFIX.sub("", str(d.get("campaign") or "campaign"))
+                     for _, d in docs})
+    title = "+".join(titles)
+    seen: dict[tuple[str, str], Path] = {}
+    ordered: list[tuple[tuple[int, int], dict[str, Any]]] = []
+    n_of: set[int] = set()
+    for order, (s, d) in enumerate(docs):
+        shard = parse_shard(d.get("shard")) if d.get("shard") else None
+        key = (_SHARD_SUFFIX.sub("", str(d.get("campaign"))), str(d.get("shard")))
+        if shard is not None:
+            if key in seen:
+                raise HarnessError(f"{s}: shard {d['shard']} of {key[0]} is given twice "
+                                   f"(also {seen[key]})")
+            seen[key] = s
+            n_of.add(shard[1])
+        for k, row in enumerate(d["runs"]):
+            # shard i of n holds runs i-1, i-1+n, ...: put them back in the campaign's order
+            pos = (shard[0] - 1 + k * shard[1], 0) if shard else (10**9 + order, k)
+            ordered.append((pos, _rebased(row, s)))
+    rows = [r for _, r in sorted(ordered, key=lambda x: x[0])]
+    missing = []
+    for name in titles:
+        got = {int(sh.split("/")[0]) for (c, sh) in seen if c == name}
+        for n in n_of:
+            missing += [f"{name} {i}/{n}" for i in range(1, n + 1) if i not in got and got]
+    elapsed = max((float(d.get("elapsed_s") or 0) for _, d in docs), default=0.0)
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise HarnessError(f"cannot create {out}: {e.strerror}") from None
+    html = write_campaign_html(out, title, rows, elapsed)
+    code = campaign_exit_code(rows)
+    if missing and code == 0:
+        code = 2
+    summary = summarize(title, rows, elapsed, html=str(html),
+                        merged_from=[str(s) for s, _ in docs], missing_shards=missing)
+    summary["exit_code"] = code
+    (out / "campaign.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    if junit is not None:
+        write_junit(junit, title, rows, elapsed)
+    if json_out:
+        print(json.dumps(summary, indent=2, default=str))
+    c = summary["counts"]
+    _say(console, f"campaign {title}: merged {len(docs)} shard(s), {summary['passed']} of "
+                  f"{len(rows)} as expected ({c['valid']} valid, {c['invalid']} invalid, "
+                  f"{c['unknown']} unknown, {c['error']} error) -> {html}"
+                  + (f", {junit}" if junit else ""))
+    if missing:
+        _say(console, f"campaign merge: shard(s) missing: {', '.join(missing)}")
+    return code

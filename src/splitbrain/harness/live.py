@@ -71,9 +71,12 @@ def render(spec: TestSpec, p: Progress, rate: float) -> Group:
         total_s = p.time_limit + p.recovery_time + p.final_time_limit
         done = max(0.0, total_s - (eta or 0.0))
         bar = Table.grid(padding=(0, 1))
-        bar.add_row(ProgressBar(total=total_s, completed=min(done, total_s), width=40),
-                    Text(f"{100 * min(done, total_s) / total_s:3.0f}%  {rate:6.0f} ops/s  "
-                         f"fault: "), Text(fault or "none", style="bold red" if fault else "green"))
+        bar.add_row(ProgressBar(total=total_s, completed=min(done, total_s), width=40,
+                                complete_style="cyan", finished_style="cyan"),
+                    Text(f"{100 * min(done, total_s) / total_s:3.0f}% of the clients' time  "
+                         + (f"{rate:5.0f} ops/s  " if p.phase in ("main", "final") else "")
+                         + "fault: "),
+                    Text(fault or "none", style="bold red" if fault else "green"))
         parts.append(bar)
     if p.nodes and p.phase in ("setup", "cluster up"):
         t = Table(box=None, pad_edge=False, show_header=False)
@@ -95,8 +98,10 @@ def render(spec: TestSpec, p: Progress, rate: float) -> Group:
     if p.checks:
         t = Table(box=None, pad_edge=False, show_header=False)
         for name, state in p.checks.items():
-            word = state.split(":", 1)[0]
-            t.add_row(f"checker {name}", Text(state, style=COLOURS.get(word, "cyan")))
+            word = state.split(" ", 1)[0].split(":", 1)[0]
+            running = p.checking_for(name)
+            shown = f"running {running:.1f}s" if running is not None else state
+            t.add_row(f"checker {name}", Text(shown, style=COLOURS.get(word, "cyan")))
         parts.append(t)
     return Group(*parts)
 

@@ -33,6 +33,7 @@ class Progress:
         self.nemesis: Any = None
         self.nodes: dict[str, str] = {}             # node -> state while the cluster comes up
         self.checks: dict[str, str] = {}            # checker -> "running" / verdict word
+        self.check_started: dict[str, float] = {}   # checker -> when it began running
         self._lock = threading.Lock()
 
     def enter(self, phase: str, limit: float | None = None) -> None:
@@ -48,6 +49,14 @@ class Progress:
     def check(self, checker: str, state: str) -> None:
         with self._lock:
             self.checks[checker] = state
+            if state == "running":
+                self.check_started[checker] = time.monotonic()
+
+    def checking_for(self, checker: str) -> float | None:
+        """Seconds the checker has been running, while it runs."""
+        t = self.check_started.get(checker)
+        return None if t is None or self.checks.get(checker) != "running" \
+            else time.monotonic() - t
 
     def current_fault(self) -> str | None:
         """The nemesis's description of the active fault, if any."""
@@ -66,7 +75,8 @@ class Progress:
         return time.monotonic() - self.phase_started
 
     def eta(self) -> float | None:
-        """Seconds until the client phases end (main, recovery and final), if known."""
+        """Seconds until the client phases end (main, recovery and final), if known; the
+        final phase counts with its limit (it usually ends sooner, when its ops are done)."""
         left = {"main": [self.time_limit, self.recovery_time, self.final_time_limit],
                 "heal": [self.recovery_time, self.final_time_limit],
                 "recovery": [self.recovery_time, self.final_time_limit],

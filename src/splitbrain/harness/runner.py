@@ -39,7 +39,7 @@ from splitbrain.history import store
 from splitbrain.history.ops import NEMESIS, op_counts
 from splitbrain.history.writer import HistoryWriter
 from splitbrain.nemesis.schedule import Nemesis, build_nemesis, preflight_faults
-from splitbrain.verdict import ERROR, Verdict, exit_code
+from splitbrain.verdict import ERROR, Verdict, exit_code, word
 from splitbrain.workloads import get_workload
 from splitbrain.workloads.base import Workload, WorkloadConfig
 from splitbrain.workloads.generator import Limit
@@ -49,15 +49,52 @@ log = logging.getLogger("splitbrain.runner")
 Display = Callable[[Progress], Any]
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
-    """What a run produced: the verdict, where it is stored, and the results."""
+    """What a run produced: the verdict, where it is stored, and the results.
+
+    Its repr is the verdict, the checkers' one-line reason and the report's path, so
+    ``assert result.valid`` in pytest says why a run failed and where to look;
+    :meth:`assert_valid` raises with the same text.
+    """
 
     valid: Verdict
     run_dir: Path | None
     results: dict[str, Any] = field(default_factory=dict)
     exit_code: int = 3
     error: str | None = None
+
+    @property
+    def report(self) -> Path | None:
+        """The run's report.html (None if the run never got a directory)."""
+        return None if self.run_dir is None else Path(self.run_dir) / store.REPORT
+
+    def reason(self) -> str:
+        """Why the run is not valid, in one line (the harness error or the checkers')."""
+        if self.error:
+            return f"the harness failed: {self.error}"
+        from splitbrain.reports.html import anomaly_summary
+
+        try:
+            return anomaly_summary(self.results) if self.results else ""
+        except Exception:  # noqa: BLE001 - a summary must never hide the verdict
+            return ""
+
+    def __repr__(self) -> str:
+        parts = [word(self.valid).upper()]
+        if self.valid is not True:
+            why = self.reason()
+            if why:
+                parts.append(why if len(why) <= 400 else why[:400] + "...")
+        if self.report is not None:
+            parts.append(f"report: {self.report}")
+        return f"RunResult({'; '.join(parts)})"
+
+    def assert_valid(self) -> None:
+        """Raise AssertionError naming the verdict, the reason and the report unless valid."""
+        if self.valid is not True:
+            raise AssertionError(f"splitbrain run is {word(self.valid)}: {self.reason()}\n"
+                                 f"report: {self.report}")
 
 
 @dataclass
@@ -282,7 +319,7 @@ class _Run:
 
     def _check(self, ops: list[Any], run_dir: Path) -> dict[str, Any]:
         spec, progress = self.spec, self.progress
-        progress.enter("check")
+        progress.enter("check", spec.checker_time_limit)
         checkers = self.plan.workload.checkers()
         for ch in checkers:
             progress.check(ch.name, "waiting")

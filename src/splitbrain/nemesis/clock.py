@@ -94,6 +94,7 @@ class Clock(Fault):
 
     name = "clock"
     needs = "clock"
+    options = ("clock_max_skew_s",)
     start_f = "start-clock"
     stop_f = "stop-clock"
 

@@ -99,6 +99,8 @@ class Fault(ABC):
     min_nodes: ClassVar[int] = 1
     #: True if it changes the network (needs nodes with their own network stack)
     network: ClassVar[bool] = False
+    #: the ``-O`` keys (of ``schedule.NEMESIS_OPTIONS``) it reads, for ``splitbrain list``
+    options: tuple[str, ...] = ()
 
     def __init__(self, ctx: Context, name: str | None = None) -> None:
         self.ctx = ctx

@@ -44,6 +44,7 @@ class PacketLoss(Fault):
 
     name = "packet-loss"
     network = True
+    options = ("loss",)
     start_f = "start-packet-loss"
     stop_f = "stop-packet-loss"
 
@@ -139,6 +140,7 @@ class Netem(Fault):
 
     name = "netem"
     network = True
+    options = ("netem_delay_ms", "netem_jitter_ms", "netem_duplicate", "netem_reorder")
     start_f = "start-netem"
     stop_f = "stop-netem"
 

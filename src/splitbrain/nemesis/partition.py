@@ -86,6 +86,8 @@ class Partition(Fault):
         super().__init__(ctx, name or "partition")
         self.symmetric = _bool_option(ctx.options.get("symmetric", "true"), "symmetric")
         self.explicit: G.Grudge | None = None
+        if name == "partition-grudge":
+            self.options = (*self.options, "grudge_file")
         if name == "partition-grudge" and ctx.options.get("grudge_file"):
             self.explicit = G.load_grudge_file(ctx.options["grudge_file"], ctx.names)
 
@@ -96,6 +98,7 @@ class Partition(Fault):
 
     network = True
     min_nodes = 2
+    options = ("symmetric",)
 
     def check_plan(self, system: type[System], n_nodes: int, isolated: bool) -> None:
         super().check_plan(system, n_nodes, isolated)

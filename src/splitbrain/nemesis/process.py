@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import random
 import signal
-import time
 from typing import Any
 
 from splitbrain.clusters.node import Node
 from splitbrain.errors import HarnessError
 from splitbrain.nemesis.fault import Fault, each, pick_targets
+from splitbrain.retry import poll
 
 
 def daemon_dead(node: Node, daemon: str) -> bool:
@@ -63,10 +63,8 @@ class Kill(_ProcessFault):
         assert sys_ is not None
 
         def kill(n: Node) -> None:
-            sys_.kill(n)
-            deadline = time.monotonic() + 10
-            while not daemon_dead(n, detail["daemon"]) and time.monotonic() < deadline:
-                time.sleep(0.05)       # the fault is in effect only once the process is gone
+            sys_.kill(n)   # the fault is in effect only once the process is gone
+            poll(lambda: daemon_dead(n, detail["daemon"]) or None, timeout=10, interval=0.05)
         each([self.ctx.node(n) for n in detail["nodes"]], kill)
         return {"nodes": detail["nodes"], "signal": "SIGKILL"}
 

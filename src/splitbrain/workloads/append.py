@@ -20,9 +20,9 @@ from splitbrain.checker.elle import models as elle_models
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import TXN, Client
 from splitbrain.errors import HarnessError
-from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.base import IntAtLeast, Workload, WorkloadConfig, WorkloadOption
 from splitbrain.workloads.generator import Context, Generator, OpSpec
-from splitbrain.workloads.naming import int_option, run_prefix
+from splitbrain.workloads.naming import run_prefix
 
 
 class ListAppendTxns(Generator):
@@ -59,27 +59,39 @@ class ListAppendTxns(Generator):
         return OpSpec("txn", mops)
 
 
+def _consistency_model(s: str) -> str:
+    """A ``-w consistency-model`` value Elle knows."""
+    if elle_models.canonical_model(s) is None:
+        raise ValueError("unknown consistency model; known: "
+                         + ", ".join(sorted(elle_models.ALL_MODELS)))
+    return s
+
+
 class AppendWorkload(Workload):
     """List-append transactions (needs ``txn``), checked by Elle."""
 
     name = "append"
     requires = frozenset({TXN})
+    options = {
+        "key-count": WorkloadOption(5, "keys appended to at once", IntAtLeast(1)),
+        "max-txn-length": WorkloadOption(4, "most micro-ops in one txn", IntAtLeast(1)),
+        "max-writes-per-key": WorkloadOption(32, "appends before a key is retired",
+                                             IntAtLeast(1)),
+        "consistency-model": WorkloadOption("strict-serializable", "what Elle checks the "
+                                            "history against, e.g. serializable",
+                                            _consistency_model),
+    }
 
     def __init__(self, config: WorkloadConfig) -> None:
         super().__init__(config)
         self.prefix = run_prefix(config, "la")
-        self.key_count = config.key_count or int_option(config, "key-count", 5)
+        self.key_count = config.key_count or config.options["key-count"]
         if self.key_count < 1:
             raise HarnessError(f"append workload: key count must be at least 1, "
                                f"got {self.key_count}")
-        self.max_txn_length = int_option(config, "max-txn-length", 4)
-        self.max_writes_per_key = int_option(config, "max-writes-per-key", 32)
-        self.consistency_model = str(config.options.get("consistency-model",
-                                                        "strict-serializable"))
-        if elle_models.canonical_model(self.consistency_model) is None:
-            raise HarnessError(f"append workload: unknown consistency-model "
-                               f"{self.consistency_model!r}; known: "
-                               + ", ".join(sorted(elle_models.ALL_MODELS)))
+        self.max_txn_length = config.options["max-txn-length"]
+        self.max_writes_per_key = config.options["max-writes-per-key"]
+        self.consistency_model = config.options["consistency-model"]
 
     def generator(self) -> Generator:
         return ListAppendTxns(self.prefix, key_count=self.key_count,

@@ -34,10 +34,10 @@ from splitbrain.checker.base import Checker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import CAS, READ, TXN, Client
 from splitbrain.errors import ClientError, HarnessError
-from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.base import IntAtLeast, Workload, WorkloadConfig, WorkloadOption
 from splitbrain.workloads.cas_update import Declined, cas_update
 from splitbrain.workloads.generator import EachWorker, Generator, Mix, Once, OpSpec
-from splitbrain.workloads.naming import int_option, run_prefix
+from splitbrain.workloads.naming import run_prefix
 
 MODES = ("cas", "txn")
 
@@ -47,22 +47,29 @@ class BankWorkload(Workload):
 
     name = "bank"
     requires = frozenset({READ, CAS})
+    options = {
+        "bank-mode": WorkloadOption("cas", "cas: all balances in one key, updated by cas "
+                                    "(needs read, cas); txn: one txn per transfer (needs txn)",
+                                    choices=MODES),
+        "key-count": WorkloadOption(5, "accounts", IntAtLeast(2)),
+        "initial-balance": WorkloadOption(10, "each account's opening balance", IntAtLeast(0)),
+        "max-transfer": WorkloadOption(5, "largest amount one transfer moves", IntAtLeast(1)),
+        "max-retries": WorkloadOption(10, "refused cas attempts of one transfer before it fails",
+                                      IntAtLeast(1)),
+    }
 
     def __init__(self, config: WorkloadConfig) -> None:
         super().__init__(config)
-        self.mode = str(config.options.get("bank-mode", "cas"))
-        if self.mode not in MODES:
-            raise HarnessError(f"bank workload: bank-mode={self.mode!r}; expected one of "
-                               f"{', '.join(MODES)}")
+        self.mode = config.options["bank-mode"]
         if self.mode == "txn":
             self.requires = frozenset({TXN})  # type: ignore[misc]
-        n = config.key_count or int_option(config, "key-count", 5, minimum=2)
+        n = config.key_count or config.options["key-count"]
         if n < 2:
             raise HarnessError(f"bank workload: needs at least 2 accounts, got {n}")
         self.accounts = [f"a{i}" for i in range(n)]
-        self.initial = int_option(config, "initial-balance", 10, minimum=0)
-        self.max_amount = int_option(config, "max-transfer", 5)
-        self.max_retries = int_option(config, "max-retries", 10)
+        self.initial = config.options["initial-balance"]
+        self.max_amount = config.options["max-transfer"]
+        self.max_retries = config.options["max-retries"]
         prefix = run_prefix(config, "bank")
         self.key = prefix + "accounts"
         self.account_keys = {a: f"{prefix}{a}" for a in self.accounts}

@@ -13,8 +13,56 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from splitbrain.checker.base import Checker
-from splitbrain.clusters.system import Client
+from splitbrain.clusters.system import Client, SystemOption
+from splitbrain.errors import HarnessError
 from splitbrain.workloads.generator import Generator, OpSpec
+
+#: an option a workload declares for ``-w key=value``: the same shape (default, help,
+#: type, choices) as a system's ``-o`` options
+WorkloadOption = SystemOption
+
+
+@dataclass(frozen=True)
+class IntAtLeast:
+    """A ``-w`` value parser: an integer of at least ``minimum``."""
+
+    minimum: int
+
+    def __call__(self, s: str) -> int:
+        try:
+            v = int(s)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected an integer, got {s!r}") from None
+        if v < self.minimum:
+            raise ValueError(f"must be at least {self.minimum}")
+        return v
+
+    def __str__(self) -> str:
+        return f"integer >= {self.minimum}"
+
+
+@dataclass(frozen=True)
+class PositiveNumber:
+    """A ``-w`` value parser: a finite number above zero."""
+
+    def __call__(self, s: str) -> float:
+        try:
+            v = float(s)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a number, got {s!r}") from None
+        if not 0 < v < float("inf"):
+            raise ValueError("must be a positive number")
+        return v
+
+    def __str__(self) -> str:
+        return "number > 0"
+
+
+#: options every workload takes
+COMMON_OPTIONS: dict[str, WorkloadOption] = {
+    "run-id": WorkloadOption(None, "fixed part of the key names (default: random per run, so "
+                             "a reused cluster never shows an earlier run's state)"),
+}
 
 
 @dataclass
@@ -35,9 +83,38 @@ class Workload(ABC):
 
     name: ClassVar[str] = "workload"
     requires: ClassVar[frozenset[str]] = frozenset()
+    #: the ``-w key=value`` options it takes (besides :data:`COMMON_OPTIONS`); a key
+    #: not declared here is refused before any node starts
+    options: ClassVar[dict[str, WorkloadOption]] = {}
 
     def __init__(self, config: WorkloadConfig) -> None:
+        config.options = self.parse_options(config.options)   # parsed in place, defaults filled
         self.config = config
+
+    @classmethod
+    def declared_options(cls) -> dict[str, WorkloadOption]:
+        """Every ``-w`` option this workload takes, with its default and help."""
+        return COMMON_OPTIONS | cls.options
+
+    @classmethod
+    def parse_options(cls, raw: dict[str, Any]) -> dict[str, Any]:
+        """Validate ``-w`` options against the declared ones (one line naming the bad
+        key or value) and fill in the defaults. Values already parsed pass through."""
+        declared = cls.declared_options()
+        out = {k: o.default for k, o in declared.items()}
+        for k, v in raw.items():
+            o = declared.get(k)
+            if o is None:
+                known = ", ".join(sorted(declared))
+                raise HarnessError(f"-w {k}={v}: workload {cls.name!r} has no option {k!r} "
+                                   f"(known: {known})")
+            if o.choices and str(v) not in o.choices:
+                raise HarnessError(f"-w {k}={v}: expected one of {', '.join(o.choices)}")
+            try:
+                out[k] = o.type(v) if isinstance(v, str) else v
+            except ValueError as e:
+                raise HarnessError(f"-w {k}={v}: {e}") from None
+        return out
 
     @abstractmethod
     def generator(self) -> Generator:

@@ -27,10 +27,10 @@ from splitbrain.checker.counter import CounterChecker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import CAS, READ, Client
 from splitbrain.errors import HarnessError
-from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.base import IntAtLeast, Workload, WorkloadConfig, WorkloadOption
 from splitbrain.workloads.cas_update import cas_update
 from splitbrain.workloads.generator import EachWorker, Generator, Mix, Once, OpSpec
-from splitbrain.workloads.naming import int_option, run_prefix
+from splitbrain.workloads.naming import run_prefix
 
 
 class CounterWorkload(Workload):
@@ -38,12 +38,17 @@ class CounterWorkload(Workload):
 
     name = "counter"
     requires = frozenset({READ, CAS})
+    options = {
+        "max-retries": WorkloadOption(10, "refused cas attempts of one add before it fails",
+                                      IntAtLeast(1)),
+        "max-delta": WorkloadOption(5, "largest amount one add adds (from 1)", IntAtLeast(1)),
+    }
 
     def __init__(self, config: WorkloadConfig) -> None:
         super().__init__(config)
         self.key = run_prefix(config, "counter") + "value"
-        self.max_retries = int_option(config, "max-retries", 10)
-        self.max_delta = int_option(config, "max-delta", 5)
+        self.max_retries = config.options["max-retries"]
+        self.max_delta = config.options["max-delta"]
 
     def generator(self) -> Generator:
         key, hi = self.key, self.max_delta

@@ -26,9 +26,9 @@ from splitbrain.checker.lock import LockChecker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import LOCK, Client
 from splitbrain.errors import ClientError, HarnessError
-from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.base import PositiveNumber, Workload, WorkloadConfig, WorkloadOption
 from splitbrain.workloads.generator import Context, EachWorker, Generator, Once, OpSpec
-from splitbrain.workloads.naming import float_option, run_prefix
+from splitbrain.workloads.naming import run_prefix
 
 
 class Alternate(Generator):
@@ -49,12 +49,17 @@ class LockWorkload(Workload):
 
     name = "lock"
     requires = frozenset({LOCK})
+    options = {
+        "lock-name": WorkloadOption(None, "the lock's name (default: run-unique)"),
+        "lease-s": WorkloadOption(10.0, "lease in seconds asked for at each acquire",
+                                  PositiveNumber()),
+    }
 
     def __init__(self, config: WorkloadConfig) -> None:
         super().__init__(config)
         self.lock_name = str(config.options.get("lock-name") or run_prefix(config, "lock")
                              + "mutex")
-        self.lease_s = float_option(config, "lease-s", 10.0)
+        self.lease_s = config.options["lease-s"]
         self._held: dict[int, tuple[Client, Any]] = {}  # id(client) -> (client, token)
 
     def generator(self) -> Generator:

@@ -16,31 +16,3 @@ def run_prefix(config: WorkloadConfig, workload: str) -> str:
     """
     rid = config.options.get("run-id") or secrets.token_hex(3)
     return f"{workload}-{rid}-"
-
-
-def int_option(config: WorkloadConfig, name: str, default: int, *, minimum: int = 1) -> int:
-    """An integer workload option, validated with a one-line error."""
-    from splitbrain.errors import HarnessError
-
-    raw = config.options.get(name, default)
-    try:
-        v = int(raw)
-    except (TypeError, ValueError):
-        raise HarnessError(f"workload option {name}={raw!r}: expected an integer") from None
-    if v < minimum:
-        raise HarnessError(f"workload option {name}={v}: must be at least {minimum}")
-    return v
-
-
-def float_option(config: WorkloadConfig, name: str, default: float) -> float:
-    """A positive float workload option, validated with a one-line error."""
-    from splitbrain.errors import HarnessError
-
-    raw = config.options.get(name, default)
-    try:
-        v = float(raw)
-    except (TypeError, ValueError):
-        raise HarnessError(f"workload option {name}={raw!r}: expected a number") from None
-    if v <= 0:
-        raise HarnessError(f"workload option {name}={v}: must be positive")
-    return v

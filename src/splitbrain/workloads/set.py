@@ -30,10 +30,10 @@ from splitbrain.checker.set_checker import SetChecker
 from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import CAS, READ, TXN, Client
 from splitbrain.errors import HarnessError
-from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.base import IntAtLeast, Workload, WorkloadConfig, WorkloadOption
 from splitbrain.workloads.cas_update import cas_update
 from splitbrain.workloads.generator import EachWorker, Generator, Mix, Once, OpSpec
-from splitbrain.workloads.naming import int_option, run_prefix
+from splitbrain.workloads.naming import run_prefix
 
 MODES = ("auto", "cas", "txn")
 
@@ -43,19 +43,24 @@ class SetWorkload(Workload):
 
     name = "set"
     requires = frozenset({READ, CAS})
+    options = {
+        "key-count": WorkloadOption(3, "keys the set is spread over", IntAtLeast(1)),
+        "max-retries": WorkloadOption(20, "refused cas attempts of one add before it fails",
+                                      IntAtLeast(1)),
+        "set-mode": WorkloadOption("auto", "txn: an add is one append txn (needs txn); cas: "
+                                   "read + cas (needs read, cas); auto: txn where offered",
+                                   choices=MODES),
+    }
 
     def __init__(self, config: WorkloadConfig) -> None:
         super().__init__(config)
         prefix = run_prefix(config, "set")
-        n = config.key_count or int_option(config, "key-count", 3)
+        n = config.key_count or config.options["key-count"]
         if n < 1:
             raise HarnessError(f"set workload: key count must be at least 1, got {n}")
         self.keys = [f"{prefix}{i}" for i in range(n)]
-        self.max_retries = int_option(config, "max-retries", 20)
-        self.mode = str(config.options.get("set-mode", "auto"))
-        if self.mode not in MODES:
-            raise HarnessError(f"set workload: set-mode={self.mode!r}; expected one of "
-                               f"{', '.join(MODES)}")
+        self.max_retries = config.options["max-retries"]
+        self.mode = config.options["set-mode"]
         if self.mode == "txn":
             self.requires = frozenset({TXN})  # type: ignore[misc]
         self._elements = itertools.count()

@@ -13,12 +13,16 @@ from splitbrain.registry import Entry, Registry
 
 BACKENDS: Registry[Backend] = Registry("backend", {
     "docker": Entry("splitbrain.clusters.backends.docker:DockerBackend",
-                    "containers of a locally built node image on a private network"),
+                    "containers of a locally built node image on a private network "
+                    "(a Docker engine you may use: root or the docker group)",
+                    needs=("docker",), extra="docker"),
     "netns": Entry("splitbrain.clusters.backends.netns:NetnsBackend",
-                   "Linux network namespaces on this host (root)"),
-    "ssh": Entry("splitbrain.clusters.backends.ssh:SSHBackend", "real hosts over SSH"),
+                   "Linux network namespaces on this host (root; iproute2, iptables)"),
+    "ssh": Entry("splitbrain.clusters.backends.ssh:SSHBackend",
+                 "real hosts over SSH (root there, or --ssh-sudo)",
+                 needs=("paramiko",), extra="ssh"),
     "local": Entry("splitbrain.clusters.backends.local:LocalBackend",
-                   "processes on this host's loopback addresses (no network faults)"),
+                   "processes on this host's loopback addresses (no root; no network faults)"),
 }, base=Backend, plugins=False)
 DEFAULT_BACKEND = "docker"
 

@@ -44,6 +44,7 @@ from splitbrain.clusters.system import (
     all_answer,
 )
 from splitbrain.errors import ClientError, HarnessError
+from splitbrain.retry import poll
 
 HTTP_PORT = 8500
 SERVER_PORT = 8300
@@ -213,17 +214,16 @@ class ConsulClient(Client):
         except ClientError as e:
             raise ClientError(f"lock {name!r}: session create failed, nothing acquired: {e}",
                               definite=True) from None
-        deadline = time.monotonic() + self.lock_timeout
-        try:
-            while True:
-                if self._bool(self.call("PUT", kv_path(name, LOCK_PREFIX),
+        def attempt() -> bool | None:
+            return self._bool(self.call("PUT", kv_path(name, LOCK_PREFIX),
                                         params={"acquire": sid}, content=_enc(sid),
-                                        mutating=True)):
-                    return {"session": sid}
-                if time.monotonic() >= deadline:
-                    raise ClientError(f"consul lock {name!r} not acquired within "
-                                      f"{self.lock_timeout:.0f}s", definite=True)
-                self._sleep(0.1)
+                                        mutating=True)) or None
+
+        try:
+            if poll(attempt, timeout=self.lock_timeout, interval=0.1, sleep=self._sleep):
+                return {"session": sid}
+            raise ClientError(f"consul lock {name!r} not acquired within "
+                              f"{self.lock_timeout:.0f}s", definite=True)
         except ClientError:
             self._destroy(sid)
             raise
@@ -452,19 +452,22 @@ class ConsulSystem(System):
         self.stop(node)                 # force-leave only takes effect on a stopped agent
         survivors = [n for n in self.nodes if n.name != node.name]
         address = f"{node.address}:{SERVER_PORT}"
-        deadline = self.clock() + timeout
-        while True:
+        err: Any = None
+
+        def gone() -> bool | None:
+            nonlocal err
             servers, err = self._raft_servers(survivors)
             if servers is not None:
                 if self._entry_for(servers, node) is None:
-                    break
+                    return True
                 err = f"{node.name} still in the raft configuration"
                 self._force_out(survivors, node, address)   # again each poll: harmless
-            if self.clock() >= deadline:
-                raise HarnessError(f"consul: could not remove {node.name} from the cluster "
-                                   f"within {timeout:.0f}s ({_line(err)}); check the survivors' "
-                                   f"logs or raise -o member_timeout")
-            self.sleep(0.5)
+            return None
+
+        if not poll(gone, timeout=timeout, interval=0.5, clock=self.clock, sleep=self.sleep):
+            raise HarnessError(f"consul: could not remove {node.name} from the cluster "
+                               f"within {timeout:.0f}s ({_line(err)}); check the survivors' "
+                               f"logs or raise -o member_timeout")
         self.wipe(node)
 
     def _force_out(self, survivors: list[Node], node: Node, address: str) -> bool:
@@ -498,10 +501,11 @@ class ConsulSystem(System):
         self.wipe(node)
         self.start(node)
         survivors = [n for n in self.nodes if n.name != node.name]
-        deadline = self.clock() + timeout
         joined = False
-        err = "not asked yet"
-        while True:
+        err: Any = "not asked yet"
+
+        def voter() -> bool | None:
+            nonlocal joined, err
             if not joined:
                 joined, err = self._join(node, survivors)
             if joined:
@@ -509,16 +513,17 @@ class ConsulSystem(System):
                 if servers is not None:
                     entry = self._entry_for(servers, node)
                     if entry is not None and entry.get("Voter"):
-                        return
+                        return True
                     err = (f"{node.name} is not in the raft configuration" if entry is None
                            else f"{node.name} is still a non-voter")
             if not self.is_running(node):
                 self._fail_if_exited()
-            if self.clock() >= deadline:
-                raise HarnessError(f"consul: {node.name} did not rejoin as a voter within "
-                                   f"{timeout:.0f}s ({_line(err)}); see "
-                                   f"{self.log_files(node)[0]} or raise -o member_timeout")
-            self.sleep(0.5)
+            return None
+
+        if not poll(voter, timeout=timeout, interval=0.5, clock=self.clock, sleep=self.sleep):
+            raise HarnessError(f"consul: {node.name} did not rejoin as a voter within "
+                               f"{timeout:.0f}s ({_line(err)}); see "
+                               f"{self.log_files(node)[0]} or raise -o member_timeout")
 
     def _join(self, node: Node, survivors: list[Node]) -> tuple[bool, str]:
         """Ask ``node``'s agent to join the first survivor that lets it."""

@@ -18,7 +18,6 @@ import json
 import math
 import secrets
 import shlex
-import time
 from typing import Any, ClassVar
 
 import httpx
@@ -41,6 +40,7 @@ from splitbrain.clusters.system import (
     parse_bool,
 )
 from splitbrain.errors import ClientError, HarnessError
+from splitbrain.retry import poll
 
 CLIENT_PORT = 2379
 PEER_PORT = 2380
@@ -474,9 +474,10 @@ class EtcdSystem(System):
         less than 5 s ago (its strict reconfiguration check); that is retried
         until ``timeout``. Other refusals are final.
         """
-        deadline = time.monotonic() + timeout
         last: ClientError | None = None
-        while True:
+
+        def attempt() -> dict[str, Any] | None:
+            nonlocal last
             ld = self.leader()
             ordered = [n for n in ([ld] if ld else []) + self.nodes if n.name != avoid.name]
             for n in ordered:
@@ -489,9 +490,14 @@ class EtcdSystem(System):
                         break  # etcd answered: asking another member won't help
                 finally:
                     c.close()
-            if "unhealthy cluster" not in str(last) or time.monotonic() > deadline:
+            if "unhealthy cluster" not in str(last):
                 raise HarnessError(f"etcd {path} for {avoid.name} failed: {last}")
-            time.sleep(0.5)
+            return None   # refused while a member reconnected < 5 s ago: ask again
+
+        answer = poll(attempt, timeout=timeout, interval=0.5)
+        if answer is None:
+            raise HarnessError(f"etcd {path} for {avoid.name} failed: {last}")
+        return answer
 
     def member_remove(self, node: Node) -> None:
         """Remove ``node`` from the configuration, stop it and wipe its data."""

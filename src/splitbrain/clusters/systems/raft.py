@@ -40,6 +40,7 @@ from splitbrain.clusters.system import (
 from splitbrain.errors import ClientError, HarnessError
 from splitbrain.raft.client import RaftClient, RaftError
 from splitbrain.raft.core import BUGS
+from splitbrain.retry import poll
 
 RAFT_PORT = 7001
 CLIENT_PORT = 8001
@@ -92,19 +93,25 @@ class RaftKVClient(Client):
 
     def lock_acquire(self, name: str, lease_s: float) -> Any:
         """Try until held or ``lock_timeout``; "held by another" (409) is a definite no."""
-        deadline = time.monotonic() + self.lock_timeout
         owner = self.raft.client_id
-        while True:
+        held_by_other: RaftError | None = None
+
+        def attempt() -> tuple[Any] | None:   # (token,)
+            nonlocal held_by_other
             try:
-                return self.raft.lock_acquire(name, owner, lease_s)
+                return (self.raft.lock_acquire(name, owner, lease_s),)
             except RaftError as e:
                 if not (e.status == 409 and e.definite):
                     raise ClientError(f"raft {self.node.name} lock {name!r}: {e}",
                                       definite=e.definite) from None
-                if time.monotonic() >= deadline:
-                    raise ClientError(f"raft lock {name!r} not acquired within "
-                                      f"{self.lock_timeout:.0f}s: {e}", definite=True) from None
-            time.sleep(0.05)
+                held_by_other = e
+                return None
+
+        token = poll(attempt, timeout=self.lock_timeout, interval=0.05)
+        if token is None:
+            raise ClientError(f"raft lock {name!r} not acquired within "
+                              f"{self.lock_timeout:.0f}s: {held_by_other}", definite=True)
+        return token[0]
 
     def lock_release(self, name: str, token: Any) -> None:
         """Release; a lease that already ran out released the lock by itself (no error)."""
@@ -256,20 +263,25 @@ class RaftSystem(System):
         """A membership call through the leader (or any other node, which proxies it)."""
         deadline = time.monotonic() + timeout
         errors: list[str] = []
-        while time.monotonic() < deadline:
+
+        def attempt() -> tuple[Any] | None:   # (answer,): the answer itself may be None
             ld = self.leader()
             for n in [x for x in ([ld] if ld else []) + self.nodes if x.name != avoid.name]:
                 c = self._admin(n, timeout=max(5.0, deadline - time.monotonic()))
                 try:
-                    return getattr(c.raft, fn_name)(*args)
+                    return (getattr(c.raft, fn_name)(*args),)
                 except RaftError as e:
                     errors.append(f"{n.name}: {e}")
                     if e.status == 400:
                         raise HarnessError(f"raft {what} {avoid.name}: {e}") from None
                 finally:
                     c.close()
-            time.sleep(0.3)
-        raise HarnessError(f"raft {what} {avoid.name} failed: " + "; ".join(errors[-4:]))
+            return None
+
+        answer = poll(attempt, timeout=timeout, interval=0.3)
+        if answer is None:
+            raise HarnessError(f"raft {what} {avoid.name} failed: " + "; ".join(errors[-4:]))
+        return answer[0]
 
     def member_remove(self, node: Node) -> None:
         """Remove ``node`` from the voters, then stop it and wipe its data."""

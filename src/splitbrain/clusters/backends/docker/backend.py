@@ -25,6 +25,7 @@ from splitbrain.clusters.backends.docker.engine import docker_client
 from splitbrain.clusters.backends.docker.image import build_image
 from splitbrain.clusters.node import Backend, ExecResult, Node, quote
 from splitbrain.errors import ClusterGone, HarnessError, NodeCommandError
+from splitbrain.retry import poll
 
 LABEL = "splitbrain"
 LABEL_TEST = "splitbrain.test"
@@ -236,18 +237,16 @@ class DockerBackend(Backend):
 
     def _wait_ready(self, node: DockerNode, timeout: float = 30.0) -> None:
         """The init has run when sshd is up; exec also proves the container answers."""
-        deadline = time.monotonic() + timeout
-        while True:
+        def ready() -> bool | None:
             r = node.exec(["sh", "-c", f"pgrep -x sshd >/dev/null && mkdir -p "
                                        f"{node.work_dir}/run {node.work_dir}/logs"],
                           check=False, timeout=10)
-            if r.rc == 0:
-                return
-            if time.monotonic() > deadline:
-                raise HarnessError(f"node {node.name} of the docker backend did not come up "
-                                   f"within {timeout:.0f}s: see `docker logs "
-                                   f"{node.container_id[:12]}`")
-            time.sleep(0.05)
+            return True if r.rc == 0 else None
+
+        if not poll(ready, timeout=timeout, interval=0.05):
+            raise HarnessError(f"node {node.name} of the docker backend did not come up "
+                               f"within {timeout:.0f}s: see `docker logs "
+                               f"{node.container_id[:12]}`")
 
     def _containers(self, filters: dict[str, Any]) -> list[dict]:
         return self.client.api.containers(all=True, filters=filters)

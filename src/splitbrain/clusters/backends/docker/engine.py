@@ -12,7 +12,11 @@ from splitbrain.errors import HarnessError
 
 def docker_client():
     """A docker SDK client, or a one-line error saying how to make Docker reachable."""
-    import docker
+    try:
+        import docker
+    except ModuleNotFoundError:
+        raise HarnessError("the docker backend needs the Python package 'docker', which is "
+                           "not installed (pip install 'splitbrain[docker]')") from None
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
         client = docker.from_env(timeout=120)

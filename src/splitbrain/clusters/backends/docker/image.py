@@ -182,8 +182,9 @@ def debian_mirror(root: str = "/", codename: str | None = None) -> tuple[str, li
                    if codename in s.suites and (not s.components or "main" in s.components)), None)
     if mirror is None:
         raise HarnessError(f"no apt mirror for Debian {codename} in {root.rstrip('/')}/etc/apt: "
-                           f"add one to sources.list, or set SPLITBRAIN_BASE_IMAGE to a local "
-                           f"Debian image")
+                           f"add one to sources.list, or build on a Debian image instead: "
+                           f"SPLITBRAIN_BASE_IMAGE=debian:bookworm (SPLITBRAIN_PULL_BASE=1 to "
+                           f"pull it; see docs/ci.md)")
     image_sources = []
     for s in sources:
         suites = [x for x in s.suites if x == codename or x.startswith(codename + "-")]
