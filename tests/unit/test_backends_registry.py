@@ -100,8 +100,25 @@ def test_ssh_backend_checks_its_inputs(tmp_path):
     from splitbrain.clusters.backends.ssh import SSHBackend
     with pytest.raises(HarnessError, match="needs hosts"):
         SSHBackend([])
-    with pytest.raises(HarnessError, match="key file .* does not exist"):
+    with pytest.raises(HarnessError, match="--ssh-key .*/nokey: no such file"):
         SSHBackend(["h"], key_file=str(tmp_path / "nokey"))
+    with pytest.raises(HarnessError, match="--ssh-known-hosts .*/nokh: no such file"):
+        SSHBackend(["h"], known_hosts=str(tmp_path / "nokh"))
+
+
+def test_ssh_backend_records_hosts_and_credential_paths_never_secrets(tmp_path, monkeypatch):
+    from splitbrain.clusters.backends.ssh import SSHBackend
+    (tmp_path / "id").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n")
+    (tmp_path / "kh").write_text("")
+    monkeypatch.chdir(tmp_path)
+    b = SSHBackend(["a@h1:2222", "h2", "[fe80::1]:22"], user="bob", key_file="id",
+                   known_hosts="kh", sudo=True)
+    args = b.backend_args()
+    assert args["hosts"] == ["a@h1:2222", "h2", "[fe80::1]:22"]
+    assert args["key_file"] == str(tmp_path / "id")           # absolute: recovery runs elsewhere
+    assert args["known_hosts"] == str(tmp_path / "kh")
+    assert args["user"] == "bob" and args["sudo"] is True
+    assert "secret" not in repr(args)
 
 
 def test_ssh_command_wraps_timeout_env_and_sudo():
