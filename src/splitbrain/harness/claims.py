@@ -97,12 +97,11 @@ def down_all(store: str | Path, *, everywhere: bool = False) -> DownReport:
         if c.mine():
             continue
         if not everywhere and state == "live":
-            rep.left.append(f"{c.describe()}: a live run (pid {(c.owner or {}).get('pid')}), "
-                            f"left alone")
+            rep.left.append(f"{c.describe()}: a live run (pid {(c.owner or {}).get('pid')})")
             continue
         if not everywhere and state == "kept" and c.store != here:
-            rep.left.append(f"{c.describe()}: kept by another store, left alone "
-                            f"(--everywhere removes it)")
+            rep.left.append(f"{c.describe()}: kept by another store (--everywhere removes "
+                            f"it)")
             continue
         if state == "killed" and not c.healed:
             heal_claim(c)          # faults off first (ssh hosts outlive the cluster)

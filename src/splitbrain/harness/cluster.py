@@ -52,9 +52,11 @@ def make_backend(spec: TestSpec) -> Backend:
 
 @contextmanager
 def node_scope(backend: Backend, cluster: str, count: int, *, keep: bool = False,
+               keep_on_success: bool = False,
                progress: Callable[[str, str], Any] | None = None,
                claim: Claim | None = None) -> Iterator[list[Node]]:
-    """Create ``count`` nodes for ``cluster``; destroy them on exit unless ``keep``.
+    """Create ``count`` nodes for ``cluster``; destroy them on exit unless ``keep`` (or
+    ``keep_on_success`` and the block ended without an exception: ``cluster up``).
 
     A create that fails half-way is cleaned up too: destroy runs whatever happened.
     With a ``claim`` (the host registry's record), this process owns it before
@@ -62,6 +64,7 @@ def node_scope(backend: Backend, cluster: str, count: int, *, keep: bool = False
     once the nodes are destroyed, or kept (no owner) with the cluster.
     """
     nodes: list[Node] = []
+    failed = False
     if claim is not None:
         claim.take()
         backend.claim = claim
@@ -71,8 +74,11 @@ def node_scope(backend: Backend, cluster: str, count: int, *, keep: bool = False
             for n in nodes:
                 progress(n.name, "created")
         yield nodes
+    except BaseException:
+        failed = True
+        raise
     finally:
-        if keep:
+        if keep or (keep_on_success and not failed):
             log.info("leaving the cluster %s running (--leave-db-running)", cluster)
             if claim is not None:
                 claim.keep()
@@ -92,17 +98,22 @@ def node_scope(backend: Backend, cluster: str, count: int, *, keep: bool = False
 
 
 @contextmanager
-def system_scope(system: System, *, keep: bool = False, logs_to: Path | None = None,
+def system_scope(system: System, *, keep: bool = False, keep_on_success: bool = False,
+                 logs_to: Path | None = None,
                  progress: Callable[[str, str], Any] | None = None) -> Iterator[System]:
     """Set the system up on its nodes; on exit collect logs into ``logs_to`` and stop the
-    daemons (unless ``keep``)."""
+    daemons (unless ``keep``, or ``keep_on_success`` and no exception)."""
+    failed = False
     try:
         system.setup(progress=progress)
         yield system
+    except BaseException:
+        failed = True
+        raise
     finally:
         if logs_to is not None:
             collect_logs(system, logs_to)
-        if not keep:
+        if not (keep or (keep_on_success and not failed)):
             system.teardown()
 
 
