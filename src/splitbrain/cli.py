@@ -357,11 +357,11 @@ def cluster_down(name: str, store: str, all_: bool, everywhere: bool) -> None:
 
         rep = down_all(store, everywhere=everywhere)
         for line in rep.removed:
-            _console().print(line, soft_wrap=True)
+            _console().print(line, soft_wrap=True, markup=False)
         for line in rep.left:
-            _console().print(f"left alone: {line}", soft_wrap=True)
+            _console().print(f"left alone: {line}", soft_wrap=True, markup=False)
         for line in rep.failed:
-            _console(stderr=True).print(f"splitbrain: error: {line}", soft_wrap=True)
+            _console(stderr=True).print(f"splitbrain: error: {line}", soft_wrap=True, markup=False)
         _console().print(f"{len(rep.removed)} removed, {len(rep.left)} left alone")
         if rep.failed:
             sys.exit(3)
@@ -373,7 +373,7 @@ def cluster_down(name: str, store: str, all_: bool, everywhere: bool) -> None:
         raise HarnessError(f"{claim.describe()} belongs to a live run (pid "
                            f"{(claim.owner or {}).get('pid')}): stop that run first")
     for line in remove_claimed(claim):
-        _console().print(line, soft_wrap=True)
+        _console().print(line, soft_wrap=True, markup=False)
     _console().print(f"cluster {name!r} removed")
 
 
@@ -389,11 +389,11 @@ def cluster_heal(name: str | None, store: str) -> None:
 
     outcomes = heal_killed_runs() + recover_store_journals(Path(store))
     for o in outcomes:
-        _console().print(("healed " if o.ok else "NOT healed: ") + o.line, soft_wrap=True)
+        _console().print(o.line, soft_wrap=True, markup=False)
     if name is not None:
         _, sys_obj, node_list, _ = _attach(store, name)
         for line in heal_nodes(node_list, sys_obj):
-            _console().print(line, soft_wrap=True)
+            _console().print(line, soft_wrap=True, markup=False)
         _console().print(f"cluster {name!r} healed")
     elif not outcomes:
         _console().print("nothing to heal")
