@@ -318,6 +318,7 @@ def cluster_status(name: str | None, store: str) -> None:
         be, sys_obj, node_list, _ = _attach(store, name)
         _print_cluster(sys_obj, node_list, be.name, name)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from splitbrain.harness.claims import overview
@@ -330,7 +331,7 @@ def cluster_status(name: str | None, store: str) -> None:
     for col in ("name", "backend", "state", "store", "made"):
         t.add_column(col, overflow="fold")
     for r in rows:
-        t.add_row(r["name"], r["backend"], r["state"], r["store"], r["made"])
+        t.add_row(*(escape(r[k]) for k in ("name", "backend", "state", "store", "made")))
     _console().print(t)
     killed = sum(1 for r in rows if r["claim"].state == "killed")
     if killed:
