@@ -173,6 +173,9 @@ def test(nodes_file: Path | None, from_: Path | None, quiet: bool, **values: Any
               help="History format")
 @click.option("--time-limit", type=click.FLOAT,
               help="Seconds for the whole check; past it the verdict is unknown")
+@click.option("--max-size", "max_mb", type=click.FloatRange(min=0, min_open=True),
+              default=512, show_default=True, metavar="MB",
+              help="Refuse history files larger than this")
 @click.option("--failed-cas-observes", is_flag=True,
               help="A failed cas observed that the register did not hold the expected value")
 @click.option("--checker", default="linearizability", show_default=True,
@@ -181,8 +184,8 @@ def test(nodes_file: Path | None, from_: Path | None, quiet: bool, **values: Any
               help="Elle: read-committed, snapshot-isolation, serializable, strict-serializable")
 @click.option("--json", "json_out", is_flag=True, help="Print a machine-readable result")
 def check(files: tuple[Path, ...], model: str | None, fmt: str, time_limit: float | None,
-          failed_cas_observes: bool, checker: str, consistency_model: str | None,
-          json_out: bool) -> None:
+          max_mb: float, failed_cas_observes: bool, checker: str,
+          consistency_model: str | None, json_out: bool) -> None:
     """Check recorded histories (JSONL, Jepsen EDN, Jepsen log lines)."""
     if not files:
         raise click.UsageError("give at least one history file or directory")
@@ -190,7 +193,7 @@ def check(files: tuple[Path, ...], model: str | None, fmt: str, time_limit: floa
 
     code = run_check([str(f) for f in files], model=model, fmt=fmt, time_limit=time_limit,
                      failed_cas_observes=failed_cas_observes, json_out=json_out,
-                     checker=checker, consistency_model=consistency_model)
+                     checker=checker, consistency_model=consistency_model, max_mb=max_mb)
     sys.exit(code)
 
 
