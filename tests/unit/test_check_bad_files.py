@@ -73,11 +73,11 @@ def test_json_still_prints_the_summary(tmp_path: Path):
 
 def test_size_is_bounded(tmp_path: Path):
     big = tmp_path / "big.txt"
-    big.write_text(GOOD * 2000)                 # ~110 kB
+    big.write_text(GOOD * 2000)                 # 136 kB
     buf = io.StringIO()
     con = Console(file=buf, width=400, color_system=None, highlight=False)
     assert run_check([str(big)], model="register", console=con, max_mb=0.05) == 3
-    assert "0.108 MB, over the 0.05 MB limit (raise it with --max-size MB)" in buf.getvalue()
+    assert "0.136 MB, over the 0.05 MB limit (raise it with --max-size MB)" in buf.getvalue()
     assert run_check([str(big)], model="register", console=con, max_mb=1) == 0
 
 
