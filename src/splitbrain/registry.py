@@ -43,18 +43,19 @@ def plugins_from_cwd(refs: list[str | None]) -> None:
         sys.path.append(cwd)
 
 
-def load_class(ref: str, what: str) -> type:
+def load_class(ref: str, what: str, flag: str | None = None) -> type:
     """Import ``package.module:Class`` (a user plugin) with a one-line error on failure.
 
     Only what is importable already is imported: the working directory is on the
     path only when :func:`plugins_from_cwd` put it there for a typed name.
     """
+    who = f"{flag} {ref}" if flag else f"{what} {ref!r}"
     if ":" not in ref:
-        raise HarnessError(f"{what} {ref!r}: expected package.module:Class")
+        raise HarnessError(f"{who}: expected package.module:Class")
     mod_name, cls_name = ref.split(":", 1)
     if not all(part.isidentifier() for part in mod_name.split(".")) or \
             not cls_name.isidentifier():
-        raise HarnessError(f"{what} {ref!r}: expected package.module:Class")
+        raise HarnessError(f"{who}: expected package.module:Class")
     try:
         mod = importlib.import_module(mod_name)
     except ImportError as e:
@@ -62,11 +63,11 @@ def load_class(ref: str, what: str) -> type:
         if os.path.isfile(f"{mod_name.split('.')[0]}.py") or os.path.isdir(mod_name.split(".")[0]):
             hint = (": a plugin named by a file (not typed with --system/--workload) is not "
                     "imported from the working directory; if you trust it, set PYTHONPATH=.")
-        raise HarnessError(f"{what} {ref!r}: cannot import {mod_name} ({e}){hint}") from None
+        raise HarnessError(f"{who}: cannot import {mod_name} ({e}){hint}") from None
     try:
         return getattr(mod, cls_name)
     except AttributeError:
-        raise HarnessError(f"{what} {ref!r}: {mod_name} has no {cls_name}") from None
+        raise HarnessError(f"{who}: {mod_name} has no {cls_name}") from None
 
 
 class Registry(Generic[T]):
@@ -106,7 +107,7 @@ class Registry(Generic[T]):
         self.check(name)
         entry = self.entries.get(name)
         if entry is None:
-            cls = load_class(name, self.what)
+            cls = load_class(name, self.what, self.flag)
         else:
             mod, _, attr = entry.target.partition(":")
             try:

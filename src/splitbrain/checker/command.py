@@ -153,9 +153,16 @@ def run_check(paths: list[str], *, model: str | None, fmt: str = "auto",
         if not model:
             return fatal(f"--model is required for linearizability; models: {', '.join(sorted(MODELS))}")
         if model not in MODELS:
-            return fatal(f"unknown model {model!r}; models: {', '.join(sorted(MODELS))}")
+            return fatal(f"--model {model}: unknown model {model!r}; models: "
+                         f"{', '.join(sorted(MODELS))}")
     if not paths:
         return fatal("no history files given")
+    if checker != "linearizability" and consistency_model is not None:
+        from splitbrain.checker.elle import models as elle_models
+
+        if elle_models.canonical_model(consistency_model) is None:
+            return fatal(f"--consistency-model {consistency_model}: unknown; choose one of "
+                         f"{', '.join(sorted(elle_models.ALL_MODELS))}")
     if time_limit is not None and not (math.isfinite(time_limit) and 0 < time_limit <= 7 * 86400):
         return fatal(f"--time-limit {time_limit}: expected seconds, more than 0 and at most "
                      f"a week")

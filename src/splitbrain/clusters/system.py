@@ -209,7 +209,8 @@ class System(ABC):
         for k, v in raw.items():
             if k not in cls.options:
                 known = ", ".join(sorted(cls.options)) or "none"
-                raise HarnessError(f"system {cls.name!r} has no option {k!r} (known: {known})")
+                raise HarnessError(f"-o {k}={v}: system {cls.name!r} has no option {k!r} "
+                                   f"(known: {known})")
             o = cls.options[k]
             if o.choices and v not in o.choices:
                 raise HarnessError(f"-o {k}={v}: expected one of {', '.join(o.choices)}")
