@@ -208,7 +208,13 @@ def test_ssh_sigkill_during_a_partition(tmp_path: Path, requires_docker) -> None
                          "--ssh-key", str(tmp_path / "id_ecdsa"),
                          "--ssh-known-hosts", str(tmp_path / "known_hosts"))
         journal = journal_of(proc, store, name)
-        grudge = read_entries(journal)[0]["detail"]["grudge"]
+        entry = read_entries(journal)[0]
+        grudge = entry["detail"]["grudge"]
+        # the journal names the hosts and the credentials reference, never a secret
+        assert entry["backend_args"]["hosts"] == [h.address for h in hosts]
+        assert entry["backend_args"]["key_file"] == str(tmp_path / "id_ecdsa")
+        assert entry["backend_args"]["known_hosts"] == str(tmp_path / "known_hosts")
+        assert "PRIVATE KEY" not in journal.read_text()
         by_name = {f"n{i}": h for i, h in enumerate(hosts, 1)}
 
         def rules(h) -> int:

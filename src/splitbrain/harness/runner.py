@@ -271,12 +271,18 @@ class _Run:
         spec = self.spec
         if not self.plan.faults:
             return None
-        return build_nemesis(list(self.plan.faults), system=system, nodes=nodes,
-                             interval=spec.nemesis_interval, targets=spec.nemesis_targets,
-                             seed=spec.seed or 0, record=writer.record,
-                             journal_path=run_dir / store.JOURNAL,
-                             options=dict(spec.nemesis_options)
-                             | {"backend": self.backend.name, "test": self.cluster})
+        nemesis = build_nemesis(list(self.plan.faults), system=system, nodes=nodes,
+                                interval=spec.nemesis_interval, targets=spec.nemesis_targets,
+                                seed=spec.seed or 0, record=writer.record,
+                                journal_path=run_dir / store.JOURNAL,
+                                options=dict(spec.nemesis_options)
+                                | {"backend": self.backend.name, "test": self.cluster})
+        args = self.backend.backend_args()
+        if args and nemesis.journal is not None:
+            # ssh: the hosts and credentials reference (paths, never secrets) go in every
+            # entry too; recovery itself takes them from the run's claim, never a store
+            nemesis.journal.header["backend_args"] = args
+        return nemesis
 
     @staticmethod
     def _heal(nemesis: Nemesis) -> None:
