@@ -68,9 +68,11 @@ def journal_of(proc: subprocess.Popen, store: Path, name: str) -> Path:
 
 
 def kill_and_check(proc: subprocess.Popen, journal: Path, tmp_path: Path, name: str,
-                   faulted: Callable[[], bool], resources: Callable[[], bool]) -> None:
+                   faulted: Callable[[], bool], resources: Callable[[], bool],
+                   by_name: Path | None = None) -> None:
     """SIGKILL mid-fault, then heal through `cluster status` and remove through
-    `cluster down --all`, both from a folder that is not the store's parent."""
+    `cluster down --all` (or, with ``by_name`` = the run's store, `cluster down --name`),
+    both from a folder that is not the store's parent."""
     wait_until(faulted, "the journaled fault to be in effect", timeout=60)
     os.killpg(proc.pid, signal.SIGKILL)             # the harness (and only it) dies
     proc.wait(timeout=30)
@@ -87,9 +89,16 @@ def kill_and_check(proc: subprocess.Popen, journal: Path, tmp_path: Path, name: 
     assert unhealed(read_entries(journal)) == []
     assert resources(), "healing must not remove the cluster: it is listed for `down`"
 
-    r = cli("cluster", "down", "--all", "--store", str(elsewhere / "store"), cwd=elsewhere)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert f"run '{name}'" in r.stdout and "1 removed" in r.stdout, r.stdout
+    if by_name is None:
+        r = cli("cluster", "down", "--all", "--store", str(elsewhere / "store"), cwd=elsewhere)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"run '{name}'" in r.stdout and "1 removed" in r.stdout, r.stdout
+    else:                      # one killed test's cluster, by its name and store
+        r = cli("cluster", "status", "--name", name, "--store", str(by_name), cwd=elsewhere)
+        assert r.returncode == 0 and "n3" in r.stdout, r.stdout + r.stderr
+        r = cli("cluster", "down", "--name", name, "--store", str(by_name), cwd=elsewhere)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"cluster '{name}' removed" in r.stdout, r.stdout
     assert not resources(), "cluster down --all should have removed the killed run's cluster"
     r = cli("cluster", "status", cwd=elsewhere)
     assert name not in r.stdout and "no clusters" in r.stdout, r.stdout
@@ -164,7 +173,7 @@ def test_local_sigkill_during_a_pause(tmp_path: Path, monkeypatch) -> None:
         def resources() -> bool:
             return any(proc_start(p) is not None for p in pids) and \
                 any((tmp_path / "local").iterdir())
-        kill_and_check(proc, journal, tmp_path, name, faulted, resources)
+        kill_and_check(proc, journal, tmp_path, name, faulted, resources, by_name=store)
         assert all(state(p) in ("gone", "Z", "X") for p in pids)
     finally:
         if proc.poll() is None:

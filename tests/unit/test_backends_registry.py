@@ -127,3 +127,13 @@ def test_ssh_command_wraps_timeout_env_and_sudo():
     cmd = n._command(["echo", "a b"], 5, {"K": "v w"})
     assert cmd.startswith("sudo -n timeout -k 2 5 env 'K=v w' sh -c ")
     assert "'echo '\"'\"'a b'\"'\"''" in cmd
+
+
+def test_spec_records_ssh_credential_paths_absolute(tmp_path, monkeypatch):
+    from splitbrain.harness.spec import TestSpec
+    (tmp_path / "id").write_text("key")
+    (tmp_path / "kh").write_text("")
+    monkeypatch.chdir(tmp_path)
+    s = TestSpec(backend="ssh", hosts=["h1"], ssh_key="id", ssh_known_hosts="kh").resolved()
+    assert s.ssh_key == str(tmp_path / "id") and s.ssh_known_hosts == str(tmp_path / "kh")
+    assert TestSpec.from_dict(s.to_dict()).ssh_known_hosts == str(tmp_path / "kh")
