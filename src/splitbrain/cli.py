@@ -131,6 +131,20 @@ def _recover_killed_runs() -> list[Any]:
     return outcomes
 
 
+def _notice_killed_runs() -> None:
+    """For commands that do not touch clusters (check, serve): one line on stderr when
+    killed runs left faults or clusters on this host, and nothing otherwise."""
+    try:
+        from splitbrain.clusters.ownership import claims
+
+        n = sum(1 for c in claims() if c.state == "killed")
+    except Exception:  # noqa: BLE001 - a notice must never break the command
+        return
+    if n:
+        print(f"splitbrain: note: {n} killed run(s) left a cluster on this host: "
+              f"`splitbrain cluster status` heals and lists them", file=sys.stderr)
+
+
 # -- test ------------------------------------------------------------------------------
 
 @app.command(context_settings=CONTEXT)
@@ -187,6 +201,7 @@ def check(files: tuple[Path, ...], model: str | None, fmt: str, time_limit: floa
           max_mb: float, failed_cas_observes: bool, checker: str,
           consistency_model: str | None, json_out: bool) -> None:
     """Check recorded histories (JSONL, Jepsen EDN, Jepsen log lines)."""
+    _notice_killed_runs()
     if not files:
         raise click.UsageError("give at least one history file or directory")
     from splitbrain.checker.command import run_check
@@ -206,6 +221,7 @@ def check(files: tuple[Path, ...], model: str | None, fmt: str, time_limit: floa
               help="Port")
 def serve(store: Path, host: str, port: int) -> None:
     """Serve an index of every run in the store, each linking its report."""
+    _notice_killed_runs()
     if not store.is_dir():
         raise HarnessError(f"{store}: no such store directory (run a test first)")
     from splitbrain.reports.serve import serve as serve_store

@@ -80,6 +80,9 @@ def kill_and_check(proc: subprocess.Popen, journal: Path, tmp_path: Path, name: 
     assert faulted(), "the fault should outlive the killed run"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
+    r = cli("check", str(journal.parent / "history.jsonl"), "--model", "cas-register",
+            cwd=elsewhere)                              # does not touch clusters: a note
+    assert "1 killed run(s) left a cluster on this host" in r.stderr, r.stderr
 
     r = cli("cluster", "status", cwd=elsewhere)
     assert r.returncode == 0, r.stderr
