@@ -199,3 +199,31 @@ def test_a_name_held_elsewhere_is_refused_and_a_killed_one_replaced(tmp_path: Pa
     finally:
         for c in claims():
             remove_claimed(c)
+
+
+def test_store_journals_of_a_claimed_cluster_are_left_to_its_claim(tmp_path: Path):
+    """`cluster heal --store` heals unclaimed journals only: a journal naming a cluster
+    that a claim holds (a live run's, say) is not acted on from the store."""
+    from splitbrain.harness.recovery import recover_store_journals
+
+    j = tmp_path / "store" / "t1" / "20260101T000000" / "faults.journal"
+    j.parent.mkdir(parents=True)
+    entry = {"event": "apply", "id": "a", "pid": dead_owner()["pid"], "pid_start": "1",
+             "backend": "netns", "test": "t1", "nodes": {"n1": "10.0.0.1"},
+             "fault": "partition-one", "detail": {"grudge": {"n1": ["n2"]}}}
+    j.write_text(json.dumps(entry) + "\n")
+    holder = subprocess.Popen(SLEEPER)
+    claim = Claim(backend="netns", name="t1",
+                  owner={"pid": holder.pid, "start": proc_start(holder.pid)})
+    claim.save()
+    attached: list = []
+    try:
+        assert recover_store_journals(tmp_path / "store",
+                                      lambda e: attached.append(e) or (None, [])) == []
+        assert attached == []
+        claim.drop()                             # unclaimed: now it is the store's to heal
+        out = recover_store_journals(tmp_path / "store", lambda e: attached.append(e)
+                                     or (None, []))
+        assert len(attached) == 1 and out and out[0].ok
+    finally:
+        holder.kill()
