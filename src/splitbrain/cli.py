@@ -279,14 +279,16 @@ def cluster_up(name: str, **values: Any) -> None:
     sys_cls = SYSTEMS.load(spec.system)
     opts = sys_cls.parse_options(spec.options)
     be = make_backend(spec)
-    with lock_test_name(name), ExitStack() as stack:   # the same scopes as a test run,
+    up = [False]
+    with lock_test_name(name), ExitStack() as stack:   # the same scopes as a test run;
         claim = new_claim(be, name, spec.store, kind="cluster", system=spec.system,
-                          options=spec.options)        # kept when all of it came up
-        nodes = stack.enter_context(node_scope(be, name, spec.nodes, claim=claim,
-                                               keep_on_success=True))
+                          options=spec.options)        # kept once it is up
+        nodes = stack.enter_context(node_scope(be, name, spec.nodes, keep=lambda: up[0],
+                                               claim=claim))
         system = sys_cls(nodes, opts, name)
-        stack.enter_context(system_scope(system, keep_on_success=True))
+        stack.enter_context(system_scope(system, keep=lambda: up[0]))
         _print_cluster(system, nodes, be.name, name)
+        up[0] = True
 
 
 def _print_cluster(sys_obj: Any, node_list: list[Any], backend: str, name: str) -> None:

@@ -50,13 +50,19 @@ def make_backend(spec: TestSpec) -> Backend:
     return get_backend(name, **kwargs)
 
 
+Keep = bool | Callable[[], bool]
+
+
+def _kept(keep: Keep) -> bool:
+    return keep() if callable(keep) else keep
+
+
 @contextmanager
-def node_scope(backend: Backend, cluster: str, count: int, *, keep: bool = False,
-               keep_on_success: bool = False,
+def node_scope(backend: Backend, cluster: str, count: int, *, keep: Keep = False,
                progress: Callable[[str, str], Any] | None = None,
                claim: Claim | None = None) -> Iterator[list[Node]]:
-    """Create ``count`` nodes for ``cluster``; destroy them on exit unless ``keep`` (or
-    ``keep_on_success`` and the block ended without an exception: ``cluster up``).
+    """Create ``count`` nodes for ``cluster``; destroy them on exit unless ``keep`` (a bool,
+    or a function asked at exit: ``cluster up`` keeps the cluster only once it is up).
 
     A create that fails half-way is cleaned up too: destroy runs whatever happened.
     With a ``claim`` (the host registry's record), this process owns it before
@@ -64,7 +70,6 @@ def node_scope(backend: Backend, cluster: str, count: int, *, keep: bool = False
     once the nodes are destroyed, or kept (no owner) with the cluster.
     """
     nodes: list[Node] = []
-    failed = False
     if claim is not None:
         claim.take()
         backend.claim = claim
@@ -74,12 +79,9 @@ def node_scope(backend: Backend, cluster: str, count: int, *, keep: bool = False
             for n in nodes:
                 progress(n.name, "created")
         yield nodes
-    except BaseException:
-        failed = True
-        raise
     finally:
-        if keep or (keep_on_success and not failed):
-            log.info("leaving the cluster %s running (--leave-db-running)", cluster)
+        if _kept(keep):
+            log.info("leaving the cluster %s running", cluster)
             if claim is not None:
                 claim.keep()
         else:
@@ -98,22 +100,17 @@ def node_scope(backend: Backend, cluster: str, count: int, *, keep: bool = False
 
 
 @contextmanager
-def system_scope(system: System, *, keep: bool = False, keep_on_success: bool = False,
-                 logs_to: Path | None = None,
+def system_scope(system: System, *, keep: Keep = False, logs_to: Path | None = None,
                  progress: Callable[[str, str], Any] | None = None) -> Iterator[System]:
     """Set the system up on its nodes; on exit collect logs into ``logs_to`` and stop the
-    daemons (unless ``keep``, or ``keep_on_success`` and no exception)."""
-    failed = False
+    daemons (unless ``keep``)."""
     try:
         system.setup(progress=progress)
         yield system
-    except BaseException:
-        failed = True
-        raise
     finally:
         if logs_to is not None:
             collect_logs(system, logs_to)
-        if not (keep or (keep_on_success and not failed)):
+        if not _kept(keep):
             system.teardown()
 
 
