@@ -29,10 +29,10 @@ def store_key(store: str | Path) -> str:
 
 
 def new_claim(backend: Backend, name: str, store: str | Path, *, kind: str = "run",
-              system: str | None = None, options: dict[str, str] | None = None,
-              run_dir: Path | None = None, journal: Path | None = None) -> Claim:
+              system: str | None = None, options: dict[str, str] | None = None) -> Claim:
     """A claim for cluster ``name`` about to be made by ``backend`` (not saved yet: the
-    node scope takes it, which saves it before anything is created).
+    node scope takes it, which saves it before anything is created; a run adds its
+    run directory and journal first).
 
     Refuses, with one line, a name that a live run or another store's kept cluster
     holds on this backend; removes a killed run's leftovers, and this store's kept
@@ -52,8 +52,6 @@ def new_claim(backend: Backend, name: str, store: str | Path, *, kind: str = "ru
         remove_claimed(old)
     args = backend.backend_args()
     return Claim(backend=backend.name, name=name, kind=kind, store=here,
-                 run_dir=str(run_dir.resolve()) if run_dir else None,
-                 journal=str(journal.resolve()) if journal else None,
                  system=system if system and ":" not in system else None,
                  options=dict(options or {}), backend_args=args)
 
