@@ -60,3 +60,15 @@ def histories() -> Path:
     if not HISTORIES.is_dir():
         pytest.fail(f"reference histories not found at {HISTORIES} (set SPLITBRAIN_SHARED)")
     return HISTORIES
+
+
+@pytest.fixture(autouse=True)
+def private_state_dir(tmp_path_factory: pytest.TempPathFactory,
+                      monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test keeps its claims and locks in a state directory of its own, so it sees
+    only what it made (and other runs on this host never see its leftovers);
+    subprocesses inherit it through the environment."""
+    d = tmp_path_factory.mktemp("state")
+    d.chmod(0o700)
+    monkeypatch.setenv("SPLITBRAIN_STATE_DIR", str(d))
+    return d

@@ -10,7 +10,6 @@ unless ``--debug``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -113,17 +112,37 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False)
 
 
-def _recover_killed_runs(store: str) -> None:
-    """Heal faults left by runs that were killed (their journal was never closed)."""
-    from splitbrain.harness.recovery import recover_journals
+def _recover_killed_runs() -> list[Any]:
+    """Heal faults left by killed runs, found through the host registry whatever the
+    cwd (every command that touches clusters starts with this); say what was done."""
+    from rich.markup import escape
+
+    from splitbrain.harness.recovery import heal_killed_runs
 
     try:
-        healed = recover_journals(Path(store))
+        outcomes = heal_killed_runs()
     except Exception as e:  # noqa: BLE001 - recovery problems are reported, not fatal
-        _console(stderr=True).print(f"splitbrain: warning: could not heal a killed run: {e}")
+        _console(stderr=True).print(f"splitbrain: warning: could not heal killed runs: "
+                                    f"{escape(str(e))}", soft_wrap=True)
+        return []
+    for o in outcomes:
+        word = "healed leftover of a killed run" if o.ok else "warning: killed run"
+        _console(stderr=True).print(f"splitbrain: {word}: {escape(o.line)}", soft_wrap=True)
+    return outcomes
+
+
+def _notice_killed_runs() -> None:
+    """For commands that do not touch clusters (check, serve): one line on stderr when
+    killed runs left faults or clusters on this host, and nothing otherwise."""
+    try:
+        from splitbrain.clusters.ownership import claims
+
+        n = sum(1 for c in claims() if c.state == "killed")
+    except Exception:  # noqa: BLE001 - a notice must never break the command
         return
-    for h in healed:
-        _console(stderr=True).print(f"splitbrain: healed leftover fault of a killed run: {h}")
+    if n:
+        print(f"splitbrain: note: {n} killed run(s) left a cluster on this host: "
+              f"`splitbrain cluster status` heals and lists them", file=sys.stderr)
 
 
 # -- test ------------------------------------------------------------------------------
@@ -137,9 +156,13 @@ def _recover_killed_runs(store: str) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Plain log lines instead of the live view")
 def test(nodes_file: Path | None, from_: Path | None, quiet: bool, **values: Any) -> None:
     """Run one test: cluster up, workload + nemesis, heal, final phase, check, report."""
+    _recover_killed_runs()
     if from_ is not None:
-        spec = TestSpec.load(from_)
+        spec = TestSpec.load(from_)      # plugin names in a file: not from the cwd
     else:
+        from splitbrain.registry import plugins_from_cwd
+
+        plugins_from_cwd([values.get("system"), values.get("workload")])
         spec = spec_from_options(values)
         if nodes_file is not None:
             from splitbrain.clusters.backends.ssh import read_nodes_file
@@ -147,7 +170,6 @@ def test(nodes_file: Path | None, from_: Path | None, quiet: bool, **values: Any
             spec.hosts = read_nodes_file(str(nodes_file))
             spec.nodes = len(spec.hosts)
     spec = spec.resolved()
-    _recover_killed_runs(spec.store)
     from splitbrain.harness.live import run_with_display
 
     result = run_with_display(spec, quiet=quiet)
@@ -165,6 +187,9 @@ def test(nodes_file: Path | None, from_: Path | None, quiet: bool, **values: Any
               help="History format")
 @click.option("--time-limit", type=click.FLOAT,
               help="Seconds for the whole check; past it the verdict is unknown")
+@click.option("--max-size", "max_mb", type=click.FloatRange(min=0, min_open=True),
+              default=512, show_default=True, metavar="MB",
+              help="Refuse history files larger than this")
 @click.option("--failed-cas-observes", is_flag=True,
               help="A failed cas observed that the register did not hold the expected value")
 @click.option("--checker", default="linearizability", show_default=True,
@@ -173,16 +198,17 @@ def test(nodes_file: Path | None, from_: Path | None, quiet: bool, **values: Any
               help="Elle: read-committed, snapshot-isolation, serializable, strict-serializable")
 @click.option("--json", "json_out", is_flag=True, help="Print a machine-readable result")
 def check(files: tuple[Path, ...], model: str | None, fmt: str, time_limit: float | None,
-          failed_cas_observes: bool, checker: str, consistency_model: str | None,
-          json_out: bool) -> None:
+          max_mb: float, failed_cas_observes: bool, checker: str,
+          consistency_model: str | None, json_out: bool) -> None:
     """Check recorded histories (JSONL, Jepsen EDN, Jepsen log lines)."""
+    _notice_killed_runs()
     if not files:
         raise click.UsageError("give at least one history file or directory")
     from splitbrain.checker.command import run_check
 
     code = run_check([str(f) for f in files], model=model, fmt=fmt, time_limit=time_limit,
                      failed_cas_observes=failed_cas_observes, json_out=json_out,
-                     checker=checker, consistency_model=consistency_model)
+                     checker=checker, consistency_model=consistency_model, max_mb=max_mb)
     sys.exit(code)
 
 
@@ -195,6 +221,7 @@ def check(files: tuple[Path, ...], model: str | None, fmt: str, time_limit: floa
               help="Port")
 def serve(store: Path, host: str, port: int) -> None:
     """Serve an index of every run in the store, each linking its report."""
+    _notice_killed_runs()
     if not store.is_dir():
         raise HarnessError(f"{store}: no such store directory (run a test first)")
     from splitbrain.reports.serve import serve as serve_store
@@ -234,6 +261,7 @@ def campaign_run(file: Path, junit: Path | None, json_out: bool, repetitions: in
     """Run a matrix of tests, each with an expected verdict (exit 0 when all match)."""
     from splitbrain.harness.campaign import run_campaign
 
+    _recover_killed_runs()
     sys.exit(run_campaign(file, junit=junit, json_out=json_out, repetitions=repetitions,
                           jobs=jobs, shard=shard))
 
@@ -278,38 +306,36 @@ def cluster() -> None:
     """Start, inspect, heal and remove clusters."""
 
 
-def _cluster_record(store: str, name: str) -> Path:
-    return Path(store) / ".clusters" / f"{name}.json"
-
-
 @cluster.command("up", context_settings=CONTEXT)
 @spec_options(("system", "backend", "nodes", "store", "options", "ssh_user", "ssh_key",
-               "ssh_port", "ssh_sudo", "ssh_accept_unknown_host_keys"))
+               "ssh_port", "ssh_sudo", "ssh_accept_unknown_host_keys", "ssh_known_hosts"))
 @click.option("--name", default="cluster", show_default=True, help="Cluster name")
 def cluster_up(name: str, **values: Any) -> None:
     """Start a cluster and print its nodes, addresses and client endpoints."""
     from contextlib import ExitStack
 
     from splitbrain.clusters.systems import SYSTEMS
+    from splitbrain.harness.claims import new_claim
     from splitbrain.harness.cluster import make_backend, node_scope, system_scope
+    from splitbrain.harness.locks import lock_test_name
+    from splitbrain.registry import plugins_from_cwd
 
+    _recover_killed_runs()
+    plugins_from_cwd([values.get("system")])
     spec = spec_from_options(values)
     spec.name = name
     spec = spec.resolved()
-    _recover_killed_runs(spec.store)
     sys_cls = SYSTEMS.load(spec.system)
     opts = sys_cls.parse_options(spec.options)
     be = make_backend(spec)
-    rec = _cluster_record(spec.store, name)
     up = [False]
-    with ExitStack() as stack:   # the same scopes as a test run; kept once it is up
-        nodes = stack.enter_context(node_scope(be, name, spec.nodes, keep=lambda: up[0]))
+    with lock_test_name(name), ExitStack() as stack:   # the same scopes as a test run;
+        claim = new_claim(be, name, spec.store, kind="cluster", system=spec.system,
+                          options=spec.options)        # kept once it is up
+        nodes = stack.enter_context(node_scope(be, name, spec.nodes, keep=lambda: up[0],
+                                               claim=claim))
         system = sys_cls(nodes, opts, name)
         stack.enter_context(system_scope(system, keep=lambda: up[0]))
-        rec.parent.mkdir(parents=True, exist_ok=True)
-        rec.write_text(json.dumps({"system": spec.system, "backend": be.name,
-                                   "nodes": spec.nodes, "name": name,
-                                   "options": spec.options}))
         _print_cluster(system, nodes, be.name, name)
         up[0] = True
 
@@ -319,86 +345,132 @@ def _print_cluster(sys_obj: Any, node_list: list[Any], backend: str, name: str) 
 
     leader = None
     try:
-        ld = sys_obj.leader()
+        ld = sys_obj.leader() if sys_obj is not None else None
         leader = ld.name if ld is not None else None
     except Exception:  # noqa: BLE001 - leader is informative only
         pass
-    t = Table(title=f"{sys_obj.name} cluster {name!r} on {backend}")
+    what = sys_obj.name if sys_obj is not None else "plugin"
+    t = Table(title=f"{what} cluster {name!r} on {backend}")
     for col in ("node", "address", "endpoint", "running", "role"):
         t.add_column(col)
     for n in node_list:
-        running = sys_obj.is_running(n)
-        t.add_row(n.name, n.address, sys_obj.endpoint(n), "yes" if running else "no",
+        running = sys_obj.is_running(n) if sys_obj is not None else None
+        t.add_row(n.name, n.address, sys_obj.endpoint(n) if sys_obj is not None else "",
+                  {True: "yes", False: "no", None: "?"}[running],
                   "leader" if n.name == leader else "")
     _console().print(t)
 
 
-def _attach(store: str, name: str) -> tuple[Any, Any, list[Any], dict[str, Any]]:
-    from splitbrain.clusters.systems import SYSTEMS
-    from splitbrain.harness.cluster import make_backend
+def _attach(store: str, name: str) -> tuple[Any, Any, list[Any], Any]:
+    """Backend, built-in system (or None), nodes and claim of cluster ``name`` of ``store``."""
+    from splitbrain.harness.claims import find_named
+    from splitbrain.harness.recovery import backend_for, system_for
 
-    rec = _cluster_record(store, name)
-    if not rec.exists():
-        raise HarnessError(f"no cluster named {name!r} in {store} (start one with "
-                           f"`splitbrain cluster up --name {name}`)")
-    info = json.loads(rec.read_text())
-    be = make_backend(TestSpec(backend=info["backend"]))
+    claim = find_named(name, store)
+    be = backend_for(claim)
     node_list = be.attach(name)
-    sys_cls = SYSTEMS.load(info["system"])
-    return be, sys_cls(node_list, sys_cls.parse_options(info.get("options", {})), name), \
-        node_list, info
+    return be, system_for(claim, node_list), node_list, claim
+
+
+def _store_option(fn: Callable) -> Callable:
+    return click.option("--store", default="store", show_default=True,
+                        help="Store directory (clusters are recorded with their store)")(fn)
 
 
 @cluster.command("status", context_settings=CONTEXT)
-@click.option("--name", default="cluster", show_default=True, help="Cluster name")
-@click.option("--store", default="store", show_default=True, help="Store directory")
-def cluster_status(name: str, store: str) -> None:
-    """Show a cluster's nodes, whether each daemon runs, and the leader."""
-    be, sys_obj, node_list, _ = _attach(store, name)
-    _print_cluster(sys_obj, node_list, be.name, name)
+@click.option("--name", help="Show this cluster's nodes (default: list every cluster and "
+              "every killed run's leftovers splitbrain knows of, with their store)")
+@_store_option
+def cluster_status(name: str | None, store: str) -> None:
+    """List clusters and leftovers of killed runs (heals their faults first)."""
+    _recover_killed_runs()
+    if name is not None:
+        be, sys_obj, node_list, _ = _attach(store, name)
+        _print_cluster(sys_obj, node_list, be.name, name)
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    from splitbrain.harness.claims import overview
+
+    rows = overview()
+    if not rows:
+        _console().print("no clusters and no leftovers of killed runs")
+        return
+    t = Table(title="clusters and leftovers splitbrain made on this host")
+    for col in ("name", "backend", "state", "store", "made"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(*(escape(r[k]) for k in ("name", "backend", "state", "store", "made")))
+    _console().print(t)
+    killed = sum(1 for r in rows if r["claim"].state == "killed")
+    if killed:
+        _console().print(f"{killed} killed run(s) left a cluster: `splitbrain cluster down "
+                         f"--all` removes them")
 
 
 @cluster.command("down", context_settings=CONTEXT)
 @click.option("--name", default="cluster", show_default=True, help="Cluster name")
-@click.option("--store", default="store", show_default=True, help="Store directory")
+@_store_option
 @click.option("--all", "all_", is_flag=True,
-              help="Remove everything splitbrain made on every backend, also of killed runs")
-def cluster_down(name: str, store: str, all_: bool) -> None:
-    """Remove a cluster: its containers, networks, namespaces and rules."""
+              help="Remove this store's clusters and the leftovers of every killed run; "
+                   "live runs and other stores' clusters are listed and left alone")
+@click.option("--everywhere", is_flag=True,
+              help="With --all: also other stores' clusters and live runs")
+def cluster_down(name: str, store: str, all_: bool, everywhere: bool) -> None:
+    """Remove a cluster: exactly the containers, networks, namespaces, links, rules,
+    processes and directories splitbrain recorded making for it."""
+    _recover_killed_runs()
+    if everywhere and not all_:
+        raise click.UsageError("--everywhere goes with --all")
     if all_:
-        from splitbrain.clusters.cleanup import destroy_everything
+        from splitbrain.harness.claims import down_all
 
-        removed = destroy_everything()
-        for r in removed:
-            _console().print(f"removed {r}")
-        _console().print(f"{len(removed)} leftover(s) removed")
-        for rec in (Path(store) / ".clusters").glob("*.json"):
-            rec.unlink()
+        rep = down_all(store, everywhere=everywhere)
+        for line in rep.removed:
+            _console().print(line, soft_wrap=True, markup=False)
+        for line in rep.left:
+            _console().print(f"left alone: {line}", soft_wrap=True, markup=False)
+        for line in rep.failed:
+            _console(stderr=True).print(f"splitbrain: error: {line}", soft_wrap=True, markup=False)
+        _console().print(f"{len(rep.removed)} removed, {len(rep.left)} left alone")
+        if rep.failed:
+            sys.exit(3)
         return
-    be, sys_obj, _, _ = _attach(store, name)
-    sys_obj.teardown()
-    be.destroy(name)
-    _cluster_record(store, name).unlink(missing_ok=True)
+    from splitbrain.harness.claims import find_named, remove_claimed
+
+    claim = find_named(name, store)
+    if claim.state == "live" and not claim.mine():
+        raise HarnessError(f"{claim.describe()} belongs to a live run (pid "
+                           f"{(claim.owner or {}).get('pid')}): stop that run first")
+    for line in remove_claimed(claim):
+        _console().print(line, soft_wrap=True, markup=False)
     _console().print(f"cluster {name!r} removed")
 
 
 @cluster.command("heal", context_settings=CONTEXT)
-@click.option("--name", help="Cluster name (default: heal leftovers of every killed run)")
-@click.option("--store", default="store", show_default=True, help="Store directory")
+@click.option("--name", help="Also clear every fault of ours from this cluster's nodes")
+@_store_option
 def cluster_heal(name: str | None, store: str) -> None:
-    """Heal faults by hand: remove splitbrain's iptables rules and qdiscs, resume paused daemons."""
-    from splitbrain.harness.recovery import recover_journals
+    """Heal faults by hand: those killed runs left (any store), journals under --store no
+    claim covers, and with --name every fault of ours on that cluster. Exit 3 when
+    anything stays unhealed."""
+    from splitbrain.harness.recovery import heal_killed_runs, recover_store_journals
     from splitbrain.nemesis import heal_nodes
 
-    healed = recover_journals(Path(store))
-    for h in healed:
-        _console().print(f"healed {h}")
+    outcomes = heal_killed_runs() + recover_store_journals(Path(store))
+    for o in outcomes:
+        _console().print(o.line, soft_wrap=True, markup=False)
     if name is not None:
-        _, _, node_list, _ = _attach(store, name)
-        heal_nodes(node_list)
+        _, sys_obj, node_list, _ = _attach(store, name)
+        for line in heal_nodes(node_list, sys_obj):
+            _console().print(line, soft_wrap=True, markup=False)
         _console().print(f"cluster {name!r} healed")
-    elif not healed:
+    elif not outcomes:
         _console().print("nothing to heal")
+    if any(not o.ok for o in outcomes):
+        _console(stderr=True).print("splitbrain: error: some faults are NOT healed (see above)")
+        sys.exit(3)
 
 
 # -- images ------------------------------------------------------------------------------

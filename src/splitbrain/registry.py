@@ -38,26 +38,48 @@ class Entry:
         return None
 
 
-def load_class(ref: str, what: str) -> type:
+def plugins_from_cwd(refs: list[str | None]) -> None:
+    """Make the working directory importable for plugins the user *typed* on the
+    command line (``--system mod:Class``), as ``python -m`` would: plugins sit next to
+    the user.
+
+    Call it only for names typed on the command line — never for names read from a
+    file (``--from test.json``, a store being recovered), which may come from someone
+    else. The directory goes *last* on ``sys.path``, so it can add modules but never
+    shadow the standard library or an installed package.
+    """
+    if not any(isinstance(r, str) and ":" in r for r in refs):
+        return
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
+
+
+def load_class(ref: str, what: str, flag: str | None = None) -> type:
     """Import ``package.module:Class`` (a user plugin) with a one-line error on failure.
 
-    The working directory is importable, as with ``python -m``: plugins sit next to
-    the user. Only call this for names the user typed, never for names read from a
-    file someone else may have written.
+    Only what is importable already is imported: the working directory is on the
+    path only when :func:`plugins_from_cwd` put it there for a typed name.
     """
+    who = f"{flag} {ref}" if flag else f"{what} {ref!r}"
     if ":" not in ref:
-        raise HarnessError(f"{what} {ref!r}: expected package.module:Class")
+        raise HarnessError(f"{who}: expected package.module:Class")
     mod_name, cls_name = ref.split(":", 1)
-    if os.getcwd() not in sys.path:
-        sys.path.append(os.getcwd())
+    if not all(part.isidentifier() for part in mod_name.split(".")) or \
+            not cls_name.isidentifier():
+        raise HarnessError(f"{who}: expected package.module:Class")
     try:
         mod = importlib.import_module(mod_name)
     except ImportError as e:
-        raise HarnessError(f"{what} {ref!r}: cannot import {mod_name} ({e})") from None
+        hint = ""
+        if os.path.isfile(f"{mod_name.split('.')[0]}.py") or os.path.isdir(mod_name.split(".")[0]):
+            hint = (": a plugin named by a file (not typed with --system/--workload) is not "
+                    "imported from the working directory; if you trust it, set PYTHONPATH=.")
+        raise HarnessError(f"{who}: cannot import {mod_name} ({e}){hint}") from None
     try:
         return getattr(mod, cls_name)
     except AttributeError:
-        raise HarnessError(f"{what} {ref!r}: {mod_name} has no {cls_name}") from None
+        raise HarnessError(f"{who}: {mod_name} has no {cls_name}") from None
 
 
 class Registry(Generic[T]):
@@ -97,7 +119,7 @@ class Registry(Generic[T]):
         self.check(name)
         entry = self.entries.get(name)
         if entry is None:
-            cls = load_class(name, self.what)
+            cls = load_class(name, self.what, self.flag)
         else:
             missing = entry.missing()
             if missing is not None:

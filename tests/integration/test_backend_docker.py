@@ -121,24 +121,40 @@ def test_destroy_leaves_nothing(backend):
     assert not client.containers.list(all=True, filters={"label": f"splitbrain.test={other}"})
 
 
-def test_destroy_all_removes_leftovers_of_a_killed_run(backend):
+def test_destroy_removes_only_what_its_claim_or_no_claim_made(backend):
+    """Containers carry their claim's id; destroy refuses a live claim's cluster of the
+    same name and removes one whose owner is dead."""
+    import subprocess
+    import sys
+
     from splitbrain.clusters.backends.docker import DockerBackend
-    from splitbrain.clusters.cleanup import cleanup_all
-    client = backend.client
-    foreign = {c.labels.get("splitbrain.test")
-               for c in client.containers.list(all=True, filters={"label": "splitbrain=1"})}
-    foreign -= {TEST}
-    if foreign:
-        pytest.skip(f"other splitbrain clusters run on this engine ({sorted(foreign)[:3]}): "
-                    f"not wiping them")
-    DockerBackend().create("pytest-docker-killed", 1)     # its owner then "dies"
-    backend = DockerBackend()
-    report = cleanup_all([backend])
-    assert "container splitbrain-pytest-docker-killed-n1" in report.removed["docker"]
-    assert "network splitbrain-pytest-docker-killed" in report.removed["docker"]
-    client = backend.client
-    assert not client.containers.list(all=True, filters={"label": "splitbrain=1"})
-    assert not client.networks.list(filters={"label": "splitbrain=1"})
+    from splitbrain.clusters.ownership import Claim
+    name = "pytest-docker-owned"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        claim = Claim(backend="docker", name=name)
+        claim.take()
+        first = DockerBackend()
+        first.claim = claim
+        first.create(name, 1)
+        labels = first.client.containers.get(f"splitbrain-{name}-n1").labels
+        assert labels["splitbrain.owner"] == claim.id
+        assert ["container", f"splitbrain-{name}-n1"] in claim.made
+        from splitbrain.clusters.ownership import proc_start
+        claim.owner = {"pid": holder.pid, "start": proc_start(holder.pid)}   # live, not us
+        claim.save()
+        with pytest.raises(HarnessError, match="is a live"):
+            DockerBackend().destroy(name)
+        assert first.client.containers.get(f"splitbrain-{name}-n1").status == "running"
+        holder.kill()
+        holder.wait()
+        DockerBackend().destroy(name)                       # its owner is dead now
+        assert not first.client.containers.list(all=True,
+                                                filters={"label": f"splitbrain.test={name}"})
+    finally:
+        holder.kill()
+        holder.wait()
+        DockerBackend().destroy(name)
 
 
 def test_bad_test_name_is_a_one_line_error(backend):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 from backend_checks import (
@@ -131,3 +132,38 @@ def test_long_test_names_keep_interface_names_short(backend):
         assert ns[0].exec(["true"]).rc == 0
     finally:
         backend.destroy(long_name)
+
+
+def test_create_refuses_a_namespace_it_did_not_make_and_leaves_it(backend):
+    """A namespace with the very name a node would get, made by someone else, is
+    refused and survives: splitbrain has no record of making it."""
+    from splitbrain.clusters.backends.netns import list_netns, netns_name
+    name = "pytest-netns-foreign"
+    foreign = netns_name(name, "n1")
+    subprocess.run(["ip", "netns", "add", foreign], check=True)
+    try:
+        with pytest.raises(HarnessError, match="no record of making them"):
+            backend.create(name, 2)
+        assert foreign in list_netns()
+        backend.destroy(name)
+        assert foreign in list_netns()
+    finally:
+        subprocess.run(["ip", "netns", "delete", foreign], check=False)
+
+
+def test_destroy_removes_its_own_forward_rule_only(backend):
+    """The FORWARD rule of test 'x' is found by its exact comment, not by prefix: the
+    rule of 'x-more' (another test) stays."""
+    name, other = "pytest-netns-fw", "pytest-netns-fw-more"
+    rule = ["FORWARD", "-i", "lo", "-o", "lo", "-m", "comment", "--comment",
+            f"splitbrain:{other}", "-j", "ACCEPT"]
+    subprocess.run(["iptables", "-w", "-I", *rule], check=True)
+    try:
+        backend.create(name, 1)
+        backend.destroy(name)
+        rules = subprocess.run(["iptables", "-w", "-S", "FORWARD"], capture_output=True,
+                               text=True).stdout
+        assert f"splitbrain:{other}" in rules
+        assert f"splitbrain:{name} " not in rules and f'splitbrain:{name}"' not in rules
+    finally:
+        subprocess.run(["iptables", "-w", "-D", *rule], check=False)

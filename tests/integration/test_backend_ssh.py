@@ -112,7 +112,8 @@ def test_sudo_runs_commands_as_root(hosts):
 
 def test_unknown_host_key_is_refused_unless_accepted(hosts):
     strict = _backend(hosts, known_hosts=str(hosts["dir"] / "empty_known_hosts"))
-    with pytest.raises(HarnessError, match="not in .*--accept-unknown-host-keys"):
+    with pytest.raises(HarnessError, match="not in .*--ssh-known-hosts, or pass "
+                                           "--ssh-accept-unknown-host-keys"):
         strict.create(TEST + "-strict", 1)
     lax = _backend(hosts, known_hosts=str(hosts["dir"] / "empty_known_hosts"),
                    accept_unknown_host_keys=True)

@@ -100,8 +100,25 @@ def test_ssh_backend_checks_its_inputs(tmp_path):
     from splitbrain.clusters.backends.ssh import SSHBackend
     with pytest.raises(HarnessError, match="needs hosts"):
         SSHBackend([])
-    with pytest.raises(HarnessError, match="key file .* does not exist"):
+    with pytest.raises(HarnessError, match="--ssh-key .*/nokey: no such file"):
         SSHBackend(["h"], key_file=str(tmp_path / "nokey"))
+    with pytest.raises(HarnessError, match="--ssh-known-hosts .*/nokh: no such file"):
+        SSHBackend(["h"], known_hosts=str(tmp_path / "nokh"))
+
+
+def test_ssh_backend_records_hosts_and_credential_paths_never_secrets(tmp_path, monkeypatch):
+    from splitbrain.clusters.backends.ssh import SSHBackend
+    (tmp_path / "id").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n")
+    (tmp_path / "kh").write_text("")
+    monkeypatch.chdir(tmp_path)
+    b = SSHBackend(["a@h1:2222", "h2", "[fe80::1]:22"], user="bob", key_file="id",
+                   known_hosts="kh", sudo=True)
+    args = b.backend_args()
+    assert args["hosts"] == ["a@h1:2222", "h2", "[fe80::1]:22"]
+    assert args["key_file"] == str(tmp_path / "id")           # absolute: recovery runs elsewhere
+    assert args["known_hosts"] == str(tmp_path / "kh")
+    assert args["user"] == "bob" and args["sudo"] is True
+    assert "secret" not in repr(args)
 
 
 def test_ssh_command_wraps_timeout_env_and_sudo():
@@ -148,3 +165,13 @@ def test_docker_client_without_the_sdk_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_docker)
     with pytest.raises(HarnessError, match=r"splitbrain\[docker\]"):
         engine.docker_client()
+
+
+def test_spec_records_ssh_credential_paths_absolute(tmp_path, monkeypatch):
+    from splitbrain.harness.spec import TestSpec
+    (tmp_path / "id").write_text("key")
+    (tmp_path / "kh").write_text("")
+    monkeypatch.chdir(tmp_path)
+    s = TestSpec(backend="ssh", hosts=["h1"], ssh_key="id", ssh_known_hosts="kh").resolved()
+    assert s.ssh_key == str(tmp_path / "id") and s.ssh_known_hosts == str(tmp_path / "kh")
+    assert TestSpec.from_dict(s.to_dict()).ssh_known_hosts == str(tmp_path / "kh")

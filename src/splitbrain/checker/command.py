@@ -7,6 +7,8 @@ Exit codes (Jepsen's): 0 all valid, 1 any invalid, 2 any unknown and none invali
 from __future__ import annotations
 
 import json
+import math
+import stat
 import sys
 import time
 from pathlib import Path
@@ -19,6 +21,39 @@ from splitbrain.verdict import WORDS, merge, word
 CHECKERS = ("linearizability", "elle-list-append", "elle-rw-register")
 HISTORY_SUFFIXES = (".jsonl", ".edn", ".log", ".txt")
 _NOT_HISTORIES = {"splitbrain.log", "readme.txt", "readme.md", "requirements.txt"}
+
+
+#: the largest history file checked unless ``--max-size`` says otherwise
+DEFAULT_MAX_MB = 512
+
+
+def refuse_file(p: Path, max_bytes: int | None) -> str | None:
+    """Why ``p`` is not checked (a FIFO or device would block or never end; a huge file
+    would exhaust memory), or None when it is a regular file within the size limit."""
+    try:
+        st = p.stat()
+    except OSError as e:
+        return f"cannot read: {e.strerror}"
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device"
+                if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        return f"{kind}, not a history file: refused"
+    if max_bytes is not None and st.st_size > max_bytes:
+        return (f"{st.st_size / 1e6:.3g} MB, over the {max_bytes / 1e6:g} MB limit "
+                f"(raise it with --max-size MB)")
+    return None
+
+
+def _read_error(e: BaseException) -> str:
+    """A history that does not parse, as one line."""
+    if isinstance(e, RecursionError):
+        return "nested too deeply to be a history (JSON/EDN nesting over ~1000 levels)"
+    if isinstance(e, ValueError) and "integer string conversion" in str(e):
+        return "holds an integer with over 4300 digits, which no history needs"
+    if isinstance(e, MemoryError):
+        return "too large to check in this much memory"
+    return f"cannot check it: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
 def expand_paths(paths: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -93,7 +128,8 @@ def _check_one(path: Path, *, checker: str, model: str | None, fmt: str,
 def run_check(paths: list[str], *, model: str | None, fmt: str = "auto",
               time_limit: float | None = None, failed_cas_observes: bool = False,
               json_out: bool = False, checker: str = "linearizability",
-              consistency_model: str | None = None, console: Any = None) -> int:
+              consistency_model: str | None = None, console: Any = None,
+              max_mb: float | None = DEFAULT_MAX_MB) -> int:
     """Check every history in ``paths`` (files or directories) and print verdicts.
 
     Returns the exit code: 0 all valid, 1 any invalid, 2 any unknown (none invalid),
@@ -117,9 +153,19 @@ def run_check(paths: list[str], *, model: str | None, fmt: str = "auto",
         if not model:
             return fatal(f"--model is required for linearizability; models: {', '.join(sorted(MODELS))}")
         if model not in MODELS:
-            return fatal(f"unknown model {model!r}; models: {', '.join(sorted(MODELS))}")
+            return fatal(f"--model {model}: unknown model {model!r}; models: "
+                         f"{', '.join(sorted(MODELS))}")
     if not paths:
         return fatal("no history files given")
+    if checker != "linearizability" and consistency_model is not None:
+        from splitbrain.checker.elle import models as elle_models
+
+        if elle_models.canonical_model(consistency_model) is None:
+            return fatal(f"--consistency-model {consistency_model}: unknown; choose one of "
+                         f"{', '.join(sorted(elle_models.ALL_MODELS))}")
+    if time_limit is not None and not (math.isfinite(time_limit) and 0 < time_limit <= 7 * 86400):
+        return fatal(f"--time-limit {time_limit}: expected seconds, more than 0 and at most "
+                     f"a week")
 
     files, missing = expand_paths(paths)
     entries: list[dict[str, Any]] = []
@@ -131,16 +177,26 @@ def run_check(paths: list[str], *, model: str | None, fmt: str = "auto",
             con.print(f"[red]error[/red]  {escape(raw)}: {escape(why)}", soft_wrap=True)
     t_all = time.monotonic()
     width = max((len(str(f)) for f in files), default=10)
+    max_bytes = int(max_mb * 1e6) if max_mb else None
     for f in files:
         t0 = time.monotonic()
-        try:
-            n, d, detail = _check_one(f, checker=checker, model=model, fmt=fmt,
-                                      time_limit=time_limit,
-                                      failed_cas_observes=failed_cas_observes,
-                                      consistency_model=consistency_model)
-        except (HistoryError, ModelError) as e:
+        msg = refuse_file(f, max_bytes)
+        if msg is None:
+            try:
+                n, d, detail = _check_one(f, checker=checker, model=model, fmt=fmt,
+                                          time_limit=time_limit,
+                                          failed_cas_observes=failed_cas_observes,
+                                          consistency_model=consistency_model)
+            except (HistoryError, ModelError) as e:
+                msg = str(e) if isinstance(e, HistoryError) else f"{f}: {e}"
+            except KeyboardInterrupt:
+                raise
+            except (Exception, RecursionError, MemoryError) as e:  # noqa: BLE001 - this file's error
+                msg = f"{f}: {_read_error(e)}"
+        else:
+            msg = f"{f}: {msg}"
+        if msg is not None:
             input_error = True
-            msg = str(e) if isinstance(e, HistoryError) else f"{f}: {e}"
             entries.append({"file": str(f), "valid": None, "error": msg})
             if not json_out:
                 con.print(f"[red]error[/red]  {escape(msg)}", soft_wrap=True)

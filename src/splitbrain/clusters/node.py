@@ -10,7 +10,10 @@ import shlex
 import signal as _signal
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from splitbrain.clusters.ownership import Claim
 
 
 @dataclass(slots=True)
@@ -134,11 +137,28 @@ class Node(ABC):
 
 
 class Backend(ABC):
-    """Gives nodes: creates and destroys them, and cleans up leftovers of killed runs."""
+    """Gives nodes: creates and destroys them, and cleans up leftovers of killed runs.
+
+    When the harness sets ``claim`` (a :class:`~splitbrain.clusters.ownership.Claim`),
+    the backend records there every resource *before* it makes it, and ``destroy``
+    removes only what its own state or the claim lists — never by name prefix.
+    """
 
     name: str
     #: whether its nodes have their own network stack (partitions and packet faults work)
     isolated_network: ClassVar[bool] = True
+    #: the host-wide record of what this backend makes for the current cluster
+    claim: Claim | None = None
+
+    def made(self, what: str, name: str) -> None:
+        """Record in the claim (if any) that ``what`` ``name`` is about to be made."""
+        if self.claim is not None:
+            self.claim.add(what, name)
+
+    def unmade(self, what: str, name: str) -> None:
+        """Take back :meth:`made`: making it failed, or it is gone."""
+        if self.claim is not None:
+            self.claim.discard(what, name)
 
     @abstractmethod
     def create(self, test_name: str, count: int) -> list[Node]:
@@ -152,6 +172,7 @@ class Backend(ABC):
     def destroy(self, test_name: str) -> None:
         """Remove every container/namespace/network this backend made for ``test_name``."""
 
-    def destroy_all(self) -> list[str]:
-        """Remove everything splitbrain made on this backend; return what was removed."""
-        return []
+    def backend_args(self) -> dict[str, Any]:
+        """What re-creates this backend elsewhere (ssh: hosts and the credentials
+        *reference* — key and known_hosts paths, never secrets); recorded in claims."""
+        return {}

@@ -17,6 +17,7 @@ from typing import Any
 
 from splitbrain.clusters.backends import get_backend
 from splitbrain.clusters.node import Backend, Node
+from splitbrain.clusters.ownership import Claim
 from splitbrain.clusters.system import System
 from splitbrain.harness.spec import TestSpec
 
@@ -44,7 +45,8 @@ def make_backend(spec: TestSpec) -> Backend:
     if name == "ssh":
         kwargs = {"hosts": spec.hosts, "user": spec.ssh_user, "key_file": spec.ssh_key,
                   "port": spec.ssh_port, "sudo": spec.ssh_sudo,
-                  "accept_unknown_host_keys": spec.ssh_accept_unknown_host_keys}
+                  "accept_unknown_host_keys": spec.ssh_accept_unknown_host_keys,
+                  "known_hosts": spec.ssh_known_hosts}
     return get_backend(name, **kwargs)
 
 
@@ -57,13 +59,20 @@ def _kept(keep: Keep) -> bool:
 
 @contextmanager
 def node_scope(backend: Backend, cluster: str, count: int, *, keep: Keep = False,
-               progress: Callable[[str, str], Any] | None = None) -> Iterator[list[Node]]:
+               progress: Callable[[str, str], Any] | None = None,
+               claim: Claim | None = None) -> Iterator[list[Node]]:
     """Create ``count`` nodes for ``cluster``; destroy them on exit unless ``keep`` (a bool,
     or a function asked at exit: ``cluster up`` keeps the cluster only once it is up).
 
     A create that fails half-way is cleaned up too: destroy runs whatever happened.
+    With a ``claim`` (the host registry's record), this process owns it before
+    anything is created and the backend records into it what it makes; it is dropped
+    once the nodes are destroyed, or kept (no owner) with the cluster.
     """
     nodes: list[Node] = []
+    if claim is not None:
+        claim.take()
+        backend.claim = claim
     try:
         nodes = backend.create(cluster, count)
         if progress is not None:
@@ -73,11 +82,16 @@ def node_scope(backend: Backend, cluster: str, count: int, *, keep: Keep = False
     finally:
         if _kept(keep):
             log.info("leaving the cluster %s running", cluster)
+            if claim is not None:
+                claim.keep()
         else:
             try:
                 backend.destroy(cluster)
+                if claim is not None:
+                    claim.drop()
             except Exception:  # noqa: BLE001 - teardown is best effort, and logged
-                log.exception("backend teardown failed")
+                log.exception("backend teardown failed (its claim stays: `splitbrain "
+                              "cluster down --all` retries)")
         for n in nodes:
             try:
                 n.close()

@@ -27,9 +27,11 @@ from splitbrain import __version__
 from splitbrain.checker.base import merged, run_checkers
 from splitbrain.clusters.backends import backend_class
 from splitbrain.clusters.node import Backend, Node
+from splitbrain.clusters.ownership import Claim
 from splitbrain.clusters.system import Client, System
 from splitbrain.clusters.systems import SYSTEMS
 from splitbrain.errors import HarnessError
+from splitbrain.harness.claims import new_claim
 from splitbrain.harness.cluster import make_backend, node_scope, resolve_backend, system_scope
 from splitbrain.harness.locks import lock_test_name
 from splitbrain.harness.progress import Progress
@@ -155,19 +157,25 @@ def run_test(spec: TestSpec, *, display: Display | None = None, report: bool = T
     requested = spec.backend
     spec = dataclasses.replace(spec, backend=backend.name if backend else plan.backend)
     plan.spec = spec
+    # made before the run directory: its own checks (an ssh key that is missing, ...)
+    # are input errors too
+    be = backend or make_backend(spec)
     with lock_test_name(spec.name or "test"):
-        return _Run(plan, display, report, backend, requested).execute()
+        claim = new_claim(be, store.safe_name(spec.name or "test"), spec.store,
+                          system=spec.system, options=spec.options)
+        return _Run(plan, display, report, be, requested, claim).execute()
 
 
 class _Run:
     """One run's state; :meth:`execute` is the whole life of the run."""
 
     def __init__(self, plan: Plan, display: Display | None, report: bool,
-                 backend: Backend | None, requested_backend: str) -> None:
+                 backend: Backend, requested_backend: str, claim: Claim) -> None:
         self.plan, self.spec = plan, plan.spec
         self.display, self.report = display, report
         self.backend = backend
         self.requested_backend = requested_backend
+        self.claim = claim
         self.progress = Progress(self.spec.time_limit, recovery_time=self.spec.recovery_time,
                                  final_time_limit=self.spec.final_time_limit)
         self.failed = False
@@ -177,6 +185,8 @@ class _Run:
     def execute(self) -> RunResult:
         spec = self.spec
         run_dir = store.new_run_dir(spec.store, spec.name or "test")
+        self.claim.run_dir = str(run_dir.resolve())
+        self.claim.journal = str((run_dir / store.JOURNAL).resolve())
         test_json = spec.to_dict() | {"splitbrain_version": __version__}
         if self.requested_backend != spec.backend:
             test_json["backend_requested"] = self.requested_backend
@@ -230,7 +240,7 @@ class _Run:
     # -- the scopes and phases ------------------------------------------------------------
     def _phases(self, stack: ExitStack, writer: HistoryWriter, run_dir: Path) -> None:
         spec, plan, progress = self.spec, self.plan, self.progress
-        backend = self.backend or make_backend(spec)
+        backend = self.backend
         progress.enter("cluster up")
         for i in range(spec.nodes):
             progress.node(f"n{i + 1}", "creating")
@@ -239,7 +249,7 @@ class _Run:
         log.info("creating %d nodes on %s", spec.nodes, backend.name)
         keep = spec.leave_db_running
         nodes = stack.enter_context(node_scope(backend, self.cluster, spec.nodes, keep=keep,
-                                               progress=progress.node))
+                                               progress=progress.node, claim=self.claim))
         system = plan.system(nodes, plan.system_options, self.cluster)
         stack.enter_context(system_scope(system, keep=keep, logs_to=run_dir,
                                          progress=progress.node))
@@ -302,13 +312,18 @@ class _Run:
         spec = self.spec
         if not self.plan.faults:
             return None
-        return build_nemesis(list(self.plan.faults), system=system, nodes=nodes,
-                             interval=spec.nemesis_interval, targets=spec.nemesis_targets,
-                             seed=spec.seed or 0, record=writer.record,
-                             journal_path=run_dir / store.JOURNAL,
-                             options=dict(spec.nemesis_options)
-                             | {"backend": self.backend.name if self.backend else
-                                self.plan.backend, "test": self.cluster})
+        nemesis = build_nemesis(list(self.plan.faults), system=system, nodes=nodes,
+                                interval=spec.nemesis_interval, targets=spec.nemesis_targets,
+                                seed=spec.seed or 0, record=writer.record,
+                                journal_path=run_dir / store.JOURNAL,
+                                options=dict(spec.nemesis_options)
+                                | {"backend": self.backend.name, "test": self.cluster})
+        args = self.backend.backend_args()
+        if args and nemesis.journal is not None:
+            # ssh: the hosts and credentials reference (paths, never secrets) go in every
+            # entry too; recovery itself takes them from the run's claim, never a store
+            nemesis.journal.header["backend_args"] = args
+        return nemesis
 
     @staticmethod
     def _heal(nemesis: Nemesis) -> None:

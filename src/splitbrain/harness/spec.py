@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import random
 import re
 from collections.abc import Callable
@@ -84,6 +85,8 @@ class TestSpec:
     ssh_sudo: bool = opt(False, "ssh: run commands with sudo")
     ssh_accept_unknown_host_keys: bool = opt(False, "ssh: trust hosts missing from "
                                              "known_hosts")
+    ssh_known_hosts: str | None = opt(None, "ssh: known_hosts file to check host keys "
+                                      "against (default: ~/.ssh/known_hosts)")
 
     def resolved(self) -> TestSpec:
         """A validated copy with the seed and name filled in (what test.json records)."""
@@ -99,6 +102,10 @@ class TestSpec:
         elif s.backend == "ssh":
             raise HarnessError("--backend ssh needs hosts: --nodes host1,host2,... or "
                                "--nodes-file FILE")
+        for f in ("ssh_key", "ssh_known_hosts"):   # recorded absolute: re-runs and
+            v = getattr(s, f)                       # recovery start elsewhere
+            if isinstance(v, str) and v:
+                setattr(s, f, os.path.abspath(os.path.expanduser(v)))
         if s.seed is None:
             s.seed = random.SystemRandom().randrange(1, 2**31)
         if not s.name:
@@ -137,6 +144,16 @@ class TestSpec:
             if not _HOST.fullmatch(h):
                 raise HarnessError(f"--nodes {h!r}: not a host name or address "
                                    f"([user@]host[:port])")
+        if not isinstance(self.ssh_port, int) or isinstance(self.ssh_port, bool) \
+                or not 0 < self.ssh_port < 65536:
+            raise HarnessError(f"--ssh-port {self.ssh_port}: expected a port from 1 to 65535")
+        if not isinstance(self.ssh_user, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*",
+                                                                  self.ssh_user):
+            raise HarnessError(f"--ssh-user {self.ssh_user!r}: not a user name")
+        for flag, path in (("--ssh-key", self.ssh_key), ("--ssh-known-hosts",
+                                                         self.ssh_known_hosts)):
+            if path is not None and self.backend == "ssh" and not os.path.isfile(path):
+                raise HarnessError(f"{flag} {path}: no such file")
         for flag, d in (("-o", self.options), ("-w", self.workload_options),
                         ("-O", self.nemesis_options)):
             if not isinstance(d, dict) or not all(isinstance(k, str) for k in d):

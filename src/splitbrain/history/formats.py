@@ -434,11 +434,19 @@ def read_jsonl(text: str, source: str) -> tuple[list[Op], list[int]]:
             d = json.loads(raw)
         except json.JSONDecodeError as e:
             raise HistoryError(source, n, f"invalid JSON: {e.msg} (column {e.colno})") from None
+        except RecursionError:
+            raise HistoryError(source, n, "nested too deeply (over ~1000 levels)") from None
+        except ValueError as e:          # an integer of more than 4300 digits
+            why = "an integer of more than 4300 digits" if "digits" in str(e) else str(e)
+            raise HistoryError(source, n, f"invalid JSON: {why}") from None
         if not isinstance(d, dict):
             raise HistoryError(source, n, f"expected a JSON object, got {type(d).__name__}")
         missing = [k for k in ("type", "process", "f") if k not in d]
         if missing:
             raise HistoryError(source, n, "op lacks " + ", ".join(repr(k) for k in missing))
+        if not isinstance(d["type"], str) or d["type"] not in OP_TYPES:
+            raise HistoryError(source, n, f"'type' must be one of invoke, ok, fail, info, "
+                                          f"got {_show(d['type'])}")
         p = d["process"]
         if isinstance(p, bool) or not isinstance(p, (int, str)):
             raise HistoryError(source, n, f"'process' must be an integer or \"nemesis\", got {p!r}")

@@ -17,18 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from splitbrain.clusters.ownership import proc_start
 from splitbrain.history.store import JOURNAL
 
 JOURNAL_NAME = JOURNAL   # the run directory's fault journal (history.store)
 
 
-def _proc_start(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (tells a live owner from a reused pid)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
+_proc_start = proc_start      # the kernel's start time of a pid (one definition, in ownership)
 
 
 def owner_alive(entry: dict[str, Any]) -> bool:

@@ -74,7 +74,7 @@ def check_options(options: dict[str, str]) -> None:
     """Refuse unknown nemesis option keys (for a dedicated ``--nemesis-option`` flag)."""
     for k in options:
         if k not in NEMESIS_OPTIONS:
-            raise HarnessError(f"unknown nemesis option {k!r} (known: "
+            raise HarnessError(f"-O {k}: unknown nemesis option {k!r} (known: "
                                f"{', '.join(sorted(NEMESIS_OPTIONS))})")
 
 

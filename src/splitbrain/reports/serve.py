@@ -1,14 +1,16 @@
 """``splitbrain serve``: the store over HTTP (loopback by default) with a fresh index.
 
-The standard library's file server serves the store directory; ``/`` and
-``/index.html`` regenerate the index on each request so new runs appear, and a
-run's ``report.html`` is written on first request if the run has none yet.
+The standard library's file server serves the store directory — never a file a
+symlink leads to outside it; ``/`` and ``/index.html`` regenerate the index on each
+request so new runs appear, and a run's ``report.html`` is written on first request
+if the run has none yet.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +31,17 @@ class StoreHandler(SimpleHTTPRequestHandler):
     def __init__(self, *args, store: Path, **kwargs) -> None:  # type: ignore[no-untyped-def]
         self.store = store
         super().__init__(*args, directory=str(store), **kwargs)
+
+    def translate_path(self, path: str) -> str:
+        """The file for ``path``, or a name that does not exist when it would resolve
+        (through a symlink, say) to anything outside the store: that is a 404."""
+        local = super().translate_path(path)
+        root = os.path.realpath(self.store)
+        real = os.path.realpath(local)
+        if real != root and not real.startswith(root.rstrip("/") + "/"):
+            log.warning("refused %s: resolves outside the store", path)
+            return os.path.join(root, ".splitbrain-refused-outside-store")
+        return local
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._prepare()

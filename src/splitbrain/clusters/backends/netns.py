@@ -20,6 +20,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from splitbrain.clusters.node import Backend, ExecResult, Node, quote
 from splitbrain.errors import ClusterGone, HarnessError, NodeCommandError
@@ -32,6 +33,18 @@ TIMEOUT_RC = 124
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 # Candidate subnets: 10.<a>.<b>.0/24 with a in this range, picked from the test's hash.
 _SUBNET_FIRST, _SUBNET_SPAN = 150, 100
+
+
+def check_netns_name(test_name: str) -> str:
+    """Test names pick paths and interface names: letters, digits, ``_.-`` only."""
+    if not isinstance(test_name, str) or not _NAME_RE.fullmatch(test_name):
+        raise HarnessError(f"bad test name {test_name!r}: use letters, digits, '_', '.', '-'")
+    return test_name
+
+
+def forward_comment(test_name: str) -> str:
+    """The comment of the host FORWARD rule that lets a cluster's bridge forward."""
+    return f"splitbrain:{test_name}"
 
 
 def _tag(test_name: str) -> str:
@@ -179,38 +192,45 @@ class NetnsBackend(Backend):
 
     def create(self, test_name: str, count: int) -> list[Node]:
         self._require_root()
-        if not _NAME_RE.match(test_name or ""):
-            raise HarnessError(f"bad test name {test_name!r}: use letters, digits, '_', '.', '-'")
+        check_netns_name(test_name)
         if not 1 <= count <= 99:
             raise HarnessError(f"the netns backend makes 1 to 99 nodes, not {count}")
-        self.destroy(test_name)
+        self.destroy(test_name)     # leftovers of an earlier cluster of this name, by record
+        names = [f"n{i}" for i in range(1, count + 1)]
+        self._refuse_foreign(test_name, names)
         subnet = pick_subnet(test_name, host_networks())
         hosts = list(subnet.hosts())
         br = bridge_name(test_name)
         gw = f"{hosts[-1]}/{subnet.prefixlen}"
-        state = {"test": test_name, "subnet": str(subnet), "bridge": br, "nodes": []}
+        state: dict[str, Any] = {"test": test_name, "subnet": str(subnet), "bridge": br,
+                                 "nodes": []}
         sf = self._state_file(test_name)
+        self.made("dir", str(sf.parent))
         sf.parent.mkdir(parents=True, exist_ok=True)
         sf.write_text(json.dumps(state))
         try:
-            _run(["ip", "link", "add", br, "type", "bridge"])
+            self._make("link", br, ["ip", "link", "add", br, "type", "bridge"])
             _run(["ip", "addr", "add", gw, "dev", br])
             _run(["ip", "link", "set", br, "up"])
             self._allow_bridge_forwarding(test_name, br)
-            names = [f"n{i}" for i in range(1, count + 1)]
             addrs = {n: str(hosts[i]) for i, n in enumerate(names)}
             hosts_file = "127.0.0.1 localhost\n" + "".join(f"{a} {n}\n" for n, a in addrs.items())
             for n in names:
                 ns, veth = netns_name(test_name, n), veth_name(test_name, n)
                 state["nodes"].append({"name": n, "netns": ns, "address": addrs[n], "veth": veth})
                 sf.write_text(json.dumps(state))
-                _run(["ip", "netns", "add", ns])
+                try:
+                    self._make("netns", ns, ["ip", "netns", "add", ns])
+                except HarnessError:
+                    state["nodes"].pop()          # not ours: the cleanup below must skip it
+                    sf.write_text(json.dumps(state))
+                    raise
                 etc = Path("/etc/netns", ns)          # `ip netns exec` binds these over /etc
                 etc.mkdir(parents=True, exist_ok=True)
                 (etc / "hosts").write_text(hosts_file)
                 (etc / "hostname").write_text(n + "\n")
-                _run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0",
-                      "netns", ns])
+                self._make("link", veth, ["ip", "link", "add", veth, "type", "veth", "peer",
+                                          "name", "eth0", "netns", ns])
                 _run(["ip", "link", "set", veth, "master", br, "up"])
                 _run(["ip", "-n", ns, "addr", "add", f"{addrs[n]}/{subnet.prefixlen}", "dev", "eth0"])
                 _run(["ip", "-n", ns, "link", "set", "eth0", "up"])
@@ -222,65 +242,106 @@ class NetnsBackend(Backend):
             raise
         return self.attach(test_name)
 
+    def _make(self, what: str, name: str, cmd: list[str]) -> None:
+        """Record ``name`` in the claim, then make it; a failed make is taken back
+        (so that cleaning up after it can never remove a same-named thing of someone else)."""
+        self.made(what, name)
+        try:
+            _run(cmd)
+        except HarnessError:
+            self.unmade(what, name)
+            raise
+
+    def _refuse_foreign(self, test_name: str, names: list[str]) -> None:
+        """Refuse when a namespace or link we would make exists and is not ours."""
+        netns, links = set(list_netns()), set(list_links())
+        taken = [f"namespace {netns_name(test_name, n)}" for n in names
+                 if netns_name(test_name, n) in netns]
+        taken += [f"link {x}" for x in [bridge_name(test_name)] +
+                  [veth_name(test_name, n) for n in names] if x in links]
+        if taken:
+            raise HarnessError(f"{', '.join(taken)} already exist(s) and splitbrain has no "
+                               f"record of making them for {test_name!r}: remove them or "
+                               f"pick another --name")
+
     def _allow_bridge_forwarding(self, test_name: str, br: str) -> None:
         """With br_netfilter, bridged frames cross the host's FORWARD chain (Docker sets
         it to DROP): accept traffic between ports of our own bridge, and only that."""
         if shutil.which("iptables") is None:
             return
-        rule = ["FORWARD", "-i", br, "-o", br, "-m", "comment", "--comment",
-                f"splitbrain:{test_name}", "-j", "ACCEPT"]
+        comment = forward_comment(test_name)
+        rule = ["FORWARD", "-i", br, "-o", br, "-m", "comment", "--comment", comment,
+                "-j", "ACCEPT"]
+        self.made("forward-rule", comment)
         if _run(["iptables", "-w", "-C", *rule], check=False).returncode != 0:
             _run(["iptables", "-w", "-I", *rule])
 
-    def attach(self, test_name: str) -> list[Node]:
+    def _state(self, test_name: str) -> dict[str, Any] | None:
+        """The cluster's state file, checked: every name in it must be the one this
+        backend gives that test's nodes (a forged file cannot point anywhere else)."""
         sf = self._state_file(test_name)
-        if not sf.is_file():
+        try:
+            if sf.is_symlink() or not sf.is_file():
+                return None
+            state = json.loads(sf.read_text())
+        except (OSError, ValueError):
+            return None
+        try:
+            if state.get("test") != test_name or state.get("bridge") != bridge_name(test_name):
+                raise ValueError("names")
+            ipaddress.ip_network(state["subnet"])
+            for n in state["nodes"]:
+                if not re.fullmatch(r"n[0-9]{1,2}", n["name"]) \
+                        or n["netns"] != netns_name(test_name, n["name"]) \
+                        or n["veth"] != veth_name(test_name, n["name"]):
+                    raise ValueError("node names")
+                ipaddress.IPv4Address(n["address"])
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise HarnessError(f"{sf}: not a state file of netns cluster {test_name!r} "
+                               f"({e}): refusing to use it") from None
+        return state
+
+    def attach(self, test_name: str) -> list[Node]:
+        check_netns_name(test_name)
+        state = self._state(test_name)
+        if state is None:
             raise ClusterGone(f"no netns cluster named {test_name}: start one with "
                                f"`splitbrain cluster up --backend netns`")
-        state = json.loads(sf.read_text())
         return [NetnsNode(n["netns"], n["name"], n["address"],
                           str(Path(self.state_root, test_name, n["name"])))
                 for n in state["nodes"]]
 
     def destroy(self, test_name: str) -> None:
+        """Remove what the cluster's state file and claim list, and nothing else."""
         self._require_root()
-        names = {netns_name(test_name, f"n{i}") for i in range(1, 100)}
-        sf = self._state_file(test_name)
-        if sf.is_file():
-            try:
-                names |= {n["netns"] for n in json.loads(sf.read_text())["nodes"]}
-            except (ValueError, KeyError):
-                pass
-        for ns in set(list_netns()) & names:
+        check_netns_name(test_name)
+        try:
+            state = self._state(test_name)
+        except HarnessError:
+            state = None
+        ours_ns = {netns_name(test_name, f"n{i}") for i in range(1, 100)}
+        ours_links = {veth_name(test_name, f"n{i}") for i in range(1, 100)} | \
+            {bridge_name(test_name)}
+        netns: set[str] = set()
+        links: set[str] = set()
+        if state is not None:
+            netns |= {n["netns"] for n in state["nodes"]}
+            links |= {n["veth"] for n in state["nodes"]} | {state["bridge"]}
+        claim = self.claim if self.claim is not None and self.claim.name == test_name else None
+        if claim is not None:
+            netns |= set(claim.listed("netns")) & ours_ns
+            links |= set(claim.listed("link")) & ours_links
+        for ns in set(list_netns()) & netns:
             _remove_netns(ns)
         # A deleted namespace can linger (held by sockets) with its host-side veth,
         # so that re-creating the test fails with "File exists": delete them here.
-        veths = {veth_name(test_name, f"n{i}") for i in range(1, 100)}
-        for link in set(list_links()) & veths:
+        for link in set(list_links()) & links:
             _remove_link(link)
-        _remove_link(bridge_name(test_name))
-        _remove_forward_rules(f"splitbrain:{test_name}")
+        for ns in netns:
+            shutil.rmtree(Path("/etc/netns", ns), ignore_errors=True)
+        # the rule's comment and the state directory carry this test's own name
+        _remove_forward_rules(forward_comment(test_name))
         shutil.rmtree(Path(self.state_root, test_name), ignore_errors=True)
-
-    def destroy_all(self) -> list[str]:
-        self._require_root()
-        removed = []
-        for ns in list_netns():
-            if ns.startswith(NETNS_PREFIX):
-                _remove_netns(ns)
-                removed.append(f"netns {ns}")
-        for link in list_links():
-            if link.startswith((BRIDGE_PREFIX, VETH_PREFIX)):
-                _remove_link(link)
-                removed.append(f"link {link}")
-        n = _remove_forward_rules("splitbrain:")
-        if n:
-            removed.append(f"{n} iptables FORWARD rule(s)")
-        if os.path.isdir(self.state_root):
-            for d in os.listdir(self.state_root):
-                shutil.rmtree(os.path.join(self.state_root, d), ignore_errors=True)
-                removed.append(f"dir {os.path.join(self.state_root, d)}")
-        return removed
 
 
 def list_netns() -> list[str]:
@@ -322,15 +383,15 @@ def _remove_link(name: str) -> None:
     _run(["ip", "link", "delete", name], check=False)
 
 
-def _remove_forward_rules(comment_prefix: str) -> int:
-    """Delete host FORWARD rules whose comment starts with ``comment_prefix``."""
+def _remove_forward_rules(comment: str) -> int:
+    """Delete host FORWARD rules whose comment is exactly ``comment``."""
     if shutil.which("iptables") is None:
         return 0
     p = _run(["iptables", "-w", "-S", "FORWARD"], check=False)
     n = 0
     for line in p.stdout.decode().splitlines():
         m = re.search(r'--comment "?([^" ]+)"?', line)
-        if line.startswith("-A FORWARD") and m and m.group(1).startswith(comment_prefix):
+        if line.startswith("-A FORWARD") and m and m.group(1) == comment:
             args = line.split()[1:]
             args = [a.strip('"') for a in args]
             if _run(["iptables", "-w", "-D", *args], check=False).returncode == 0:

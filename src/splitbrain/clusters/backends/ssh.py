@@ -14,9 +14,11 @@ import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from splitbrain.clusters.archive import extract_renamed
 from splitbrain.clusters.node import Backend, ExecResult, Node, quote
+from splitbrain.clusters.ownership import check_name
 from splitbrain.errors import HarnessError, NodeCommandError
 
 TIMEOUT_RC = 124
@@ -171,13 +173,16 @@ class SSHBackend(Backend):
             raise HarnessError("the ssh backend needs hosts: --nodes host1,host2 or --nodes-file")
         self.specs = [HostSpec.parse(h) for h in hosts]
         self.user = user or os.environ.get("USER") or "root"
-        self.key_file = os.path.expanduser(key_file) if key_file else None
+        self.key_file = os.path.abspath(os.path.expanduser(key_file)) if key_file else None
         if self.key_file and not os.path.isfile(self.key_file):
-            raise HarnessError(f"ssh key file {self.key_file} does not exist")
+            raise HarnessError(f"--ssh-key {self.key_file}: no such file")
         self.port = port or 22
         self.sudo = sudo
         self.accept_unknown_host_keys = accept_unknown_host_keys
-        self.known_hosts = os.path.expanduser(known_hosts) if known_hosts else None
+        self.known_hosts = os.path.abspath(os.path.expanduser(known_hosts)) if known_hosts \
+            else None
+        if self.known_hosts and not os.path.isfile(self.known_hosts):
+            raise HarnessError(f"--ssh-known-hosts {self.known_hosts}: no such file")
         self.base_dir = base_dir
         self.connect_timeout = connect_timeout
 
@@ -208,8 +213,9 @@ class SSHBackend(Backend):
             if "not found in known_hosts" in str(e):
                 raise HarnessError(f"host key of {spec.host}:{port} is not in "
                                    f"{self.known_hosts or '~/.ssh/known_hosts'}: add it (ssh-keyscan "
-                                   f"after checking its fingerprint) or pass "
-                                   f"--accept-unknown-host-keys") from e
+                                   f"after checking its fingerprint), name a known_hosts file "
+                                   f"with --ssh-known-hosts, or pass "
+                                   f"--ssh-accept-unknown-host-keys") from e
             if isinstance(e, paramiko.AuthenticationException):
                 raise HarnessError(f"SSH authentication failed for {where}: check the user, "
                                    f"the key ({self.key_file or 'agent/~/.ssh keys'}) and that "
@@ -246,6 +252,7 @@ class SSHBackend(Backend):
         return DEFAULT_BASE_DIR if self.sudo or user == "root" else f"/tmp/splitbrain-{user}"
 
     def work_dir(self, test_name: str, spec: HostSpec | None = None) -> str:
+        check_name(test_name, "test name")      # it becomes a path that `rm -rf` removes
         return f"{self.base_dir_for(spec or self.specs[0])}/{test_name}"
 
     def _nodes(self, test_name: str, count: int | None) -> list[SSHNode]:
@@ -270,6 +277,7 @@ class SSHBackend(Backend):
             raise HarnessError(f"a cluster needs at least one node, not {count}")
         nodes = self._nodes(test_name, count)
         for n in nodes:
+            self.made("workdir", f"{n.spec.host}:{n.work_dir}")
             _kill_daemons(n)
             n.exec(["rm", "-rf", n.work_dir])
             n.exec(["mkdir", "-p", f"{n.work_dir}/run", f"{n.work_dir}/logs"])
@@ -277,6 +285,13 @@ class SSHBackend(Backend):
 
     def attach(self, test_name: str) -> list[Node]:
         return list(self._nodes(test_name, None))
+
+    def backend_args(self) -> dict[str, Any]:
+        """The hosts and the credentials reference (paths, never key material)."""
+        return {"hosts": [_host_text(s) for s in self.specs], "user": self.user,
+                "key_file": self.key_file, "port": self.port, "sudo": self.sudo,
+                "accept_unknown_host_keys": self.accept_unknown_host_keys,
+                "known_hosts": self.known_hosts, "base_dir": self.base_dir}
 
     def destroy(self, test_name: str) -> None:
         for n in self._nodes(test_name, None):
@@ -286,20 +301,11 @@ class SSHBackend(Backend):
             finally:
                 n.close()
 
-    def destroy_all(self) -> list[str]:
-        removed = []
-        for n in self._nodes("", None):
-            base = self.base_dir_for(n.spec)
-            try:
-                r = n.exec(f"ls -d {shlex.quote(base)}/*/run 2>/dev/null", check=False)
-                for run_dir in r.stdout.split():
-                    _kill_daemons(n, run_dir)
-                if n.exec(["test", "-d", base], check=False).rc == 0:
-                    n.exec(["rm", "-rf", base], check=False)
-                    removed.append(f"{n.spec.host}:{base}")
-            finally:
-                n.close()
-        return removed
+
+def _host_text(spec: HostSpec) -> str:
+    """``[user@]host[:port]`` again, as ``--nodes`` takes it."""
+    host = f"[{spec.host}]" if ":" in spec.host else spec.host
+    return f"{spec.user + '@' if spec.user else ''}{host}{':' + str(spec.port) if spec.port else ''}"
 
 
 def _kill_daemons(node: SSHNode, run_dir: str | None = None) -> None:

@@ -1,9 +1,11 @@
 """Docker backend (the default): one container per node on a private bridge network.
 
-Containers are named ``splitbrain-<test>-n1`` and labelled ``splitbrain=1`` and
-``splitbrain.test=<test>`` so that two tests never collide and leftovers of a
-killed run are found again by label. The node image is built locally on first use
-(see ``splitbrain.clusters.backends.docker.image``).
+Containers are named ``splitbrain-<test>-n1`` and labelled ``splitbrain=1``,
+``splitbrain.test=<test>`` and ``splitbrain.owner=<claim id>`` (the host registry's
+record of the run or cluster that made them, see
+:mod:`splitbrain.clusters.ownership`), so two tests never collide and leftovers of a
+killed run are found again by label and removed only by their owner's claim. The
+node image is built locally on first use (see ``splitbrain.clusters.backends.docker.image``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from splitbrain.retry import poll
 LABEL = "splitbrain"
 LABEL_TEST = "splitbrain.test"
 LABEL_NODE = "splitbrain.node"
+LABEL_OWNER = "splitbrain.owner"   # the id of the claim (host registry) that made it
 WORK_DIR = "/var/lib/splitbrain"
 TIMEOUT_RC = 124            # like coreutils `timeout`: the command ran out of time
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
@@ -205,7 +208,10 @@ class DockerBackend(Backend):
         self.destroy(test_name)                       # leftovers of a killed run of this test
         api = self.client.api
         labels = {LABEL: "1", LABEL_TEST: test_name}
+        if self.claim is not None:
+            labels[LABEL_OWNER] = self.claim.id
         net = network_name(test_name)
+        self.made("network", net)
         api.create_network(net, driver="bridge", labels=labels, check_duplicate=True,
                            options={"com.docker.network.driver.mtu": "1400"})
         names = [f"n{i}" for i in range(1, count + 1)]
@@ -214,6 +220,7 @@ class DockerBackend(Backend):
             host_config = api.create_host_config(init=True, cap_add=self.cap_add,
                                                  network_mode=net)
             netcfg = api.create_networking_config({net: api.create_endpoint_config(aliases=[node])})
+            self.made("container", container_name(test_name, node))
             c = api.create_container(image, name=container_name(test_name, node), hostname=node,
                                      labels={**labels, LABEL_NODE: node},
                                      host_config=host_config, networking_config=netcfg,
@@ -274,17 +281,36 @@ class DockerBackend(Backend):
         return list(nodes)
 
     def destroy(self, test_name: str) -> None:
+        """Remove the containers and network labelled with this test, but only those whose
+        owner label is this backend's claim, a claim that is no longer live, or absent
+        (made without a registry); a live or kept cluster of another claim is refused."""
         check_test_name(test_name)
-        self._remove({"label": [f"{LABEL_TEST}={test_name}"]})
+        self._remove({"label": [f"{LABEL_TEST}={test_name}"]}, test_name)
 
-    def destroy_all(self) -> list[str]:
-        return self._remove({"label": [f"{LABEL}=1"]})
+    def _removable(self, labels: dict[str, str], test_name: str) -> bool:
+        owner = (labels or {}).get(LABEL_OWNER)
+        if owner is None or (self.claim is not None and owner == self.claim.id):
+            return True
+        from splitbrain.clusters.ownership import find
 
-    def _remove(self, filters: dict[str, Any]) -> list[str]:
+        other = find(owner)
+        if other is None:
+            raise HarnessError(f"docker cluster {test_name!r} belongs to a splitbrain run this "
+                               f"user's registry does not know (claim {owner[:12]}): if it is "
+                               f"a leftover, remove it with `docker rm -f` and `docker network "
+                               f"rm`, or pick another --name")
+        if other.state != "killed":
+            raise HarnessError(f"docker cluster {test_name!r} is a {other.state} "
+                               f"{other.describe()}: remove it with `splitbrain cluster down "
+                               f"--name {test_name} --store {other.store}` or pick another --name")
+        return True
+
+    def _remove(self, filters: dict[str, Any], test_name: str) -> list[str]:
         import docker.errors
         api = self.client.api
         removed: list[str] = []
-        conts = self._containers(filters)
+        conts = [c for c in self._containers(filters)
+                 if self._removable(c.get("Labels") or {}, test_name)]
 
         def rm(c: dict) -> None:
             try:
@@ -295,6 +321,8 @@ class DockerBackend(Backend):
             list(pool.map(rm, conts))
         removed += [f"container {c['Names'][0].lstrip('/')}" for c in conts]
         for n in api.networks(filters=filters):
+            if not self._removable(n.get("Labels") or {}, test_name):
+                continue
             try:
                 api.remove_network(n["Id"])
                 removed.append(f"network {n['Name']}")
