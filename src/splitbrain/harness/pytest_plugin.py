@@ -107,14 +107,17 @@ class SplitbrainCluster:
     def start(self) -> SplitbrainCluster:
         """Create the nodes and bring the system up; undone by :meth:`stop`."""
         from splitbrain.clusters.systems import SYSTEMS
+        from splitbrain.harness.claims import new_claim
         from splitbrain.harness.cluster import make_backend, node_scope, system_scope
 
         sys_cls = SYSTEMS.load(self.spec.system)
         opts = sys_cls.parse_options(self.spec.options)
         self.backend = self._backend_obj or make_backend(self.spec)
-        with ExitStack() as stack:
+        claim = new_claim(self.backend, self.name, self.spec.store, kind="cluster",
+                          system=self.spec.system, options=self.spec.options)
+        with ExitStack() as stack:   # recorded in the registry: a killed pytest is cleaned up
             self.nodes = stack.enter_context(node_scope(self.backend, self.name,
-                                                        self.spec.nodes))
+                                                        self.spec.nodes, claim=claim))
             self.system = sys_cls(self.nodes, opts, self.name)
             stack.enter_context(system_scope(self.system))
             stack.callback(self._close_clients)
