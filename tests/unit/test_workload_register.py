@@ -86,3 +86,14 @@ def test_checker_finds_stale_read_and_passes_good_history() -> None:
     maybe = hist([(0, "invoke", "write", 3, "k"), (0, "info", "write", 3, "k"),
                   (1, "invoke", "read", None, "k"), (1, "ok", "read", 3, "k")])
     assert lin.check(maybe)["valid"] is True
+
+
+def test_final_phase_reads_every_key_once() -> None:
+    """Lost acknowledged writes on keys the main phase moved away from still get read."""
+    w = make(group_size=2)
+    assert w.final_generator() is None          # nothing written yet
+    main = take(w.generator(), 100, workers=4)
+    keys = sorted({op.key for op in main})
+    final = take(w.final_generator(), 1000, workers=4)
+    assert sorted(op.key for op in final) == keys
+    assert {(op.f, op.value) for op in final} == {("read", None)}
