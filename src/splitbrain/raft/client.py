@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import socket
 import threading
 import time
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
+
+log = logging.getLogger("splitbrain.raft.client")
 
 
 class RaftError(Exception):
@@ -173,6 +176,8 @@ class RaftClient:
             attempt += 1
             self.retries += 1
             client = self if url == self.base_url else self._peer(url)
+            log.info("client %s seq %s: resending %s to %s after: %s", self.client_id,
+                     body.get("seq"), path, url, last)
             try:
                 return client.request("POST", path, body)
             except RaftError as e:

@@ -154,6 +154,10 @@ def verdict_reasons(results: dict[str, Any]) -> list[str]:
                 continue
         reason = r.get("reason") or r.get("error") or r.get("message") or ""
         out.append(f"{name} {word}" + (f": {reason}" if reason else "."))
+    # what a checker reports without making the run invalid (e.g. a lock re-granted
+    # after a lease ran out: legal for a lease, unsafe for a client that ignores it)
+    warnings = [f"{name}: {r['warning']}" for name, r in checkers.items()
+                if isinstance(r, dict) and r.get("warning")]
     if not out:
         if overall is True:
             out.append(f"All {len(checkers)} checker(s) found the history valid.")
@@ -161,6 +165,7 @@ def verdict_reasons(results: dict[str, Any]) -> list[str]:
             out.append("The run is invalid (no checker detail recorded).")
         else:
             out.append("No checker reached a verdict" + ("." if checkers else " (no results.json)."))
+    out.extend(warnings)
     return out
 
 
