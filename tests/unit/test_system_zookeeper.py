@@ -38,8 +38,10 @@ def nodes(tmp_path: Path, k: int = 3) -> list[LocalNode]:
 
 def test_registry_and_options() -> None:
     assert get_system("zookeeper") is ZooKeeperSystem
-    o = ZooKeeperSystem.parse_options({"sync": "true"})
-    assert o["sync"] is True and o["heap"] == "256m"
+    o = ZooKeeperSystem.parse_options({})
+    assert o["sync"] is True and o["heap"] == "256m"   # linearizable reads by default
+    assert ZooKeeperSystem.parse_options({"sync": "false"})["sync"] is False
+    assert "stale reads, allowed by ZooKeeper's guarantees" in ZooKeeperSystem.options["sync"].help
 
 
 def test_config_binds_each_server_to_its_address(tmp_path: Path) -> None:

@@ -388,8 +388,9 @@ class ZooKeeperSystem(System):
     supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause"})
     healthy_timeout: ClassVar[float] = 90.0   # a JVM per node
     options: ClassVar[dict[str, SystemOption]] = {
-        "sync": SystemOption(False, "sync with the leader before every read (else reads may "
-                             "be stale)", parse_bool),
+        "sync": SystemOption(True, "sync with the leader before every read: linearizable "
+                             "reads (false: stale reads, allowed by ZooKeeper's guarantees)",
+                             parse_bool),
         "session_timeout": SystemOption(5.0, "client session timeout in seconds (also the "
                                         "lease of a lock)", float),
         "timeout": SystemOption(5.0, "client request timeout in seconds", float),
