@@ -243,6 +243,8 @@ class Node:
         if role != self.last_role:
             log.info("role %s term %d leader %s (commit %d, last %d)", core.state, core.term,
                      core.leader, core.commit, core.log.last_index)
+            if not self.last_role or role[2] != self.last_role[2]:
+                self.forwarder.abandon(core.leader)  # retried with the new leader
             self.last_role = role
         if self.was_leader and not is_leader:
             self._fail_pending("leadership lost after proposing")
