@@ -154,3 +154,38 @@ def test_correct_lease_lock_with_short_leases_is_valid() -> None:
     r = check3(hist(events))
     assert r["valid"] is True and r["lease-expired-count"] == 0
     assert r["strict-mutex"]["linearizable"] is True
+
+
+def test_a_holder_whose_release_failed_still_believes_it_holds() -> None:
+    """Process 0's release failed definitely: the lock is still its own as far as it
+    knows, so 1's grant after 0's lease ran out is a lease-expired overlap (the strict
+    mutex flags it too); with an ok release instead there is no overlap at all."""
+    h = hist([ev(0, "invoke", "acquire", 0), ev(0, "ok", "acquire", 1),
+              ev(0, "invoke", "release", 2), ev(0, "fail", "release", 2.1),
+              ev(1, "invoke", "acquire", 3), ev(1, "ok", "acquire", 12),
+              ev(0, "invoke", "release", 13), ev(0, "ok", "release", 14)])
+    r = check(h)
+    assert r["valid"] is True and r["lease-expired-count"] == 1
+    assert r["lease-expired"][0]["holder"]["process"] == 0
+    assert r["strict-mutex"]["linearizable"] is False
+    ok = hist([ev(0, "invoke", "acquire", 0), ev(0, "ok", "acquire", 1),
+               ev(0, "invoke", "release", 2), ev(0, "ok", "release", 2.1),
+               ev(1, "invoke", "acquire", 3), ev(1, "ok", "acquire", 12)])
+    r = check(ok)
+    assert r["lease-expired-count"] == 0 and r["strict-mutex"]["linearizable"] is True
+    # a release that certainly failed left 0 holding under its lease: 1 at 5 s is a
+    # double grant while both leases were valid
+    early = hist([ev(0, "invoke", "acquire", 0), ev(0, "ok", "acquire", 1),
+                  ev(0, "invoke", "release", 2), ev(0, "fail", "release", 2.1),
+                  ev(1, "invoke", "acquire", 3), ev(1, "ok", "acquire", 5)])
+    r = check(early)
+    assert r["valid"] is False and r["two-holders-count"] == 1
+
+
+def test_a_release_never_answered_may_have_released() -> None:
+    """A release invoked and never completed (the worker hung) ends the hold there."""
+    h = hist([ev(0, "invoke", "acquire", 0), ev(0, "ok", "acquire", 1),
+              ev(0, "invoke", "release", 2),
+              ev(1, "invoke", "acquire", 3), ev(1, "ok", "acquire", 4)])
+    r = check(h)
+    assert r["valid"] is True and r["two-holders-count"] == r["lease-expired-count"] == 0

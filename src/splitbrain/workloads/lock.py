@@ -4,9 +4,10 @@ Every worker alternates ``acquire`` and ``release`` of the lock ``lock-name``
 (default: a run-unique name). The client's ``lock_acquire(name, lease_s)`` blocks
 until held and returns a token; the workload keeps the token per client for the
 release. A holder releases before its phase ends (the release is the worker's
-closing op), so no hold outlives the main phase; a release invoked after the
-holder's lease bound (``lease-s`` after its acquire began: the worker could not
-release in time) completes with value ``{"lease-expired": true, "held-s": ...}``.
+closing op), so no hold outlives the main phase; a release invoked more than
+``lease-s`` after the acquire returned (the lease had certainly run out: the worker
+could not release in time) completes with value ``{"lease-expired": true,
+"held-s": ...}``.
 
 The ``lock`` checker (:mod:`splitbrain.checker.lock`) judges the history: two
 clients holding the lock while both leases were valid is invalid; a lock granted
@@ -65,7 +66,7 @@ class LockWorkload(Workload):
         self.lock_name = str(config.options.get("lock-name") or run_prefix(config, "lock")
                              + "mutex")
         self.lease_s = float_option(config, "lease-s", 10.0)
-        # id(client) -> (client, token, monotonic time the acquire began)
+        # id(client) -> (client, token, monotonic time the acquire returned)
         self._held: dict[int, tuple[Client, Any, float]] = {}
 
     def generator(self) -> Generator:
@@ -85,9 +86,8 @@ class LockWorkload(Workload):
         if op.f == "acquire":
             if id(client) in self._held:
                 return "fail", None  # already held: nothing was attempted
-            began = time.monotonic()
             token = client.lock_acquire(op.key, self.lease_s)
-            self._held[id(client)] = (client, token, began)
+            self._held[id(client)] = (client, token, time.monotonic())
             return "ok", None
         if op.f == "release":
             held = self._held.pop(id(client), None)
