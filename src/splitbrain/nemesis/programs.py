@@ -55,8 +55,8 @@ PROCESS_KINDS = ("kill", "pause")
 MIX_KINDS = ("partition", "packet-loss", "kill", "pause", "clock")
 DEFAULT_MIX = ("partition", "kill", "pause")
 #: the partition kinds ``mixed`` draws from (ring and bridge need 3 nodes)
-MIX_PARTITIONS = ("partition-one", "partition-leader", "partition-halves", "partition-ring",
-                  "partition-bridge")
+MIX_PARTITIONS = ("partition-one", "partition-leader", "partition-follower", "partition-halves",
+                  "partition-ring", "partition-bridge")
 
 
 def lane_of(kind: str) -> str:

@@ -32,6 +32,7 @@ FAULTS: dict[str, str] = {
     "partition-one": "isolate one random node from the rest",
     "partition-halves": "split the nodes into a random minority and majority",
     "partition-leader": "isolate the current leader",
+    "partition-follower": "isolate a node that is not the current leader",
     "partition-ring": "majorities ring: every node sees a majority, no two the same",
     "partition-bridge": "two halves joined only through one bridge node",
     "partition-grudge": "an explicit grudge from the TOML file given as grudge_file=PATH",
@@ -69,7 +70,7 @@ def check_options(options: dict[str, str]) -> None:
 
 def make_fault(name: str, ctx: Context) -> Fault:
     """The Fault object for a ``--nemesis`` value."""
-    if name == "partition" or name in PARTITION_KINDS or name == "partition-grudge":
+    if name in ("partition", "partition-grudge", "partition-follower") or name in PARTITION_KINDS:
         from splitbrain.nemesis.partition import Partition
         return Partition(ctx, name)
     if name in ("kill", "pause"):
