@@ -5,6 +5,9 @@ the node names alone, so the same seed gives the same faults, targets and order
 whatever the timing; only leader-based targets depend on the live cluster.
 Every fault and heal becomes an ``invoke`` + ``info`` op pair of process
 ``nemesis``, and is journaled before it is applied so a killed run can be healed.
+The ``--nemesis`` names of :mod:`splitbrain.nemesis.programs` (``mixed`` and the
+Raft-hazard scenarios) replace this schedule with their own and keep several
+faults active at once through :meth:`Nemesis.apply` / :meth:`Nemesis.heal_fault`.
 """
 
 from __future__ import annotations
