@@ -122,7 +122,7 @@ def test_netem_answer_and_journal_recovery_through_the_docker_registry(cluster, 
     entry = json.loads(lines[0])
     entry["pid"], entry["pid_start"] = 999999999, "gone"       # as if its writer was killed
     journal.write_text(json.dumps(entry) + "\n")
-    nem._active = None                                          # this process forgets it
+    nem._active.clear()                                         # this process forgets it
     report = recover_journals(tmp_path / "store")
     assert len(report) == 1 and "healed" in report[0], report
     assert all(our_rules(n) == [] for n in nodes)

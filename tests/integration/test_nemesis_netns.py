@@ -291,6 +291,103 @@ def test_sigkill_during_a_partition_then_cluster_heal_leaves_no_rule(cluster, tm
     assert json.loads(journal.read_text().splitlines()[-1])["recovered"] is True
 
 
+def test_mixed_overlaps_real_faults_and_heals_every_one(cluster, make, tmp_path):
+    """Partitions, kills and pauses at once on real namespaces, at sub-second intervals;
+    stopping the program heals them all (rules gone, daemons running, journal closed)."""
+    import threading
+    import time
+
+    system, nodes = cluster
+    build, ops = make
+    nem = build(["mixed"])
+    nem.interval = nem.program.interval = 0.3
+    stop = threading.Event()
+    t = threading.Thread(target=nem.run, args=(stop,), daemon=True)
+    t.start()
+    seen_overlap = False
+    end = time.monotonic() + 8
+    while time.monotonic() < end and not seen_overlap:
+        act = nem.active()
+        names = {name for _k, name, _d in act}
+        if "partition" in names and names & {"kill", "pause"}:
+            # both really in force: our rules on some node, and a daemon stopped or dead
+            hit = next(d["nodes"][0] for _k, name, d in act if name in ("kill", "pause"))
+            node = system.node(hit)
+            pid = node.daemon_pid(system.daemon)
+            rules = [n.name for n in nodes if our_rules(n)]
+            if nem.active() == act:           # nothing moved while we looked
+                assert rules, act
+                assert pid is None or proc_state(node, pid) in ("T", "t", "Z", ""), act
+                seen_overlap = True
+        time.sleep(0.02)
+    stop.set()
+    t.join(timeout=60)
+    assert seen_overlap
+    assert nem.active() == []
+    for n in nodes:
+        assert our_rules(n) == [], n.name
+        pid = n.daemon_pid(system.daemon)
+        assert pid is not None and proc_state(n, pid) in ("S", "R"), n.name
+    assert unhealed(read_entries(tmp_path / "faults.journal")) == []
+    assert ops and all(o.process == "nemesis" for o in ops)
+
+
+MIXED_HARNESS = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from splitbrain.clusters.backends import get_backend
+    sys.path.insert(0, sys.argv[2])
+    from test_nemesis_netns import TcpServerSystem
+    from splitbrain.nemesis import build_nemesis
+    from splitbrain.nemesis import grudge as G
+    nodes = get_backend("netns").attach(sys.argv[1])
+    system = TcpServerSystem(nodes, {}, sys.argv[1])
+    nem = build_nemesis(["mixed"], system=system, nodes=nodes, interval=600, targets="one",
+                        seed=2, record=lambda op: op, journal_path=Path(sys.argv[3]),
+                        options={"backend": "netns", "test": sys.argv[1],
+                                 "mix": "partition,pause"})
+    names = [n.name for n in nodes]
+    nem.apply(nem.faults["partition"], {"kind": "partition-one", "nodes": ["n1"],
+                                        "grudge": G.isolate(names, "n1")})
+    nem.apply(nem.faults["pause"], {"targets": ["n2"], "fallback": "n2"})
+    print("applied", nem.current(), flush=True)
+    time.sleep(600)
+""")
+
+
+def test_sigkill_with_two_faults_active_then_cluster_heal_heals_both(cluster, tmp_path):
+    """A run killed while a partition and a pause are both in force: the journal holds
+    both, and ``cluster heal`` removes the rules and resumes the paused daemon."""
+    system, nodes = cluster
+    journal = tmp_path / "store" / TEST / "20260101T000000" / "faults.journal"
+    script = tmp_path / "harness.py"
+    script.write_text(MIXED_HARNESS)
+    proc = subprocess.Popen([PY, str(script), TEST, str(Path(__file__).parent), str(journal)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("applied"), proc.stderr.read() if proc.poll() is not None else line
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    open_faults = unhealed(read_entries(journal))
+    assert sorted(e["fault"] for e in open_faults) == ["partition", "pause"]
+    paused = system.node(next(e for e in open_faults if e["fault"] == "pause")["detail"]["nodes"][0])
+    assert proc_state(paused, paused.daemon_pid(system.daemon)) == "T"
+    r = subprocess.run([PY, "-c", "import sys; from splitbrain.cli import main; "
+                                  "sys.exit(main(sys.argv[1:]))",
+                        "cluster", "heal", "--store", str(tmp_path / "store")],
+                       capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    assert unhealed(read_entries(journal)) == []
+    for n in nodes:
+        assert our_rules(n) == [], n.name
+    assert proc_state(paused, paused.daemon_pid(system.daemon)) in ("S", "R")
+    wait_until(lambda: reaches(nodes[0], nodes[1]) and reaches(nodes[1], nodes[2]),
+               "traffic after the heal")
+
+
 def test_heal_nodes_removes_leftovers_and_resumes_paused_daemons(cluster):
     system, nodes = cluster
     from splitbrain.nemesis.partition import apply_drops

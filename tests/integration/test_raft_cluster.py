@@ -280,3 +280,135 @@ def test_no_fsync_bug_loses_acked_writes_on_sigkill(make_cluster) -> None:
     lead = cl.leader()
     got = cl.client(lead).get("l") or []
     assert got == list(range(len(got))) and len(got) < 6  # acknowledged appends lost
+
+
+def swallowing_proxy(target: str) -> tuple[str, Callable[[], None]]:
+    """An HTTP front that delivers each request to ``target`` and drops the answer:
+    the write is applied, the client sees a lost connection (an unknown outcome)."""
+    import http.client
+    import threading
+    from urllib.parse import urlsplit
+
+    u = urlsplit(target)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, body = data.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        n = int(next(ln.split(":", 1)[1] for ln in lines if ln.lower().startswith("content-length")))
+        while len(body) < n:
+            body += conn.recv(65536)
+        method, path, _ = lines[0].split(" ")
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        c.request(method, path, body, {"Content-Type": "application/json"})
+        c.getresponse().read()
+        c.close()
+        conn.close()                       # the answer never reaches the client
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=loop, daemon=True).start()
+
+    def close() -> None:
+        stop.set()
+        srv.close()
+    return f"http://127.0.0.1:{srv.getsockname()[1]}", close
+
+
+@pytest.mark.parametrize("bug,expect", [(None, [7]), ("no-dedup", [7, 7])])
+def test_client_resends_an_unknown_write_with_its_seq_on_another_node(make_cluster, bug,
+                                                                      expect) -> None:
+    """As etcd's and ZooKeeper's clients retry: the lost answer makes the client resend
+    the same (client, seq) to the other nodes; the session applies it once, unless the
+    no-dedup bug is on (then it shows as a duplicate append)."""
+    cl = make_cluster(3, extra=["--bug", bug] if bug else None)
+    lead = cl.leader()
+    front, close = swallowing_proxy(cl.url(lead))
+    try:
+        c = RaftClient(front, timeout=5, fallbacks=[cl.url(n) for n in cl.addrs], retry_s=20)
+        res = c.txn([["append", "l", 7]])
+        assert res == [["append", "l", 7]] and c.retries >= 1
+        assert cl.client(lead).get("l") == expect
+    finally:
+        close()
+    # without retries the same loss is an unknown outcome, never a definite failure
+    front, close = swallowing_proxy(cl.url(lead))
+    try:
+        with pytest.raises(RaftError) as ei:
+            RaftClient(front, timeout=5).put("x", 1)
+        assert ei.value.definite is False
+    finally:
+        close()
+
+
+def test_follower_retries_a_write_forwarded_to_a_leader_that_stopped(make_cluster) -> None:
+    """The leader is paused just as a follower forwards a session write to it: the
+    follower gives up on it when a new leader is elected and re-proposes the write
+    there, instead of waiting out the paused one (which would end indeterminate)."""
+    cl = make_cluster(3)
+    lead = cl.leader()
+    other = next(n for n in cl.addrs if n != lead)
+    c = cl.client(other, timeout=15)
+    c.put("warm", 1)
+    cl.procs[lead].send_signal(signal.SIGSTOP)
+    try:
+        c.txn([["append", "l", 1]])          # forwarded to the paused leader first
+        assert c.get("l") == [1]
+        assert c.retries == 0                # the node retried, not the client
+    finally:
+        cl.procs[lead].send_signal(signal.SIGCONT)
+    new = cl.leader()
+    assert new != lead
+    assert cl.client(new).get("l") == [1]
+
+
+def test_lock_regranted_after_a_lease_ran_out_is_lease_expired_not_invalid(make_cluster) -> None:
+    """A real Raft lock: the holder sits on it past its 1 s lease, another client gets
+    it, the first one's release finds it gone. The checker calls that a lease that
+    ran out (reported), never two valid holders."""
+    from splitbrain.checker.lock import LockChecker
+    from splitbrain.history.ops import Op
+
+    cl = make_cluster(3)
+    lead = cl.leader()
+    a, b = cl.client(lead), cl.client(lead)
+    t0 = time.monotonic_ns()
+    hist: list[Op] = []
+
+    def rec(p: int, typ: str, f: str, value=None) -> None:
+        hist.append(Op(typ, p, f, value, "L", time=time.monotonic_ns() - t0, index=len(hist)))
+
+    rec(0, "invoke", "acquire")
+    tok_a = a.lock_acquire("L", "a", 1.0)
+    rec(0, "ok", "acquire")
+    with pytest.raises(RaftError) as ei:     # a's lease is running: b is refused
+        b.lock_acquire("L", "b", 1.0)
+    assert ei.value.status == 409
+    time.sleep(1.3)                           # a is "paused" past its lease
+    rec(1, "invoke", "acquire")
+    tok_b = b.lock_acquire("L", "b", 1.0)
+    rec(1, "ok", "acquire")
+    assert tok_b > tok_a                      # fencing tokens grow
+    rec(0, "invoke", "release")
+    assert a.lock_release("L", tok_a) is False   # a's lease had run out: not a's any more
+    rec(0, "ok", "release")
+    rec(1, "invoke", "release")
+    assert b.lock_release("L", tok_b) is True
+    rec(1, "ok", "release")
+    r = LockChecker(lease_s=1.0).check(hist)
+    assert r["valid"] is True and r["two-holders-count"] == 0
+    assert r["lease-expired-count"] == 1 and r["lease-expired"][0]["kind"] == "lease-expired"
+    assert r["strict-mutex"]["linearizable"] is False

@@ -212,3 +212,20 @@ def test_nemesis_options(tmp_path: Path) -> None:
     nem.start(plan(["partition-leader"], NAMES, 3, 1)[0])
     assert ops[1].value == {"n1": [], "n2": [], "n3": [], "n4": [], "n5": ["n1", "n2", "n3", "n4"]}
     nem.heal()
+
+
+def test_partition_follower_isolates_a_node_that_is_not_the_leader(tmp_path: Path) -> None:
+    targets = set()
+    for seed in range(12):
+        nem, _nodes, _sys, ops = make(tmp_path, ["partition-follower"], leader="n2")
+        nem.start(plan(["partition-follower"], NAMES, seed, 1)[0])
+        (target,) = ops[0].value["nodes"]
+        assert target != "n2" and ops[1].value[target] == [n for n in NAMES if n != target]
+        targets.add(target)
+        nem.heal()
+    assert len(targets) >= 3            # the planned draw spreads over the followers
+    # without a known leader any node may be picked
+    nem, _nodes, _sys, ops = make(tmp_path, ["partition-follower"])
+    nem.start(plan(["partition-follower"], NAMES, 1, 1)[0])
+    assert ops[1].error is None
+    nem.heal()

@@ -115,3 +115,27 @@ def test_writes_carry_session_and_increasing_seq() -> None:
 def test_bad_base_url() -> None:
     with pytest.raises(ValueError):
         RaftClient("not a url")
+
+
+def test_forwarded_request_to_an_old_leader_is_abandoned_indefinitely() -> None:
+    """A follower waiting on a leader that changed gives up at once (then retries with
+    the new leader), and says the request may have applied."""
+    import asyncio
+
+    from splitbrain.raft.forward import PeerForwarder
+    from splitbrain.raft.httpapi import ApiError
+
+    async def scenario() -> tuple[ApiError, tuple]:
+        fwd = PeerForwarder(lambda to, m: True)
+        old = asyncio.create_task(fwd.forward("n1", "/kv/put", {"key": "k"}, 30, 1))
+        new = asyncio.create_task(fwd.forward("n2", "/kv/put", {"key": "k"}, 30, 2))
+        await asyncio.sleep(0)
+        fwd.abandon("n2")                        # n2 is the leader now
+        with pytest.raises(ApiError) as ei:
+            await old
+        fwd.on_response({"id": 2, "status": 200, "obj": {"ok": True}})
+        return ei.value, await new
+
+    err, answer = asyncio.run(scenario())
+    assert err.definite is False and "leader changed from n1" in str(err)
+    assert answer == (200, {"ok": True})

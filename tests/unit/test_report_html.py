@@ -269,3 +269,18 @@ def test_huge_failure_window_keeps_failing_op(tmp_path: Path, monkeypatch: pytes
     p.feed(write_report(run).read_text())
     assert [f["data-op-id"] for f in p.failing] == ["90"]
     assert sum(1 for k in p.by_id if k.startswith("op-")) == 20
+
+
+def test_lock_lease_warning_and_double_holder_kind_in_the_banner():
+    """A lock re-granted after a lease ran out is said on a valid run; a real double
+    holder says both leases were valid."""
+    warn = ("3 time(s) the lock was granted again after a lease ran out while its holder "
+            "still thought it held the lock")
+    r = verdict_reasons({"valid": True, "checkers": {
+        "lock": {"valid": True, "warning": warn}, "stats": {"valid": True}}})
+    assert r == ["All 2 checker(s) found the history valid.", f"lock: {warn}"]
+    r = verdict_reasons({"valid": False, "checkers": {
+        "lock": {"valid": False, "reason": "1 time(s) two clients held the lock at once "
+                                           "while both leases were valid (a safety bug)"}}})
+    assert r == ["lock found the history invalid: 1 time(s) two clients held the lock at "
+                 "once while both leases were valid (a safety bug)"]

@@ -38,8 +38,10 @@ def nodes(tmp_path: Path, k: int = 3) -> list[LocalNode]:
 
 def test_registry_and_options() -> None:
     assert get_system("zookeeper") is ZooKeeperSystem
-    o = ZooKeeperSystem.parse_options({"sync": "true"})
-    assert o["sync"] is True and o["heap"] == "256m"
+    o = ZooKeeperSystem.parse_options({})
+    assert o["sync"] is True and o["heap"] == "256m"   # linearizable reads by default
+    assert ZooKeeperSystem.parse_options({"sync": "false"})["sync"] is False
+    assert "stale reads, allowed by ZooKeeper's guarantees" in ZooKeeperSystem.options["sync"].help
 
 
 def test_config_binds_each_server_to_its_address(tmp_path: Path) -> None:
@@ -182,6 +184,31 @@ def test_lock_whose_znode_could_not_be_removed_is_indefinite(tmp_path: Path) -> 
     with pytest.raises(ClientError) as e:
         c.lock_acquire("m", 10)
     assert e.value.definite is False
+    assert c._lock_zk is None        # the session that may hold it is ended, not reused
+
+
+def test_lock_calls_with_unknown_outcome_end_the_lock_session(tmp_path: Path) -> None:
+    """A znode we may have created, or failed to delete, must not outlive the call in a
+    live session: nobody would ever get the lock again (the client thinks it holds none)."""
+    d = "/splitbrain/locks/m"
+    fake = FakeKazoo(create=[ConnectionLoss()])
+    c = zk_client(tmp_path, fake)
+    c._lock_zk, c._lock_lease = fake, 60.0
+    with pytest.raises(ClientError) as e:
+        c.lock_acquire("m", 10)
+    assert e.value.definite is False and c._lock_zk is None
+    fake = FakeKazoo(delete=[ConnectionLoss()])
+    c = zk_client(tmp_path, fake)
+    c._lock_zk, c._lock_lease = fake, 60.0
+    c._held.add(f"{d}/lock-0000000001")
+    with pytest.raises(ClientError) as e:
+        c.lock_release("m", f"{d}/lock-0000000001")
+    assert e.value.definite is False and c._lock_zk is None and not c._held
+    fake = FakeKazoo(delete=[NoNodeError()])      # already gone: fine, session kept
+    c = zk_client(tmp_path, fake)
+    c._lock_zk, c._lock_lease = fake, 60.0
+    c.lock_release("m", f"{d}/lock-0000000001")
+    assert c._lock_zk is fake
 
 
 def test_lock_held_when_lowest(tmp_path: Path) -> None:

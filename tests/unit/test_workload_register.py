@@ -99,3 +99,14 @@ def test_every_workload_declares_its_options_and_fills_defaults() -> None:
         w = cls(WorkloadConfig(options={"run-id": "t"}))
         assert set(w.config.options) == set(declared)   # every default filled in
         assert w.config.options["run-id"] == "t"
+
+
+def test_final_phase_reads_every_key_once() -> None:
+    """Lost acknowledged writes on keys the main phase moved away from still get read."""
+    w = make(group_size=2)
+    assert w.final_generator() is None          # nothing written yet
+    main = take(w.generator(), 100, workers=4)
+    keys = sorted({op.key for op in main})
+    final = take(w.final_generator(), 1000, workers=4)
+    assert sorted(op.key for op in final) == keys
+    assert {(op.f, op.value) for op in final} == {("read", None)}

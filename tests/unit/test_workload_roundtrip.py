@@ -176,7 +176,6 @@ class StaleReads(FakeClient):
     ("bank", {"bank-mode": "txn"}, TornTxn, "bank"),
     ("append", {}, TornTxn, "elle"),
     ("lock", {}, FreeForAll, "lock"),
-    ("lock", {}, FreeForAll, "linearizability"),
     ("register", {}, StaleReads, "linearizability"),
 ])
 def test_misbehaving_system_is_caught(name, opts, cls, checker) -> None:

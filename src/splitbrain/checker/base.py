@@ -42,7 +42,8 @@ class CheckResult:
 
     ``valid`` is a :data:`splitbrain.verdict.Verdict`; ``reason`` is one line for a
     person (empty when valid); ``error`` is set when the checker could not judge at
-    all; ``note`` qualifies a verdict (e.g. "no final read"). Subclasses add their
+    all; ``note`` qualifies a verdict (e.g. "no final read"); ``warning`` says what it
+    found that does not change the verdict (e.g. a lease lock re-granted after expiry). Subclasses add their
     evidence as fields; ``extra`` keeps keys of a stored document this version does
     not know, so reading and rewriting results never drops data.
     """
@@ -55,6 +56,7 @@ class CheckResult:
     reason: str = ""
     error: str | None = None
     note: str | None = None
+    warning: str | None = None
     elapsed_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -66,7 +68,8 @@ class CheckResult:
             if f.name in ("valid", "extra"):
                 continue
             v = getattr(self, f.name)
-            if f.name in ("reason", "error", "note", "elapsed_s") and v in (None, ""):
+            if f.name in ("reason", "error", "note", "warning", "elapsed_s") \
+                    and v in (None, ""):
                 continue
             d[self._json_key(f.name)] = _plain(v)
         d.update(self.extra)

@@ -1,27 +1,40 @@
-"""The lock checker: two holders at once, judged soundly with leases and info ops.
+"""The lock checker: two holders at once, told apart by what the leases guaranteed.
 
 A lock service with leases promises mutual exclusion only while a holder's lease
 lasts. The lock workload's client contract: ``lock_acquire(name, lease_s)``
 returns once the lock is held under a lease of at least ``lease_s`` seconds that
-was granted (or refreshed) after the call began. From a history we can then
-name, for every acquire that returned ok, a window in which its process
-*certainly* held the lock:
+was granted (or refreshed) after the call began. For every acquire that returned
+ok, a history then gives two windows of its process:
 
-    from  the acquire's completion (the lock was held by then)
-    until the earlier of: the invocation of that process's next release (whatever
-          its outcome — after that the lock may be gone), and the acquire's
-          invocation + lease (the lease may have run out after that, e.g. when the
-          holder was partitioned away and could not keep it alive).
+* the *certain* hold — the lock was held and the lease guaranteed it:
 
-Two such windows of different processes that overlap are two holders at once: a
-real violation, whatever the info ops did. Everything else is left alone, so this
-check never calls a correct history invalid, at the price of missing some bugs:
+      from  the acquire's completion (the lock was held by then)
+      until the earlier of: the invocation of that process's first release that
+            did not certainly fail (after that the lock may be gone; a release that
+            failed left it held), and the acquire's invocation + lease;
 
-* an acquire that ended ``info`` or ``fail`` gives no window (it may not hold);
-* holding after the lease bound is not counted (expiry may have been legitimate);
-* the stricter view — the lock as a perfect mutex, leases or not — is the
-  linearizability checker's ``mutex`` model, which the lock workload runs as
-  well: it flags a lease that expired under a live holder, as Jepsen does.
+* the *believed* hold — from the acquire's completion until that same release
+  (or the history's end): what a client that never checks its lease takes for
+  "I hold the lock".
+
+When another process is granted the lock inside someone's believed hold, the two
+clients held it at once in some sense. The checker tells the two kinds apart:
+
+* ``both-leases-valid`` — the two *certain* windows overlap: the service granted
+  the lock while another holder's guaranteed lease was still running. A real
+  safety bug: the history is **invalid**.
+* ``lease-expired`` — the overlap exists only because a lease ran out: either the
+  holder's lease bound had passed when the lock was granted again (the holder was
+  paused, partitioned or slow to release), or the new holder was granted the lock
+  only after its own lease bound had passed (a grant it could not use). That is
+  what a lease lock does; it is unsafe only for clients that use the lock without
+  checking their lease (Jepsen's etcd 2020 finding). Reported, not invalid.
+
+Everything uncertain is left alone, so this check never calls a correct lease lock
+invalid: an acquire that ended ``info`` or ``fail`` makes no holder. The strict
+view — the lock as a perfect mutex, leases or not — is computed too, with the
+linearizability checker's ``mutex`` model, and reported as information only
+(``strict-mutex``): a lease lock is expected to fail it.
 
 Needs op times (nanoseconds); without them the verdict is ``unknown``.
 """
@@ -32,15 +45,24 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from splitbrain.checker.base import Checker, CheckResult
-from splitbrain.history.ops import INVOKE, NEMESIS, OK, Op
+from splitbrain.history.ops import FAIL, INVOKE, NEMESIS, OK, Op
 from splitbrain.verdict import UNKNOWN
 
 MAX_REPORTED = 20
+BOTH_VALID = "both-leases-valid"
+LEASE_EXPIRED = "lease-expired"
+
+
+def _hold(p: Any, inv: Op, done: Op, lease_ns: int) -> dict[str, Any]:
+    return {"process": p, "start": done.time, "lease-end": inv.time + lease_ns,
+            "acquire-index": inv.index, "acquired-index": done.index,
+            "release-invoke": None, "release-index": None}
 
 
 @dataclass(kw_only=True)
 class LockResult(CheckResult):
-    """Certain-hold windows of different processes that overlap: two holders at once."""
+    """Two holders at once, by kind: ``two_holders`` (both leases valid: invalid) and
+    ``lease_expired`` (a lease ran out: reported in ``warning``, the run stays valid)."""
 
     kind: ClassVar[str] = "lock"
 
@@ -49,55 +71,108 @@ class LockResult(CheckResult):
     certain_windows: int = 0
     two_holders_count: int = 0
     two_holders: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if not self.reason and self.two_holders_count:
-            self.reason = (f"{self.two_holders_count} time(s) two clients certainly held the "
-                           f"lock at once")
-
+    lease_expired_count: int = 0
+    lease_expired: list[dict[str, Any]] = field(default_factory=list)
+    late_releases: int = 0
+    strict_mutex: dict[str, Any] | None = None
 
     def blamed(self) -> list[int]:
-        out = []
-        for pair_ in self.two_holders:
-            second = pair_.get("second") if isinstance(pair_, dict) else None
-            if isinstance(second, dict) and isinstance(second.get("acquired-index"), int):
-                out.append(second["acquired-index"])
-        return out
+        return [d["granted"]["acquired-index"] for d in self.two_holders
+                if isinstance(d, dict) and isinstance(d.get("granted"), dict)
+                and isinstance(d["granted"].get("acquired-index"), int)]
 
 
 class LockChecker(Checker):
-    """Finds two processes certainly holding the lock at the same time."""
+    """Finds two holders at once and says whether both leases were still valid."""
 
     name = "lock"
 
-    def __init__(self, lease_s: float) -> None:
+    def __init__(self, lease_s: float, *, strict: bool = True) -> None:
         self.lease_ns = int(lease_s * 1e9)
+        self.strict = strict
+
+    def holds(self, history: list[Op]) -> list[dict[str, Any]]:
+        """Every ok acquire as ``{process, start, lease-end, release-invoke, ...}``, by start.
+
+        ``release-invoke``: when the process invoked the first release after it that
+        did not certainly fail (None: it never did); a release that failed
+        definitely left the lock held, and its client still the holder.
+        """
+        ops = [op for op in history if op.process != NEMESIS and op.f in ("acquire", "release")]
+        out: list[dict[str, Any]] = []
+        pending: dict[Any, Op] = {}              # process -> its open acquire / release
+        holding: dict[Any, dict[str, Any]] = {}  # process -> hold not yet released
+        for op in ops:
+            p = op.process
+            if op.type == INVOKE:
+                pending[p] = op
+                h = holding.get(p)
+                if op.f == "release" and h is not None and h["release-invoke"] is None:
+                    h["release-invoke"], h["release-index"] = op.time, op.index
+                continue
+            inv = pending.pop(p, None)
+            if inv is None or inv.f != op.f:
+                continue
+            if op.f == "acquire":
+                if op.type == OK:
+                    h = holding.pop(p, None)
+                    if h is not None:
+                        out.append(h)
+                    holding[p] = _hold(p, inv, op, self.lease_ns)
+            elif p in holding:
+                if op.type == FAIL:     # certainly not released: still the holder
+                    holding[p]["release-invoke"] = holding[p]["release-index"] = None
+                else:                   # released, or maybe (a release never answered
+                    out.append(holding.pop(p))   # counts from its invocation, too)
+        out.extend(holding.values())
+        return sorted(out, key=lambda h: (h["start"], h["acquired-index"]))
+
+    @staticmethod
+    def certain_end(h: dict[str, Any]) -> int:
+        """Where the lease-guaranteed hold ends (it is empty when <= its start)."""
+        rel = h["release-invoke"]
+        return h["lease-end"] if rel is None else min(rel, h["lease-end"])
 
     def windows(self, history: list[Op]) -> list[dict[str, Any]]:
         """The certain-hold windows ``{process, start, end, acquire-index}`` (start < end)."""
-        ops = [op for op in history if op.process != NEMESIS and op.f in ("acquire", "release")]
-        out: list[dict[str, Any]] = []
-        pending: dict[Any, Op] = {}        # process -> its open acquire invocation
-        holding: dict[Any, dict[str, Any]] = {}  # process -> window still open
-        for op in ops:
-            p = op.process
-            if op.f == "acquire":
-                if op.type == INVOKE:
-                    pending[p] = op
-                    continue
-                inv = pending.pop(p, None)
-                if op.type == OK and inv is not None:
-                    holding[p] = {"process": p, "start": op.time,
-                                  "end": inv.time + self.lease_ns,
-                                  "acquire-index": inv.index, "acquired-index": op.index}
-                continue
-            if op.type == INVOKE and p in holding:  # a release: the certain hold ends here
-                w = holding.pop(p)
-                w["end"] = min(w["end"], op.time)
-                w["release-index"] = op.index
+        out = []
+        for h in self.holds(history):
+            end = self.certain_end(h)
+            if h["start"] < end:
+                w = {"process": h["process"], "start": h["start"], "end": end,
+                     "acquire-index": h["acquire-index"], "acquired-index": h["acquired-index"]}
+                if h["release-index"] is not None and h["release-invoke"] <= end:
+                    w["release-index"] = h["release-index"]
                 out.append(w)
-        out.extend(holding.values())
-        return sorted((w for w in out if w["start"] < w["end"]), key=lambda w: w["start"])
+        return out
+
+    def double_holders(self, history: list[Op]) -> list[dict[str, Any]]:
+        """Every grant inside another process's believed hold, with its kind."""
+        holds = self.holds(history)
+        horizon = max((op.time for op in history), default=0)
+        found: list[dict[str, Any]] = []
+        open_: list[dict[str, Any]] = []
+        for h in holds:
+            t = h["start"]
+            open_ = [o for o in open_ if (o["release-invoke"] if o["release-invoke"] is not None
+                                          else horizon + 1) > t]
+            for o in open_:
+                if o["process"] == h["process"]:
+                    continue
+                o_end, h_end = self.certain_end(o), self.certain_end(h)
+                if t < o_end and t < h_end:
+                    kind, why = BOTH_VALID, "granted while the holder's lease was still valid"
+                elif t >= o["lease-end"]:
+                    kind, why = LEASE_EXPIRED, (f"granted {(t - o['lease-end']) / 1e9:.3f}s "
+                                                f"after the holder's lease bound")
+                else:
+                    kind, why = LEASE_EXPIRED, (f"granted {(t - h['lease-end']) / 1e9:.3f}s "
+                                                f"after its own lease bound")
+                found.append({"kind": kind, "why": why, "holder": _brief(o),
+                              "granted": _brief(h), "at": t,
+                              "overlap-ns": max(0, min(o_end, h_end) - t)})
+            open_.append(h)
+        return found
 
     def check(self, history: list[Op], *, time_limit: float | None = None) -> LockResult:
         relevant = [op for op in history if op.process != NEMESIS
@@ -106,23 +181,54 @@ class LockChecker(Checker):
             return LockResult(valid=UNKNOWN, error="the history has no op times: leases "
                                                    "cannot be reasoned about")
         ws = self.windows(history)
-        overlaps: list[dict[str, Any]] = []
-        longest: dict[str, Any] | None = None  # the window reaching furthest so far
-        n = 0
-        for w in ws:
-            if longest is not None and longest["end"] > w["start"] \
-                    and longest["process"] != w["process"]:
-                n += 1
-                if len(overlaps) < MAX_REPORTED:
-                    overlaps.append({"first": longest, "second": w,
-                                     "overlap-ns": min(longest["end"], w["end"]) - w["start"]})
-            if longest is None or w["end"] > longest["end"]:
-                longest = w
+        doubles = self.double_holders(history)
+        real = [d for d in doubles if d["kind"] == BOTH_VALID]
+        expired = [d for d in doubles if d["kind"] == LEASE_EXPIRED]
         acquired = sum(1 for op in relevant if op.f == "acquire" and op.type == OK)
-        valid: bool | str = False if n else (True if acquired else UNKNOWN)
-        out: dict[str, Any] = {"valid": valid, "lease-s": self.lease_ns / 1e9,
-                               "acquired": acquired, "certain-windows": len(ws),
-                               "two-holders-count": n, "two-holders": overlaps}
+        late = sum(1 for op in relevant if op.f == "release" and op.type != INVOKE
+                   and isinstance(op.value, dict) and op.value.get("lease-expired"))
+        valid: bool | str = False if real else (True if acquired else UNKNOWN)
+        out: dict[str, Any] = {
+            "valid": valid, "lease-s": self.lease_ns / 1e9, "acquired": acquired,
+            "certain-windows": len(ws),
+            "two-holders-count": len(real), "two-holders": real[:MAX_REPORTED],
+            "lease-expired-count": len(expired), "lease-expired": expired[:MAX_REPORTED],
+            "late-releases": late,
+        }
+        if real:
+            out["reason"] = (f"{len(real)} time(s) two clients held the lock at once while "
+                             f"both leases were valid (a safety bug)")
+        if expired:
+            out["warning"] = (f"{len(expired)} time(s) the lock was granted again after a "
+                              f"lease ran out while its holder still thought it held the lock: "
+                              f"the lock is a lease, unsafe for clients that do not check it")
         if not acquired:
             out["note"] = "no acquire succeeded: nothing to judge"
+        if self.strict and acquired:
+            out["strict-mutex"] = _strict_mutex(relevant, time_limit)
         return LockResult.from_json(out)
+
+
+def _brief(h: dict[str, Any]) -> dict[str, Any]:
+    return {"process": h["process"], "acquire-index": h["acquire-index"],
+            "acquired-index": h["acquired-index"], "start": h["start"],
+            "lease-end": h["lease-end"], "release-index": h["release-index"]}
+
+
+def _strict_mutex(ops: list[Op], time_limit: float | None) -> dict[str, Any]:
+    """The history as a perfect mutex (no leases): information, never the verdict."""
+    try:
+        from splitbrain.checker import linearizability
+
+        res = linearizability.check(ops, "mutex", time_limit=time_limit)
+    except Exception as e:  # noqa: BLE001 - information only
+        return {"linearizable": "unknown", "error": f"{type(e).__name__}: {e}"}
+    d = res.to_json()
+    out: dict[str, Any] = {"linearizable": res.valid}
+    if res.valid is False:
+        fails = d.get("failures") or []
+        if fails:
+            out["failing-op"] = fails[0].get("failing_op")
+        out["note"] = ("as a perfect mutex (no leases) the history is not linearizable; a "
+                       "lease lock need not be: its leases run out (see lease-expired)")
+    return out

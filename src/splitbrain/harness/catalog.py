@@ -20,7 +20,9 @@ from splitbrain.clusters.system import SystemOption, parse_bool
 from splitbrain.clusters.systems import SYSTEMS
 from splitbrain.errors import HarnessError
 from splitbrain.nemesis.fault import Context, Fault
-from splitbrain.nemesis.schedule import FAULT_REGISTRY, NEMESIS_OPTIONS, make_fault
+from splitbrain.nemesis.faults import FAULT_REGISTRY, make_fault
+from splitbrain.nemesis.programs import PROGRAMS, make_program
+from splitbrain.nemesis.schedule import NEMESIS_OPTIONS
 from splitbrain.registry import Registry
 from splitbrain.workloads import WORKLOAD_REGISTRY
 
@@ -154,6 +156,22 @@ def faults() -> list[Item]:
         if least > 1:
             notes.append(f"at least {least} nodes")
         item.notes = "; ".join(notes)
+        out.append(item)
+    for name, help_ in PROGRAMS.items():   # schedules of their own, over the faults above
+        item = Item(name, help_)
+        program = make_program(name, Context(system=None, nodes=[]), interval=1.0, seed=0)
+        kinds = [make_fault(k, Context(system=None, nodes=[])) for k in program.fault_names()]
+        item.options = [OptionInfo("mix", "", "", NEMESIS_OPTIONS["mix"])] \
+            if name == "mixed" else []
+        for sys_name, cls in system_classes:
+            try:
+                for f in kinds:
+                    Fault.check_plan(f, cls, _PROBE_NODES, True)
+            except HarnessError:
+                continue
+            item.supports.append(sys_name)
+        item.notes = "a program: overlapping faults of kinds " + \
+            ", ".join(sorted({f.name for f in kinds}))
         out.append(item)
     return out
 

@@ -33,9 +33,9 @@ from splitbrain.clusters.ownership import Claim, check_name, claims
 from splitbrain.clusters.system import System
 from splitbrain.clusters.systems import SYSTEMS
 from splitbrain.errors import ClusterGone, HarnessError
+from splitbrain.nemesis.faults import FAULT_REGISTRY
 from splitbrain.nemesis.journal import Journal, find_journals, open_faults
 from splitbrain.nemesis.recovery import heal_entry, heal_nodes
-from splitbrain.nemesis.schedule import FAULT_REGISTRY
 
 Attach = Callable[[dict[str, Any]], tuple[System | None, list[Node]]]
 _NODE = re.compile(r"n[0-9]{1,3}")

@@ -40,16 +40,25 @@ class Worker(threading.Thread):
         node_name = self.node.name
         apply = r.workload.apply
         counts = r.progress.counts
-        while not stop.is_set():
-            if stagger and stop.wait(self.rng.uniform(0, stagger)):
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                break
+        closing = False
+        while True:
+            if not closing:
+                if stop.is_set():
+                    closing = True
+                elif stagger and stop.wait(self.rng.uniform(0, stagger)):
+                    closing = True
+                elif deadline is not None and time.monotonic() >= deadline:
+                    closing = True
             ctx.process = self.process
             with r.gen_lock:
-                spec = r.gen.next(ctx)
+                # once the phase is over, a worker still does its closing op (e.g. a
+                # release of a lock it holds), so nothing it started outlives the phase
+                spec = r.gen.closing(ctx) if closing else r.gen.next(ctx)
             if spec is None:
-                break
+                if closing:
+                    break
+                closing = True
+                continue
             record(Op(INVOKE, self.process, spec.f, spec.value, spec.key, node=node_name))
             err = None
             try:
@@ -64,6 +73,8 @@ class Worker(threading.Thread):
             counts[(spec.f, typ)] += 1
             if typ == INFO:
                 self.process += r.concurrency  # a crashed process never invokes again
+            if closing:
+                break
         r.processes[self.worker] = self.process
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import shlex
+import time
 from typing import Any
 
 from splitbrain.clusters.node import Node
@@ -80,6 +81,30 @@ def install_start_env(node: Node, env: dict[str, str]) -> None:
     node.start_daemon = start_daemon  # type: ignore[method-assign]
 
 
+def wait_for_faketime(system: Any, node: Node, timeout: float = 15.0) -> None:
+    """Wait until ``system``'s daemon on ``node`` runs under libfaketime; else say why not.
+
+    Right after a start the recorded pid may still be the shell that is about to exec
+    the daemon (its environment is not the daemon's yet), and on a loaded host that
+    takes a while: poll, and tell a daemon that died from one started without our env.
+    """
+    deadline = time.monotonic() + timeout
+    state: bool | None = None
+    while time.monotonic() < deadline:
+        state = daemon_has_faketime(node, system.daemon)
+        if state:
+            return
+        time.sleep(0.2)
+    if state is None:
+        logs = system.log_files(node)
+        tail = node.exec(["sh", "-c", f"tail -n 3 {shlex.quote(logs[0])} 2>/dev/null"],
+                         check=False).stdout.strip().replace("\n", " | ") if logs else ""
+        raise HarnessError(f"the clock fault restarted {system.name} on {node.name} under "
+                           f"libfaketime and it exited: {tail[-300:] or 'no log output'}")
+    raise HarnessError(f"the clock fault could not start {system.name} on {node.name} under "
+                       f"libfaketime: its start() must use Node.start_daemon")
+
+
 def reset_clock(node: Node) -> bool:
     """Stop a strobe and put the offset back to +0; True if there was a skew to undo."""
     node.stop_daemon(STROBE_DAEMON, timeout=5)
@@ -133,10 +158,11 @@ class Clock(Fault):
             install_start_env(n, env)
             if daemon_has_faketime(n, sys_.daemon) is False:
                 sys_.stop(n)
+                pid = n.daemon_pid(sys_.daemon)
+                if pid is not None:          # still going after stop: make sure it is gone
+                    sys_.kill(n)
                 sys_.start(n)
-                if not daemon_has_faketime(n, sys_.daemon):
-                    raise HarnessError(f"the clock fault could not start {sys_.name} on {n.name} "
-                                       f"under libfaketime: its start() must use Node.start_daemon")
+                wait_for_faketime(sys_, n)
                 sys_.wait_healthy()
 
     def choose(self, rng: random.Random, names: list[str]) -> dict[str, Any]:

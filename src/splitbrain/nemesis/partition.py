@@ -125,13 +125,19 @@ class Partition(Fault):
     def resolve(self, choice: dict[str, Any]) -> dict[str, Any]:
         names = self.ctx.names
         detail = {k: v for k, v in choice.items() if k != "fallback"}
-        if choice["kind"] == "partition-leader":
+        if choice["kind"] in ("partition-leader", "partition-follower"):
             leader = self.ctx.leader()
-            target = leader if leader is not None else choice["fallback"]
+            if choice["kind"] == "partition-leader":
+                target = leader if leader is not None else choice["fallback"]
+            else:   # one of the nodes that are not the leader, by the planned draw
+                followers = [n for n in names if n != leader]
+                target = followers[min(int(choice["pick"] * len(followers)),
+                                       len(followers) - 1)]
             g = G.isolate(names, target)
             if not self.symmetric:
                 g = G.one_way(g, [target] + [n for n in names if n != target])
             detail.update(grudge=g, leader=leader, nodes=[target])
+            detail.pop("pick", None)
         detail["addresses"] = {n.name: n.address for n in self.ctx.nodes}
         return detail
 
@@ -169,6 +175,8 @@ def plan_partition(name: str, rng: random.Random, names: list[str],
         out = {"kind": kind, "nodes": [target]}
     elif kind == "partition-leader":
         return {"kind": kind, "fallback": rng.choice(names)}
+    elif kind == "partition-follower":
+        return {"kind": kind, "fallback": rng.choice(names), "pick": rng.random()}
     elif kind == "partition-halves":
         minority, majority = G.halves(names, rng)
         g = G.complete([minority, majority], names)

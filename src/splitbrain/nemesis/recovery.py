@@ -17,6 +17,7 @@ from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import System
 from splitbrain.nemesis.clock import reset_clock
 from splitbrain.nemesis.fault import Context, isolated_network
+from splitbrain.nemesis.faults import make_fault
 from splitbrain.nemesis.packet import clear_netem
 from splitbrain.nemesis.partition import clear_drops
 
@@ -57,8 +58,6 @@ def heal_nodes(nodes: list[Node], system: System | None = None) -> list[str]:
 def heal_entry(entry: dict[str, Any], system: System | None, nodes: list[Node]) -> Any:
     """Undo one journaled fault on re-attached ``nodes`` from its recorded detail alone;
     return what ``heal`` reports. Raises whatever the heal raises (the entry stays open)."""
-    from splitbrain.nemesis.schedule import make_fault
-
     want = entry.get("nodes") or {}
     ctx = Context(system=system, nodes=[n for n in nodes if n.name in want or not want])
     fault = make_fault(entry["fault"], ctx)

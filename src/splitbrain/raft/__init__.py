@@ -20,6 +20,10 @@ Followers proxy every request except ``GET /status`` to the leader (over their p
 connection, module ``forward``), so a client may stay pinned to one node.
 Writes may carry ``"client": ID, "seq": N``; a (client, seq) pair applies at most once
 and a retry returns the first result (sessions remember the last 64 seqs per client).
+A node re-proposes such a write when its proposal was dropped (leadership lost, entry
+overwritten, no answer from the leader) until the request deadline, and the Python
+client resends an indeterminate one to the other nodes; the ``no-dedup`` bug switch
+makes both apply twice.
 
 =====================  ==============================================  ==========================
 path                   request body                                    success body (``ok: true``)

@@ -3,6 +3,16 @@
 Every write carries this client's id and a fresh sequence number, so the server applies
 it at most once even when it is retried (pass ``seq=`` to retry an earlier call with the
 same number, e.g. from another ``RaftClient`` built with the same ``client_id``).
+
+Like etcd's and ZooKeeper's clients, a write whose outcome is unknown (a timeout, a lost
+connection, a leader change after proposing) is retried with the *same* client id and
+sequence number, on the other nodes given as ``fallbacks`` in turn, for up to ``retry_s``
+seconds: the server's session table applies the pair at most once and answers a retry
+of an applied write with its first result. The call returns the first answer that
+settles the outcome; once an attempt may have applied, only such an answer can make
+the error definite, so an indeterminate write stays indeterminate (``definite=False``)
+if no retry settles it.
+
 Errors raise :class:`RaftError` whose ``definite`` is True only when the operation
 certainly did not take effect. One instance serializes its calls (a lock); use one
 instance per concurrent worker.
@@ -12,11 +22,15 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import socket
 import threading
+import time
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
+
+log = logging.getLogger("splitbrain.raft.client")
 
 
 class RaftError(Exception):
@@ -31,14 +45,20 @@ class RaftError(Exception):
 class RaftClient:
     """Client for one node's API at ``base_url`` (``http://HOST:PORT``)."""
 
-    def __init__(self, base_url: str, timeout: float = 5.0, client_id: str | None = None) -> None:
+    def __init__(self, base_url: str, timeout: float = 5.0, client_id: str | None = None, *,
+                 fallbacks: list[str] | tuple[str, ...] = (), retry_s: float = 0.0) -> None:
         u = urlsplit(base_url if "//" in base_url else "http://" + base_url)
         if not u.hostname or not u.port:
             raise ValueError(f"base_url {base_url!r} must look like http://HOST:PORT")
         self.host, self.port = u.hostname, u.port
+        self.base_url = f"http://{u.hostname}:{u.port}"
         self.timeout = timeout
         self.client_id = client_id or uuid.uuid4().hex
         self.next_seq = 1
+        self.fallbacks = [f for f in fallbacks if f.rstrip("/") != self.base_url]
+        self.retry_s = retry_s
+        self.retries = 0               # attempts after the first, over this client's life
+        self._peers: dict[str, RaftClient] = {}
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
 
@@ -47,6 +67,8 @@ class RaftClient:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        for peer in self._peers.values():
+            peer.close()
 
     def _new_conn(self) -> http.client.HTTPConnection:
         self.close()
@@ -119,7 +141,53 @@ class RaftClient:
                 seq = self.next_seq
                 self.next_seq += 1
         body = dict(body, client=self.client_id, seq=seq)
-        return self.request("POST", path, body)
+        try:
+            return self.request("POST", path, body)
+        except RaftError as e:
+            if e.definite or self.retry_s <= 0:
+                raise
+            return self._retry(path, body, e)
+
+    def _peer(self, url: str) -> RaftClient:
+        """A client for another node with our id (its own connection and lock)."""
+        peer = self._peers.get(url)
+        if peer is None:
+            peer = self._peers[url] = RaftClient(url, self.timeout, self.client_id)
+        return peer
+
+    def _retry(self, path: str, body: dict, first: RaftError) -> dict:
+        """Resend an indeterminate write (same client id and seq) until an answer settles it.
+
+        Tries the other nodes first, then this one, round and round, with a growing
+        pause, for ``retry_s`` seconds. An answer settles it: success (the first
+        result if it had applied), or a state-machine refusal (HTTP 409/400). Errors
+        of later attempts only say that attempt did not apply: the write stays
+        indeterminate.
+        """
+        deadline = time.monotonic() + self.retry_s
+        targets = [*self.fallbacks, self.base_url] or [self.base_url]
+        last: RaftError = first
+        pause = 0.05
+        attempt = 0
+        while time.monotonic() + pause < deadline:
+            time.sleep(pause)
+            pause = min(1.0, pause * 2)
+            url = targets[attempt % len(targets)]
+            attempt += 1
+            self.retries += 1
+            client = self if url == self.base_url else self._peer(url)
+            log.info("client %s seq %s: resending %s to %s after: %s", self.client_id,
+                     body.get("seq"), path, url, last)
+            try:
+                return client.request("POST", path, body)
+            except RaftError as e:
+                if e.status in (400, 409):   # the state machine's answer to this (client, seq)
+                    if e.definite:
+                        raise
+                    raise RaftError(f"{first}; retry: {e}", False, e.status) from e
+                last = e
+        raise RaftError(f"{first}; outcome still unknown after {attempt} retries "
+                        f"(last: {last})", False, first.status)
 
     # ------------------------------------------------------------------ API
     def get(self, key: str) -> Any:

@@ -4,7 +4,9 @@ A follower wraps a client request in a ``fwd`` message on its existing connectio
 the leader (batched with other frames, no extra HTTP hop); the leader runs it as if
 it were its own client's and answers with ``fwd_resp``. Definite semantics: if there
 is no open connection to the leader, nothing is sent and the failure is definite; once
-queued on a live connection, silence until the deadline is an indefinite failure.
+queued on a live connection, silence until the deadline is an indefinite failure, and
+so is a leader change while waiting (:meth:`PeerForwarder.abandon`): the node then
+retries the request with the new leader instead of waiting out a dead one.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class PeerForwarder:
         self.send = send  # returns False if there is no live connection to the peer
         self.ids = itertools.count(1)
         self.pending: dict[int, asyncio.Future] = {}
+        self.sent_to: dict[int, str] = {}
 
     async def forward(self, leader: str, path: str, req: dict, timeout: float,
                       term: int) -> tuple[int, dict]:
@@ -32,6 +35,7 @@ class PeerForwarder:
                                   "term": term}):
             raise ApiError(f"no connection to leader {leader}", definite=True)
         self.pending[rid] = fut
+        self.sent_to[rid] = leader
         try:
             return await asyncio.wait_for(fut, timeout)
         except TimeoutError:
@@ -39,6 +43,16 @@ class PeerForwarder:
                            definite=False) from None
         finally:
             self.pending.pop(rid, None)
+            self.sent_to.pop(rid, None)
+
+    def abandon(self, leader: str | None) -> None:
+        """Stop waiting for requests sent to any node but ``leader`` (the leader changed):
+        they may or may not have been applied, so they fail indefinitely."""
+        for rid, to in list(self.sent_to.items()):
+            fut = self.pending.get(rid)
+            if to != leader and fut is not None and not fut.done():
+                fut.set_exception(ApiError(f"leader changed from {to} while forwarding",
+                                           definite=False))
 
     def on_response(self, m: dict) -> None:
         fut = self.pending.get(m["id"])

@@ -243,6 +243,8 @@ class Node:
         if role != self.last_role:
             log.info("role %s term %d leader %s (commit %d, last %d)", core.state, core.term,
                      core.leader, core.commit, core.log.last_index)
+            if not self.last_role or role[2] != self.last_role[2]:
+                self.forwarder.abandon(core.leader)  # retried with the new leader
             self.last_role = role
         if self.was_leader and not is_leader:
             self._fail_pending("leadership lost after proposing")
@@ -406,13 +408,23 @@ class Node:
         if path not in WRITE_PATHS | ADMIN_PATHS | {"/kv/get"}:
             raise ApiError(f"unknown endpoint POST {path}", definite=True, status=404)
         # Definite failures (no leader yet, leader unreachable, just stepped down) are
-        # retried until the request deadline: the cluster may elect a new leader.
+        # retried until the request deadline: the cluster may elect a new leader. So is
+        # a write with a session (client, seq) whose proposal was dropped (leadership
+        # lost, entry overwritten, no answer from the leader): the state machine applies
+        # a (client, seq) at most once, so re-proposing it is safe (unless no-dedup).
+        # Once an attempt may have applied, the final error is indefinite.
         deadline = time.monotonic() + self.opts.request_timeout
+        session = path in WRITE_PATHS and req.get("client") is not None
+        maybe_applied = False
         while True:
             try:
                 return await self._route(method, path, headers, body, req)
             except ApiError as e:
-                if not e.definite or e.status != 503 or time.monotonic() >= deadline:
+                maybe_applied = maybe_applied or not e.definite
+                retry = e.status == 503 and (e.definite or session)
+                if not retry or time.monotonic() >= deadline:
+                    if maybe_applied:
+                        e.definite = False
                     raise
                 await asyncio.sleep(2 * self.opts.tick_ms / 1000)
 
@@ -431,8 +443,9 @@ class Node:
             if path == "/kv/get":
                 e.definite = True
             raise
-        if status == 503 and obj.get("definite") is True:
-            raise ApiError(obj.get("error", "leader unavailable"), definite=True)
+        if status == 503:
+            raise ApiError(obj.get("error", "leader unavailable"),
+                           definite=obj.get("definite") is True)
         return status, obj
 
     async def _local(self, path: str, req: dict) -> dict:

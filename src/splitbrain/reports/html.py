@@ -153,6 +153,9 @@ def verdict_reasons(results: dict[str, Any]) -> list[str]:
             continue
         why = r.reason or r.error or r.note or ""
         out.append(f"{name} {word}" + (f": {why}" if why else "."))
+    # what a checker reports without making the run invalid (e.g. a lock re-granted
+    # after a lease ran out: legal for a lease, unsafe for a client that ignores it)
+    warnings = [f"{name}: {r.warning}" for name, r in checkers.items() if r.warning]
     if not out:
         if overall is True:
             out.append(f"All {len(checkers)} checker(s) found the history valid.")
@@ -160,6 +163,7 @@ def verdict_reasons(results: dict[str, Any]) -> list[str]:
             out.append("The run is invalid (no checker detail recorded).")
         else:
             out.append("No checker reached a verdict" + ("." if checkers else " (no results.json)."))
+    out.extend(warnings)
     return out
 
 

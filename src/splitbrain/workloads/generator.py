@@ -45,6 +45,11 @@ class Generator(ABC):
     def next(self, ctx: Context) -> OpSpec | None:
         """The next op for ``ctx.worker``, or None if this worker is done."""
 
+    def closing(self, ctx: Context) -> OpSpec | None:
+        """An op ``ctx.worker`` must still do when its phase ends (e.g. release a lock
+        it holds), or None. Asked once per worker, after its last ``next``."""
+        return None
+
 
 OpFn = Callable[[random.Random], OpSpec]
 
@@ -108,6 +113,10 @@ class EachWorker(Generator):
         if g is None:
             g = self.gens[ctx.worker] = self.factory()
         return g.next(ctx)
+
+    def closing(self, ctx: Context) -> OpSpec | None:
+        g = self.gens.get(ctx.worker)
+        return None if g is None else g.closing(ctx)
 
 
 class Once(Generator):

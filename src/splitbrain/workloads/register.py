@@ -2,8 +2,11 @@
 
 Workers form groups of ``group_size``; each group hammers one key with reads,
 writes and cas on small ints (0-4, so cas often succeeds and collisions are
-frequent) for ``ops_per_key`` ops, then moves to a fresh key. Each key's history
-is checked for linearizability against the ``cas-register`` model.
+frequent) for ``ops_per_key`` ops, then moves to a fresh key. After heal and
+recovery, the final phase reads back every key the run used, once each, so an
+acknowledged write that was lost (e.g. by a node that did not fsync) shows even on
+a key the main phase had left behind. Each key's history is checked for
+linearizability against the ``cas-register`` model.
 
 Op shapes (value of invoke -> value of completion):
     read   None      -> ok v (None when the key is missing)
@@ -22,7 +25,7 @@ from splitbrain.checker.stats import StatsChecker
 from splitbrain.clusters.system import CAS, READ, WRITE, Client
 from splitbrain.errors import HarnessError
 from splitbrain.workloads.base import Workload, WorkloadConfig
-from splitbrain.workloads.generator import Generator, Independent, Mix, OpSpec
+from splitbrain.workloads.generator import Context, Generator, Independent, Mix, OpSpec
 from splitbrain.workloads.naming import run_prefix
 
 MAX_VALUE = 4
@@ -38,6 +41,20 @@ def _write(rng: random.Random) -> OpSpec:
 
 def _cas(rng: random.Random) -> OpSpec:
     return OpSpec("cas", [rng.randint(0, MAX_VALUE), rng.randint(0, MAX_VALUE)])
+
+
+class ReadEach(Generator):
+    """One ``read`` of each key, handed out to whichever worker asks next."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = list(keys)
+        self.i = 0
+
+    def next(self, ctx: Context) -> OpSpec | None:
+        if self.i >= len(self.keys):
+            return None
+        self.i += 1
+        return OpSpec("read", None, self.keys[self.i - 1])
 
 
 class RegisterWorkload(Workload):
@@ -58,6 +75,12 @@ class RegisterWorkload(Workload):
             group_size=self.group_size, ops_per_key=self.config.ops_per_key,
             prefix=self.prefix)
         return self.independent
+
+    def final_generator(self) -> Generator | None:
+        """Read back every key the main phase used (final reads, as in set and append)."""
+        if self.independent is None or not self.independent.keys():
+            return None
+        return ReadEach(self.independent.keys())
 
     def apply(self, client: Client, op: OpSpec) -> tuple[str, Any]:
         if op.f == "read":

@@ -9,7 +9,9 @@ node, so the node needs nothing but ``python3``. Each node runs
 The client wraps :class:`splitbrain.raft.client.RaftClient`, whose errors already
 say whether the operation certainly did not take effect (``RaftError.definite``):
 that verdict maps straight to :class:`ClientError` (see its docstring and the
-error table in ``splitbrain/raft/__init__.py``).
+error table in ``splitbrain/raft/__init__.py``). It resends an indeterminate write
+to the other nodes with the same client id and sequence number for ``-o retry_s``
+seconds (default 10), so ``-o bug=no-dedup`` shows as writes applied twice.
 """
 
 from __future__ import annotations
@@ -61,10 +63,16 @@ class RaftKVClient(Client):
     capabilities: ClassVar[frozenset[str]] = frozenset({READ, WRITE, CAS, DELETE, TXN, LOCK})
 
     def __init__(self, node: Node, *, timeout: float = 5.0, lock_timeout: float = 10.0,
-                 port: int = CLIENT_PORT) -> None:
+                 port: int = CLIENT_PORT, others: list[Node] | None = None,
+                 retry_s: float = 0.0) -> None:
         super().__init__(node)
         self.lock_timeout = lock_timeout
-        self.raft = RaftClient(f"http://{node.address}:{port}", timeout=timeout)
+        # An indeterminate write is resent with the same (client, seq) to the other
+        # nodes for retry_s seconds, as etcd's and ZooKeeper's clients retry.
+        self.raft = RaftClient(f"http://{node.address}:{port}", timeout=timeout,
+                               fallbacks=[f"http://{n.address}:{port}" for n in others or []
+                                          if n.name != node.name],
+                               retry_s=retry_s)
 
     def _call(self, what: str, fn: Any, *args: Any, **kw: Any) -> Any:
         # RaftError.definite is the server's (or the transport's) verdict: True only
@@ -135,6 +143,8 @@ class RaftSystem(System):
         "bug": SystemOption((), "known bugs to switch on, comma-separated: " + ", ".join(BUGS),
                             parse_bugs),
         "timeout": SystemOption(5.0, "client request timeout in seconds", float),
+        "retry_s": SystemOption(10.0, "seconds a client resends an indeterminate write (same "
+                                "client id and seq) to the other nodes; 0: never", float),
         "election_ms": SystemOption(300.0, "election timeout base in ms", float),
         "heartbeat_ms": SystemOption(75.0, "heartbeat interval in ms", float),
         "python": SystemOption("python3", "python interpreter on the nodes (3.11+)"),
@@ -223,7 +233,8 @@ class RaftSystem(System):
         return [f"{node.work_dir}/logs/raft.log"]
 
     def client(self, node: Node) -> RaftKVClient:
-        return RaftKVClient(node, timeout=float(self._opt("timeout")))
+        return RaftKVClient(node, timeout=float(self._opt("timeout")), others=self.nodes,
+                            retry_s=float(self._opt("retry_s")))
 
     def _admin(self, node: Node, timeout: float = 2.0) -> RaftKVClient:
         return RaftKVClient(node, timeout=timeout)

@@ -329,8 +329,13 @@ class ZooKeeperClient(Client):
         """
         zk = self._lock_session(lease_s)
         d = znode_for(name, LOCK_ROOT)
-        mine = self._do("create", zk.create_async, f"{d}/lock-", b"", ephemeral=True,
-                        sequence=True, makepath=True, mutating=True)
+        try:
+            mine = self._do("create", zk.create_async, f"{d}/lock-", b"", ephemeral=True,
+                            sequence=True, makepath=True, mutating=True)
+        except ClientError as e:
+            if not e.definite:
+                self._drop_lock_session()
+            raise
         me = mine.rsplit("/", 1)[1]
         deadline = time.monotonic() + self.lock_timeout
         try:
@@ -358,8 +363,9 @@ class ZooKeeperClient(Client):
             except NoNodeError:
                 pass
             except ClientError:
+                self._drop_lock_session()
                 raise ClientError(f"{e}; and our lock znode could not be removed, so we may "
-                                  f"hold it", definite=False) from None
+                                  f"hold it until our lock session ends", definite=False) from None
             raise ClientError(str(e), definite=True) from None
 
     def lock_release(self, name: str, token: Any) -> None:
@@ -372,7 +378,27 @@ class ZooKeeperClient(Client):
                      passthrough=(NoNodeError,))
         except NoNodeError:
             pass
+        except ClientError as e:
+            if not e.definite:
+                self._drop_lock_session()
+            raise
         self._held.discard(str(token))
+
+    def _drop_lock_session(self) -> None:
+        """End the lock session after a lock call with an unknown outcome.
+
+        A znode we may have created (or failed to delete) would otherwise stay as long
+        as our session lives, holding the lock for a client that does not know it holds
+        it; closing the session makes the server delete it (at the latest when the
+        session times out, which is the lease).
+        """
+        zk, self._lock_zk = self._lock_zk, None
+        self._held.clear()
+        if zk is not None:
+            try:
+                self._close_session(zk)
+            except Exception:  # noqa: BLE001 - best effort: the session then expires
+                pass
 
     def close(self) -> None:
         self._close_session(self._zk)
@@ -389,8 +415,9 @@ class ZooKeeperSystem(System):
     capabilities: ClassVar[frozenset[str] | None] = ZooKeeperClient.capabilities
     healthy_timeout: ClassVar[float] = 90.0   # a JVM per node
     options: ClassVar[dict[str, SystemOption]] = {
-        "sync": SystemOption(False, "sync with the leader before every read (else reads may "
-                             "be stale)", parse_bool),
+        "sync": SystemOption(True, "sync with the leader before every read: linearizable "
+                             "reads (false: stale reads, allowed by ZooKeeper's guarantees)",
+                             parse_bool),
         "session_timeout": SystemOption(5.0, "client session timeout in seconds (also the "
                                         "lease of a lock)", float),
         "timeout": SystemOption(5.0, "client request timeout in seconds", float),
