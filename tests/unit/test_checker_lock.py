@@ -191,3 +191,16 @@ def test_a_release_never_answered_may_have_released() -> None:
               ev(1, "invoke", "acquire", 3), ev(1, "ok", "acquire", 4)])
     r = check(h)
     assert r["valid"] is True and r["two-holders-count"] == r["lease-expired-count"] == 0
+
+
+def test_strict_mutex_mode_calls_a_lease_expired_regrant_invalid() -> None:
+    """-w mutex=strict (Jepsen's view): a holder that never checks its lease still holds
+    the lock when it is granted again after the lease ran out."""
+    h = hist([ev(0, "invoke", "acquire", 0), ev(0, "ok", "acquire", 1),
+              ev(1, "invoke", "acquire", 2), ev(1, "ok", "acquire", 15),   # 0's lease ran out
+              ev(0, "invoke", "release", 20), ev(0, "ok", "release", 21)])
+    lease = LockChecker(lease_s=10).check(h)
+    assert lease.valid is True and lease.lease_expired_count == 1 and lease.warning
+    strict = LockChecker(lease_s=10, expired_is_invalid=True).check(h)
+    assert strict.valid is False and "mutex=strict" in strict.reason
+    assert strict.blamed() == [h[3].index]

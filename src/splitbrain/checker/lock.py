@@ -77,7 +77,9 @@ class LockResult(CheckResult):
     strict_mutex: dict[str, Any] | None = None
 
     def blamed(self) -> list[int]:
-        return [d["granted"]["acquired-index"] for d in self.two_holders
+        found = self.two_holders if self.two_holders else (
+            self.lease_expired if self.valid is False else [])
+        return [d["granted"]["acquired-index"] for d in found
                 if isinstance(d, dict) and isinstance(d.get("granted"), dict)
                 and isinstance(d["granted"].get("acquired-index"), int)]
 
@@ -87,9 +89,13 @@ class LockChecker(Checker):
 
     name = "lock"
 
-    def __init__(self, lease_s: float, *, strict: bool = True) -> None:
+    def __init__(self, lease_s: float, *, strict: bool = True,
+                 expired_is_invalid: bool = False) -> None:
         self.lease_ns = int(lease_s * 1e9)
         self.strict = strict
+        #: Jepsen's view (``-w mutex=strict``): a client that never checks its lease
+        #: holds the lock until it releases, so a lease-expired re-grant is two holders
+        self.expired_is_invalid = expired_is_invalid
 
     def holds(self, history: list[Op]) -> list[dict[str, Any]]:
         """Every ok acquire as ``{process, start, lease-end, release-invoke, ...}``, by start.
@@ -187,7 +193,8 @@ class LockChecker(Checker):
         acquired = sum(1 for op in relevant if op.f == "acquire" and op.type == OK)
         late = sum(1 for op in relevant if op.f == "release" and op.type != INVOKE
                    and isinstance(op.value, dict) and op.value.get("lease-expired"))
-        valid: bool | str = False if real else (True if acquired else UNKNOWN)
+        valid: bool | str = False if real or (expired and self.expired_is_invalid) else (
+            True if acquired else UNKNOWN)
         out: dict[str, Any] = {
             "valid": valid, "lease-s": self.lease_ns / 1e9, "acquired": acquired,
             "certain-windows": len(ws),
@@ -198,7 +205,12 @@ class LockChecker(Checker):
         if real:
             out["reason"] = (f"{len(real)} time(s) two clients held the lock at once while "
                              f"both leases were valid (a safety bug)")
-        if expired:
+        if expired and self.expired_is_invalid:
+            out["reason"] = (f"{len(expired)} time(s) the lock was granted again while its "
+                             f"holder, which never checks its lease, still held it (lease "
+                             f"expired; invalid under -w mutex=strict)"
+                             + (f"; and {out['reason']}" if real else ""))
+        elif expired:
             out["warning"] = (f"{len(expired)} time(s) the lock was granted again after a "
                               f"lease ran out while its holder still thought it held the lock: "
                               f"the lock is a lease, unsafe for clients that do not check it")

@@ -65,6 +65,11 @@ class LockWorkload(Workload):
         "lock-name": WorkloadOption(None, "the lock's name (default: run-unique)"),
         "lease-s": WorkloadOption(10.0, "lease in seconds asked for at each acquire",
                                   PositiveNumber()),
+        "mutex": WorkloadOption("lease", "lease: a re-grant after a holder's lease ran out is "
+                                "reported, the run stays valid (the lock is a lease); strict: "
+                                "it is two holders at once, invalid (Jepsen's view, for "
+                                "clients that never check their lease)",
+                                choices=("lease", "strict")),
     }
 
     def __init__(self, config: WorkloadConfig) -> None:
@@ -114,7 +119,9 @@ class LockWorkload(Workload):
     def checkers(self) -> list[Checker]:
         # The lease-aware lock checker decides; the strict mutex model (which calls
         # every expired lease a violation) is reported inside it, as information.
-        return [LockChecker(self.lease_s), StatsChecker()]
+        return [LockChecker(self.lease_s,
+                            expired_is_invalid=self.config.options["mutex"] == "strict"),
+                StatsChecker()]
 
     def model(self) -> str | None:
         return "mutex"
