@@ -145,11 +145,12 @@ def _search(g: DepGraph, node_txn: list[Txn], specs: list, deadline: float | Non
             break
         cset = set(comp)
         skip: set[str] = set()
+        parts: dict[int, list[list[int]]] = {}
         for spec in specs:
             if spec.name in skip:
                 continue
             try:
-                raw = find_cycle(g, spec, cset, deadline, budget)
+                raw = find_cycle(g, spec, cset, deadline, budget, parts=parts)
             except (SearchBudget, SearchTimeout):
                 _gave_up(out, g, comp, spec.name, prohibited)
                 if deadline is not None and time.monotonic() > deadline:
