@@ -9,6 +9,7 @@ HTTP handlers never touch the core directly; they queue work and await futures.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from .log import RaftLog
 from .storage import PREALLOC, Storage, encode_lines
 
 log = logging.getLogger("splitbrain.raft")
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 WRITE_PATHS = {"/kv/put", "/kv/cas", "/kv/delete", "/kv/txn", "/lock/acquire",
                "/lock/release"}
 LEADER_MSGS = {"append", "heartbeat", "snap", "timeout_now"}
@@ -41,7 +43,7 @@ class Job:
     snapshot: dict | None
     last: tuple[int, int] | None
     late: list[tuple[str, dict]]
-    lines: list[bytes] | None = None     # ``entries`` encoded on the loop (log appends)
+    lines: tuple[bytes, list[int]] | None = None  # ``entries`` encoded on the loop
     snap_bytes: bytes | None = None      # ``snapshot`` encoded (our own snapshots)
 
 
@@ -353,9 +355,9 @@ class Node:
         # Encoded once: the copy we keep (and send to lagging followers) is decoded
         # from the very bytes the disk thread writes.
         head = {"index": idx, "term": core.log.term(idx), "config": core.config_at(idx)}
-        data = json.dumps(self.kv.snapshot(), separators=(",", ":"))
+        data = _encode(self.kv.snapshot())
         snap = dict(head, data=json.loads(data))
-        raw = (json.dumps(head, separators=(",", ":"))[:-1] + ',"data":' + data + "}").encode()
+        raw = (_encode(head)[:-1] + ',"data":' + data + "}").encode()
         core.compact(idx)
         core.log.mark_persisted()  # the job below rewrites the log file from idx+1
         self.jobs.append(Job(None, None, list(core.log.entries), snap, None, [],
@@ -411,15 +413,27 @@ class Node:
 
     # ------------------------------------------------------------ client API
     async def _submit(self, kind: str, arg: Any) -> Any:
-        fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
         self.work.append((kind, arg, fut))
         self.wake.set()
+        # Wait for ``fut`` up to the timeout without ever cancelling it (what
+        # wait_for(shield(fut)) does, for one future and one timer instead of four
+        # futures and their callbacks: this runs for every request).
+        waiter = loop.create_future()
+        release = functools.partial(_release, waiter)
+        fut.add_done_callback(release)
+        timer = loop.call_later(self.opts.request_timeout, release, None)
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), self.opts.request_timeout)
-        except TimeoutError:
+            await waiter
+        finally:
+            timer.cancel()
+            fut.remove_done_callback(release)
+        if not fut.done():
             definite = kind in ("read",)
             raise ApiError(f"timed out after {self.opts.request_timeout}s waiting for commit",
-                           definite=definite) from None
+                           definite=definite)
+        return fut.result()
 
     async def _await_leader(self) -> str | None:
         deadline = time.monotonic() + min(self.opts.request_timeout,
@@ -529,6 +543,11 @@ class Node:
             await asyncio.sleep(self.opts.tick_ms / 1000)
         res = self.core.learner_result(node)
         raise ApiError("member add timed out", definite=res is None or res[0] != "proposed")
+
+
+def _release(waiter: asyncio.Future, _done: Any) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _settle(fut: asyncio.Future, exc: BaseException | None) -> None:

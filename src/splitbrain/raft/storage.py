@@ -25,13 +25,18 @@ PREALLOC = 1024 * 1024  # small steps: zero-filling is a latency spike on a busy
 REWRITE_BYTES = 4 * 1024 * 1024  # covered log lines kept in place by lazy snapshots
 
 
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # ASCII out: len(str) == bytes
+
+
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+    return _encode(obj).encode()
 
 
-def encode_lines(entries: list[Entry]) -> list[bytes]:
-    """The log file lines of ``entries`` (done by the caller, off the disk thread)."""
-    return [_dumps(e) + b"\n" for e in entries]
+def encode_lines(entries: list[Entry]) -> tuple[bytes, list[int]]:
+    """The log file lines of ``entries`` as one buffer, and each line's length (done
+    by the caller, off the disk thread)."""
+    texts = list(map(_encode, entries))
+    return ("\n".join(texts) + "\n").encode() if texts else b"", [len(t) + 1 for t in texts]
 
 
 class Storage:
@@ -138,7 +143,7 @@ class Storage:
             os.pwrite(self._fd, bytes(hi - lo), lo)
 
     def save_log(self, dirty_from: int, entries: list[Entry], sync: bool = True,
-                 lines: list[bytes] | None = None) -> None:
+                 lines: tuple[bytes, list[int]] | None = None) -> None:
         """Make the file hold ``entries`` from index ``dirty_from`` on (dropping any
         later lines first); with ``sync`` fdatasync once (else call :meth:`sync_log`).
         ``lines``: the entries already encoded (:func:`encode_lines`).
@@ -158,13 +163,11 @@ class Storage:
             self.end = cut
             del self.offsets[n:]
         pos = self.end
-        if lines is None:
-            lines = encode_lines(entries)
+        data, sizes = lines if lines is not None else encode_lines(entries)
         offsets = self.offsets
-        for line in lines:
+        for size in sizes:
             offsets.append(pos)
-            pos += len(line)
-        data = b"".join(lines)
+            pos += size
         if pos > self.allocated:
             self.preallocate(pos - self.allocated)
         os.pwrite(self._fd, data, self.end)
