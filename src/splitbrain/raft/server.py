@@ -339,6 +339,8 @@ class Node:
         dirty = False
         for j in jobs:
             if j.snapshot is not None:
+                # Our own snapshots (encoded on the loop) may keep the log file as is;
+                # one received from the leader always rewrites it.
                 self.storage.save_snapshot(j.snapshot, j.entries, payload=j.snap_bytes,
                                            lazy=j.snap_bytes is not None)
             elif j.log_from is not None:
@@ -359,7 +361,7 @@ class Node:
         snap = dict(head, data=json.loads(data))
         raw = (_encode(head)[:-1] + ',"data":' + data + "}").encode()
         core.compact(idx)
-        core.log.mark_persisted()  # the job below rewrites the log file from idx+1
+        core.log.mark_persisted()  # the job below covers the log file from idx+1
         self.jobs.append(Job(None, None, list(core.log.entries), snap, None, [],
                              snap_bytes=raw))
         self.persist_wake.set()
@@ -430,6 +432,7 @@ class Node:
             timer.cancel()
             fut.remove_done_callback(release)
         if not fut.done():
+            fut.add_done_callback(_retrieve)  # nobody awaits it now: no "never retrieved"
             definite = kind in ("read",)
             raise ApiError(f"timed out after {self.opts.request_timeout}s waiting for commit",
                            definite=definite)
@@ -548,6 +551,11 @@ class Node:
 def _release(waiter: asyncio.Future, _done: Any) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+def _retrieve(fut: asyncio.Future) -> None:
+    if not fut.cancelled():
+        fut.exception()
 
 
 def _settle(fut: asyncio.Future, exc: BaseException | None) -> None:
