@@ -91,8 +91,9 @@ def _check(ops: list[Op], kind: str, consistency_model: str, time_limit: float |
     for i, t in enumerate(possible):
         t.node = i
     found: dict[str, list[dict]] = dict(analysis.find_anomalies())
-    if k == "list-append":
-        lost = lost_updates([t for t in txns if t.type == "ok"], APPEND,
+    if isinstance(analysis, ListAppend):
+        # Only a txn touching a key twice can read it and then append to it.
+        lost = lost_updates([t for t in analysis.repeats if t.type == "ok"], APPEND,
                             lambda t, v: tuple(v or ()))
         if lost:
             found["lost-update"] = lost

@@ -118,7 +118,7 @@ class ListAppend:
         self.reads = reads
         self._failed = failed
         self._intermediate = intermediate
-        self._repeats = repeats
+        self.repeats = repeats  # txns touching some key twice, in order
         self._orders(by_key, single)
 
     # ------------------------------------------------------------------ checks
@@ -206,7 +206,7 @@ class ListAppend:
             if cases:
                 a[name] = cases
         internal, future = [], []
-        for t in self._repeats:
+        for t in self.repeats:
             if t.type == "ok":
                 c = _internal_case(t)
                 if c:
