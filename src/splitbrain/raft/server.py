@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .core import LEADER, NotLeader, RaftCore
-from .forward import PeerForwarder
+from .forward import Deadlines, PeerForwarder
 from .httpapi import ApiError, HttpServer
 from .kv import KVStore
 from .log import RaftLog
@@ -81,7 +81,8 @@ class Node:
         self.read_waits: list[tuple[int, asyncio.Future]] = []
         self.ticks = 0
         self.snapshot: dict | None = None
-        self.forwarder = PeerForwarder(self._send_direct)
+        self.deadlines = Deadlines()  # request timeouts, swept by the ticker
+        self.forwarder = PeerForwarder(self._send_direct, self.deadlines)
         self.was_leader = False
         self.last_role: tuple = ()
         self.jobs: list[Job] = []
@@ -143,9 +144,11 @@ class Node:
 
     async def _ticker(self) -> None:
         period = self.opts.tick_ms / 1000
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(period)
             self.ticks += 1
+            self.deadlines.expire(loop.time())
             self.wake.set()
 
     def _send_direct(self, to: str, m: dict) -> bool:
@@ -420,16 +423,15 @@ class Node:
         self.work.append((kind, arg, fut))
         self.wake.set()
         # Wait for ``fut`` up to the timeout without ever cancelling it (what
-        # wait_for(shield(fut)) does, for one future and one timer instead of four
-        # futures and their callbacks: this runs for every request).
+        # wait_for(shield(fut)) does, with one waiter and a swept deadline instead of
+        # four futures, their callbacks and a loop timer: this runs for every request).
         waiter = loop.create_future()
         release = functools.partial(_release, waiter)
         fut.add_done_callback(release)
-        timer = loop.call_later(self.opts.request_timeout, release, None)
+        self.deadlines.add(waiter, self.opts.request_timeout)
         try:
             await waiter
         finally:
-            timer.cancel()
             fut.remove_done_callback(release)
         if not fut.done():
             fut.add_done_callback(_retrieve)  # nobody awaits it now: no "never retrieved"
