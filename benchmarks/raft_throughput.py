@@ -288,7 +288,8 @@ def main() -> None:
     w = results["raft"]["write"]
     print(f"targets: write p99 {w['p99_ms']:.1f} ms (< 100 ms)", end="")
     if "etcd" in results:
-        ratio = w["ops_s"] / max(results["etcd"]["write"]["ops_s"], 1e-9)
+        ratio = statistics.median(r["raft"]["write"]["ops_s"]
+                                  / max(r["etcd"]["write"]["ops_s"], 1e-9) for r in rounds)
         print(f", write throughput {ratio:.2f} x etcd (>= 0.5)")
     else:
         print()
