@@ -50,9 +50,9 @@ class PeerForwarder:
     def __init__(self, send: Callable[[str, dict], bool],
                  deadlines: Deadlines | None = None) -> None:
         self.send = send  # returns False if there is no live connection to the peer
+        self.deadlines = deadlines
         self.ids = itertools.count(1)
         self.pending: dict[int, asyncio.Future] = {}
-        self.deadlines = deadlines
 
     async def forward(self, leader: str, path: str, req: dict, timeout: float,
                       term: int) -> tuple[int, dict]:
