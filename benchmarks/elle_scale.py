@@ -14,6 +14,7 @@ and with ``serializable``.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import sys
@@ -100,7 +101,8 @@ def main() -> None:
     gen_s = time.perf_counter() - t0
     mops = sum(len(op.value) for op in ops if op.type == "ok")
     print(f"generated {args.txns} {args.kind} txns ({mops} micro-ops, {len(ops)} ops, {args.keys} keys, "
-          f"{args.processes} processes) in {gen_s:.1f} s; peak RSS so far {peak_mb():.0f} MB")
+          f"{args.processes} processes) in {gen_s:.1f} s; peak RSS so far {peak_mb():.0f} MB; "
+          f"load average {os.getloadavg()[0]:.2f}")
     for model in ("strict-serializable", "serializable"):
         t1 = time.perf_counter()
         r = check(ops, kind=args.kind, consistency_model=model,

@@ -7,6 +7,7 @@ gateway) and prints our/etcd ratios. Clients are spread round-robin over the nod
 of each cluster; both systems get the identical asyncio load generator.
 
     python3 benchmarks/raft_throughput.py [--seconds 30] [--clients 32] [--skip-etcd]
+        [--rounds N]   # alternate raft and etcd N times, print the medians
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -204,6 +206,48 @@ def bench(name: str, urls, write_req, read_req, seconds: float, clients: int) ->
     return {"write": w, "read": r}
 
 
+def loadavg() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def one_round(args: argparse.Namespace, tmp: Path, base: int) -> dict:
+    """Our Raft, then etcd (unless skipped), each freshly started, same load."""
+    keys = args.keys
+    results = {}
+    for d in (f"raft{base}", f"etcd{base}"):
+        (tmp / d).mkdir()
+    procs, urls = start_raft(tmp / f"raft{base}", base)
+    if args.target == "leader":
+        urls = [u for u in urls if raft_is_leader(u)]
+    try:
+        results["raft"] = bench(
+            "splitbrain.raft", urls,
+            lambda i, s: ("/kv/put", {"key": f"k{(i * 7919 + s) % keys}", "value": s,
+                                      "client": f"bench{base}-{i}", "seq": s}),
+            lambda i, s: ("/kv/get", {"key": f"k{(i * 7919 + s) % keys}"}),
+            args.seconds, args.clients)
+    finally:
+        stop(procs)
+    if not args.skip_etcd:
+        procs, urls = start_etcd(tmp / f"etcd{base}", (base + 1) % 250 + 2)
+        if args.target == "leader":
+            urls = [u for u in urls if etcd_is_leader(u)]
+        try:
+            results["etcd"] = bench(
+                "etcd", urls,
+                lambda i, s: ("/v3/kv/put", {"key": b64(f"k{(i * 7919 + s) % keys}"),
+                                             "value": b64(str(s))}),
+                lambda i, s: ("/v3/kv/range", {"key": b64(f"k{(i * 7919 + s) % keys}")}),
+                args.seconds, args.clients)
+        finally:
+            stop(procs)
+        for ph in ("write", "read"):
+            ratio = results["raft"][ph]["ops_s"] / max(results["etcd"][ph]["ops_s"], 1e-9)
+            print(f"ratio raft/etcd {ph}: {ratio:.2f}")
+    print(loadavg(), flush=True)
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=30.0, help="duration of each phase")
@@ -212,49 +256,43 @@ def main() -> None:
     ap.add_argument("--skip-etcd", action="store_true")
     ap.add_argument("--target", choices=("all", "leader"), default="all",
                     help="spread clients over all nodes (followers forward) or use the leader")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat raft-then-etcd this many times and report the medians "
+                         "(a shared machine's load drifts; alternating evens it out)")
     args = ap.parse_args()
-    keys = args.keys
     tmp = Path(tempfile.mkdtemp(prefix="raft-bench-"))
     base = random.randrange(20, 240)
-    results = {}
+    print(loadavg(), flush=True)
     try:
-        procs, urls = start_raft(tmp, base)
-        if args.target == "leader":
-            urls = [u for u in urls if raft_is_leader(u)]
-        try:
-            results["raft"] = bench(
-                "splitbrain.raft", urls,
-                lambda i, s: ("/kv/put", {"key": f"k{(i * 7919 + s) % keys}", "value": s,
-                                          "client": f"bench{base}-{i}", "seq": s}),
-                lambda i, s: ("/kv/get", {"key": f"k{(i * 7919 + s) % keys}"}),
-                args.seconds, args.clients)
-        finally:
-            stop(procs)
-        if not args.skip_etcd:
-            procs, urls = start_etcd(tmp, (base + 1) % 250 + 2)
-            if args.target == "leader":
-                urls = [u for u in urls if etcd_is_leader(u)]
-            try:
-                results["etcd"] = bench(
-                    "etcd", urls,
-                    lambda i, s: ("/v3/kv/put", {"key": b64(f"k{(i * 7919 + s) % keys}"),
-                                                 "value": b64(str(s))}),
-                    lambda i, s: ("/v3/kv/range", {"key": b64(f"k{(i * 7919 + s) % keys}")}),
-                    args.seconds, args.clients)
-            finally:
-                stop(procs)
-            for ph in ("write", "read"):
-                ratio = results["raft"][ph]["ops_s"] / max(results["etcd"][ph]["ops_s"], 1e-9)
-                print(f"ratio raft/etcd {ph}: {ratio:.2f}")
-        w = results["raft"]["write"]
-        print(f"targets: write p99 {w['p99_ms']:.1f} ms (< 100 ms)", end="")
-        if "etcd" in results:
-            ratio = w["ops_s"] / max(results["etcd"]["write"]["ops_s"], 1e-9)
-            print(f", write throughput {ratio:.2f} x etcd (>= 0.5)")
-        else:
-            print()
+        rounds = [one_round(args, tmp, (base + 3 * r) % 230 + 10) for r in range(args.rounds)]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    results = rounds[0]
+    if len(rounds) > 1:
+        print(f"medians over {len(rounds)} rounds:")
+        results = {}
+        for system in rounds[0]:
+            results[system] = {}
+            for ph in ("write", "read"):
+                results[system][ph] = {k: statistics.median(r[system][ph][k] for r in rounds)
+                                       for k in rounds[0][system][ph]}
+                m = results[system][ph]
+                print(f"  {system:5s} {ph:5s} {m['ops_s']:9.0f} ops/s  p50 {m['p50_ms']:6.1f} ms"
+                      f"  p99 {m['p99_ms']:6.1f} ms")
+        if "etcd" in results:
+            for ph in ("write", "read"):
+                ratios = [r["raft"][ph]["ops_s"] / max(r["etcd"][ph]["ops_s"], 1e-9)
+                          for r in rounds]
+                print(f"ratio raft/etcd {ph}: median {statistics.median(ratios):.2f} "
+                      f"(rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
+    w = results["raft"]["write"]
+    print(f"targets: write p99 {w['p99_ms']:.1f} ms (< 100 ms)", end="")
+    if "etcd" in results:
+        ratio = statistics.median(r["raft"]["write"]["ops_s"]
+                                  / max(r["etcd"]["write"]["ops_s"], 1e-9) for r in rounds)
+        print(f", write throughput {ratio:.2f} x etcd (>= 0.5)")
+    else:
+        print()
 
 
 if __name__ == "__main__":

@@ -377,3 +377,14 @@ def test_leadership_transfer() -> None:
     net.flush()
     net.tick(2)
     assert net.leaders() == [target]
+
+
+def test_config_at_sees_only_entries_up_to_the_index() -> None:
+    base = {"n1": addr(1), "n2": addr(2), "n3": addr(3)}
+    bigger = dict(base, n4=addr(4))
+    log = RaftLog(0, 0, [[1, 1, {"op": "noop"}], [2, 1, put(1)],
+                         [3, 1, {"op": "config", "voters": bigger}], [4, 1, put(2)]])
+    core = RaftCore("n1", base, log)
+    assert core.voters == bigger and core.config_index == 3
+    assert core.config_at(2) == base
+    assert core.config_at(3) == bigger and core.config_at(4) == bigger

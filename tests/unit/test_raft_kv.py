@@ -65,3 +65,39 @@ def test_snapshot_restore_round_trip_keeps_sessions() -> None:
     other.apply(2, {"op": "put", "key": "a", "value": [2], "client": "c", "seq": 1})
     assert other.get("a")["value"] == [1]  # dedup state came with the snapshot
     assert kv.get("a")["value"] == [1]
+
+
+def test_session_window_matches_a_plain_model_in_any_seq_order() -> None:
+    """Seqs out of order, repeated, expired, across snapshot restores: the remembered
+    seqs and every answer match a direct model of "keep the 64 newest seqs"."""
+    import json
+    import random
+
+    from splitbrain.raft.kv import SESSION_WINDOW
+
+    rng = random.Random(7)
+    kv = KVStore()
+    model: dict[int, dict] = {}  # seq -> first result
+    nxt = 1
+    for i in range(1, 600):
+        x = rng.random()
+        if x < 0.7:
+            seq, nxt = nxt, nxt + 1
+        elif x < 0.85:
+            seq = max(1, nxt - rng.randint(1, 3 * SESSION_WINDOW // 2))
+        else:
+            seq = nxt + rng.randint(0, 5)
+            nxt = seq + 1
+        got = kv.apply(i, {"op": "put", "key": "k", "value": i, "client": "c", "seq": seq})
+        if seq in model:
+            want = model[seq]
+        elif len(model) >= SESSION_WINDOW and seq < min(model):
+            want = {"error": "session expired for this sequence number", "definite": False}
+        else:
+            want = model[seq] = {"ok": True}
+            if len(model) > SESSION_WINDOW:
+                del model[min(model)]
+        assert got == want, (i, seq)
+        assert sorted(map(int, kv.sessions["c"]["results"])) == sorted(model)
+        if rng.random() < 0.03:
+            kv.restore(json.loads(json.dumps(kv.snapshot())))

@@ -78,3 +78,56 @@ def test_snapshot_compacts_log_file(tmp_path: Path) -> None:
     assert entries == [[8, 1, 7], [9, 1, 8], [10, 1, 9], [11, 2, "after"]]
     text = (tmp_path / "log.jsonl").read_text().split("\0")[0]  # zeros: preallocated
     assert len(text.splitlines()) == 4
+
+
+def test_own_snapshot_leaves_log_file_until_covered_lines_add_up(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    """A lazy snapshot (the node's own) skips the log rewrite while the lines it covers
+    are small; loading drops them. Past REWRITE_BYTES the file is compacted."""
+    import splitbrain.raft.storage as storage
+
+    st, log = _fresh(tmp_path)
+    for i in range(10):
+        log.append(1, i)
+    st.save_log(log.dirty_from, log.slice(log.dirty_from, log.last_index))
+    log.mark_persisted()
+    log.compact(7, 1)
+    snap = {"index": 7, "term": 1, "config": {"n1": "h:1:2"}, "data": {"k": 1}}
+    st.save_snapshot(snap, log.entries, lazy=True)
+    log.mark_persisted()
+
+    def lines() -> int:
+        return len((tmp_path / "log.jsonl").read_text().split("\0")[0].splitlines())
+
+    assert lines() == 10  # nothing rewritten
+    log.append(2, "after")
+    st.save_log(log.dirty_from, log.slice(log.dirty_from, log.last_index))
+    log.mark_persisted()
+    assert lines() == 11
+    _t, _v, snap2, entries = Storage(str(tmp_path)).load()
+    assert snap2 == snap
+    assert entries == [[8, 1, 7], [9, 1, 8], [10, 1, 9], [11, 2, "after"]]
+
+    monkeypatch.setattr(storage, "REWRITE_BYTES", 50)  # the 9 covered lines are more
+    log.compact(9, 1)
+    snap3 = dict(snap, index=9)
+    st.save_snapshot(snap3, log.entries, lazy=True)
+    log.mark_persisted()
+    assert lines() == 2
+    st.close()
+    _t, _v, snap4, entries = Storage(str(tmp_path)).load()
+    assert snap4 == snap3 and entries == [[10, 1, 9], [11, 2, "after"]]
+
+
+def test_lazy_snapshot_rewrites_a_log_that_does_not_match(tmp_path: Path) -> None:
+    """A snapshot past the end of the file (one received from the leader) always
+    rewrites: the file must hold exactly the entries after it."""
+    st, log = _fresh(tmp_path)
+    for i in range(3):
+        log.append(1, i)
+    st.save_log(log.dirty_from, log.slice(log.dirty_from, log.last_index))
+    snap = {"index": 20, "term": 2, "config": {"n1": "h:1:2"}, "data": {}}
+    st.save_snapshot(snap, [], lazy=True)
+    st.close()
+    _t, _v, snap2, entries = Storage(str(tmp_path)).load()
+    assert snap2 == snap and entries == []

@@ -12,17 +12,47 @@ retries the request with the new leader instead of waiting out a dead one.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 from collections.abc import Callable
 
 from .httpapi import ApiError
 
+TIMED_OUT = object()  # the result a deadline gives a waiter still pending
+
+
+class Deadlines:
+    """Coarse timeouts for request waiters, swept by the node's ticker.
+
+    ``add(fut, seconds)``: once that time has passed, ``fut`` (if still pending) gets
+    the result TIMED_OUT at the next :meth:`expire`. A heap of plain tuples: per
+    request far cheaper than a loop timer (``call_later`` / ``wait_for`` cost several
+    microseconds each in Python-level handles); precision is one tick.
+    """
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[float, int, asyncio.Future]] = []
+        self.seq = itertools.count()
+
+    def add(self, fut: asyncio.Future, seconds: float) -> None:
+        heapq.heappush(self.heap, (fut.get_loop().time() + seconds, next(self.seq), fut))
+
+    def expire(self, now: float) -> None:
+        heap = self.heap
+        while heap and (heap[0][0] <= now or heap[0][2].done()):
+            fut = heapq.heappop(heap)[2]
+            if not fut.done():
+                fut.set_result(TIMED_OUT)
+
 
 class PeerForwarder:
-    """Tracks forwarded requests awaiting the leader's answer."""
+    """Tracks forwarded requests awaiting the leader's answer. With ``deadlines``
+    (swept by the caller) their timeouts cost no loop timer."""
 
-    def __init__(self, send: Callable[[str, dict], bool]) -> None:
+    def __init__(self, send: Callable[[str, dict], bool],
+                 deadlines: Deadlines | None = None) -> None:
         self.send = send  # returns False if there is no live connection to the peer
+        self.deadlines = deadlines
         self.ids = itertools.count(1)
         self.pending: dict[int, asyncio.Future] = {}
         self.sent_to: dict[int, str] = {}
@@ -37,7 +67,13 @@ class PeerForwarder:
         self.pending[rid] = fut
         self.sent_to[rid] = leader
         try:
-            return await asyncio.wait_for(fut, timeout)
+            if self.deadlines is None:
+                return await asyncio.wait_for(fut, timeout)
+            self.deadlines.add(fut, timeout)
+            res = await fut
+            if res is TIMED_OUT:
+                raise TimeoutError
+            return res
         except TimeoutError:
             raise ApiError(f"no answer from leader {leader} within {timeout:g}s",
                            definite=False) from None

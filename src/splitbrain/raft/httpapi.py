@@ -16,6 +16,7 @@ Handler = Callable[[str, str, dict, bytes], Awaitable[tuple[int, dict]]]
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 409: "Conflict",
            500: "Internal Server Error", 503: "Service Unavailable"}
 MAX_BODY = 64 * 1024 * 1024
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class ApiError(Exception):
@@ -28,7 +29,7 @@ class ApiError(Exception):
 
 
 def encode_response(status: int, obj: dict, keep_alive: bool = True) -> bytes:
-    body = json.dumps(obj, separators=(",", ":")).encode()
+    body = _encode(obj).encode()
     head = (f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n")

@@ -28,6 +28,9 @@ class KVStore:
         self.sessions: dict[str, dict] = {}   # client -> {"used": index, "results": {seq: res}}
         self.locks: dict[str, dict] = {}      # name -> {"owner", "token", "expires"}
         self.dedup = dedup
+        # client -> its results are keyed in ascending seq order (not in snapshots:
+        # derived, and recomputed on demand after a restore)
+        self._ascending: dict[str, bool] = {}
 
     # ------------------------------------------------------------- snapshots
     def snapshot(self) -> dict:
@@ -38,6 +41,7 @@ class KVStore:
         self.data = snap["data"]
         self.sessions = snap["sessions"]
         self.locks = snap["locks"]
+        self._ascending = {}
 
     # ----------------------------------------------------------------- apply
     def apply(self, index: int, cmd: dict) -> Any:
@@ -53,7 +57,8 @@ class KVStore:
                 results = sess["results"]
                 if str(seq) in results:
                     return results[str(seq)]
-                if len(results) >= SESSION_WINDOW and seq < min(int(s) for s in results):
+                if (len(results) >= SESSION_WINDOW and seq < int(next(iter(results)))
+                        and seq < min(map(int, results))):  # (the first key is >= the min)
                     return {"error": "session expired for this sequence number",
                             "definite": False}
         try:
@@ -63,14 +68,30 @@ class KVStore:
         if client is not None and seq is not None:
             if sess is None:
                 sess = self.sessions[client] = {"used": index, "results": {}}
+                self._ascending[client] = True
             sess["used"] = index
-            sess["results"][str(seq)] = result
-            if len(sess["results"]) > SESSION_WINDOW:
-                del sess["results"][str(min(int(s) for s in sess["results"]))]
+            results = sess["results"]
+            if results and self._ascending.get(client) and seq < int(next(reversed(results))):
+                self._ascending[client] = False
+            results[str(seq)] = result
+            if len(results) > SESSION_WINDOW:
+                del results[self._oldest_seq(client, results)]
             if len(self.sessions) > MAX_SESSIONS:
                 oldest = min(self.sessions, key=lambda c: self.sessions[c]["used"])
                 del self.sessions[oldest]
+                self._ascending.pop(oldest, None)
         return result
+
+    def _oldest_seq(self, client: str, results: dict[str, Any]) -> str:
+        """The key of the smallest seq remembered for ``client``: the first key when the
+        session is known to be in ascending order (the usual case: no scan)."""
+        asc = self._ascending.get(client)
+        if asc is None:
+            keys = list(map(int, results))
+            asc = self._ascending[client] = keys == sorted(keys)
+        if asc:
+            return next(iter(results))
+        return str(min(map(int, results)))
 
     def _apply(self, index: int, op: str | None, cmd: dict) -> Any:
         if op == "put":

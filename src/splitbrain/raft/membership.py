@@ -45,6 +45,8 @@ class Membership:
 
     def config_at(self, index: int) -> dict[str, str]:
         """The membership in force at ``index`` (used when taking a snapshot)."""
+        if self.config_index <= index:
+            return dict(self.voters)  # the latest configuration entry is at or before it
         for e in reversed(self.log.slice(self.log.snapshot_index + 1, index)):
             if isinstance(e[2], dict) and e[2].get("op") == "config":
                 return dict(e[2]["voters"])

@@ -5,7 +5,9 @@
   batches followed by ONE fsync (group commit). A conflict truncates the file at the
   byte offset of the first removed entry; a torn last line after a crash is dropped.
 - ``snapshot.json``: ``{"index", "term", "config", "data"}``, replaced atomically; after
-  it is saved the log file is rewritten to hold only later entries.
+  it is saved the log file is rewritten to hold only later entries (a node's own
+  periodic snapshots leave the covered lines in place until they add up to
+  ``REWRITE_BYTES``: loading skips them, and most snapshots then cost no log rewrite).
 
 With ``fsync=False`` (the ``no-fsync`` bug) nothing is fsync'd: an acknowledged entry
 or vote can vanish when the machine (or the process, with our buffered writes) dies.
@@ -20,10 +22,21 @@ from typing import Any
 from .log import Entry
 
 PREALLOC = 1024 * 1024  # small steps: zero-filling is a latency spike on a busy disk
+REWRITE_BYTES = 4 * 1024 * 1024  # covered log lines kept in place by lazy snapshots
+
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # ASCII out: len(str) == bytes
 
 
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+    return _encode(obj).encode()
+
+
+def encode_lines(entries: list[Entry]) -> tuple[bytes, list[int]]:
+    """The log file lines of ``entries`` as one buffer, and each line's length (done
+    by the caller, off the disk thread)."""
+    texts = list(map(_encode, entries))
+    return ("\n".join(texts) + "\n").encode() if texts else b"", [len(t) + 1 for t in texts]
 
 
 class Storage:
@@ -129,9 +142,11 @@ class Storage:
         if hi > lo:
             os.pwrite(self._fd, bytes(hi - lo), lo)
 
-    def save_log(self, dirty_from: int, entries: list[Entry], sync: bool = True) -> None:
+    def save_log(self, dirty_from: int, entries: list[Entry], sync: bool = True,
+                 lines: tuple[bytes, list[int]] | None = None) -> None:
         """Make the file hold ``entries`` from index ``dirty_from`` on (dropping any
         later lines first); with ``sync`` fdatasync once (else call :meth:`sync_log`).
+        ``lines``: the entries already encoded (:func:`encode_lines`).
 
         The file is preallocated with zeros ahead of the data, so an append rewrites
         already-allocated blocks and fdatasync need not commit file-size metadata.
@@ -148,13 +163,11 @@ class Storage:
             self.end = cut
             del self.offsets[n:]
         pos = self.end
-        chunks = []
-        for e in entries:
-            line = _dumps(e) + b"\n"
-            self.offsets.append(pos)
-            pos += len(line)
-            chunks.append(line)
-        data = b"".join(chunks)
+        data, sizes = lines if lines is not None else encode_lines(entries)
+        offsets = self.offsets
+        for size in sizes:
+            offsets.append(pos)
+            pos += size
         if pos > self.allocated:
             self.preallocate(pos - self.allocated)
         os.pwrite(self._fd, data, self.end)
@@ -191,10 +204,23 @@ class Storage:
         self.offsets = offsets
         self.first_index = first_index
 
-    def save_snapshot(self, snap: dict, entries_after: list[Entry]) -> None:
-        """Persist a snapshot, then rewrite the log file to the entries after it."""
-        self._atomic_write("snapshot.json", _dumps(snap))
-        self._rewrite(entries_after, snap["index"] + 1)
+    def save_snapshot(self, snap: dict, entries_after: list[Entry], *,
+                      payload: bytes | None = None, lazy: bool = False) -> None:
+        """Persist a snapshot, then rewrite the log file to the entries after it.
+
+        ``payload``: ``snap`` already encoded. With ``lazy`` the log file is left alone
+        when it already holds exactly ``entries_after`` past the snapshot (a node's own
+        snapshot of a log it wrote) and the lines it covers stay under REWRITE_BYTES.
+        """
+        self._atomic_write("snapshot.json", payload if payload is not None else _dumps(snap))
+        index = snap["index"]
+        n = index + 1 - self.first_index  # file line of the first entry after the snapshot
+        if (lazy and 0 <= n <= len(self.offsets)
+                and len(self.offsets) - n == len(entries_after)
+                and (n == len(self.offsets) or entries_after[0][0] == index + 1)
+                and (self.offsets[n] if n < len(self.offsets) else self.end) < REWRITE_BYTES):
+            return
+        self._rewrite(entries_after, index + 1)
 
     def close(self) -> None:
         if self._fd is not None:

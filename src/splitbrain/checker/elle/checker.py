@@ -94,8 +94,9 @@ def _check(ops: list[Op], kind: str, consistency_model: str, time_limit: float |
     for i, t in enumerate(possible):
         t.node = i
     found: dict[str, list[dict]] = dict(analysis.find_anomalies())
-    if k == "list-append":
-        lost = lost_updates([t for t in txns if t.type == "ok"], APPEND,
+    if isinstance(analysis, ListAppend):
+        # Only a txn touching a key twice can read it and then append to it.
+        lost = lost_updates([t for t in analysis.repeats if t.type == "ok"], APPEND,
                             lambda t, v: tuple(v or ()))
         if lost:
             found["lost-update"] = lost
@@ -148,11 +149,12 @@ def _search(g: DepGraph, node_txn: list[Txn], specs: list, deadline: float | Non
             break
         cset = set(comp)
         skip: set[str] = set()
+        parts: dict[int, list[list[int]]] = {}
         for spec in specs:
             if spec.name in skip:
                 continue
             try:
-                raw = find_cycle(g, spec, cset, deadline, budget)
+                raw = find_cycle(g, spec, cset, deadline, budget, parts=parts)
             except (SearchBudget, SearchTimeout):
                 _gave_up(out, g, comp, spec.name, prohibited)
                 if deadline is not None and time.monotonic() > deadline:

@@ -164,8 +164,9 @@ def _lowest_bit(m: int) -> int:
 
 
 def find_cycle(g: DepGraph, spec: CycleSpec, comp: set[int], deadline: float | None,
-               budget: int = 500_000,
-               max_anchors_after_hit: int = 4) -> list[tuple[int, int, int]] | None:
+               budget: int = 500_000, max_anchors_after_hit: int = 4,
+               parts: dict[int, list[list[int]]] | None = None,
+               ) -> list[tuple[int, int, int]] | None:
     """Shortest-found cycle of type ``spec`` inside ``comp``, as ``[(a, b, rel), ...]``.
 
     The cycle is anchored on an edge of the constrained relation (``counted``, else the
@@ -174,13 +175,20 @@ def find_cycle(g: DepGraph, spec: CycleSpec, comp: set[int], deadline: float | N
     whether the last one was counted, and which required relations were seen.
     Returns ``None`` if there is none. Raises :class:`SearchTimeout` past ``deadline``
     and :class:`SearchBudget` after ``budget`` BFS steps without an answer.
+    ``parts`` memoises the components of ``comp`` per relation mask across the specs
+    searched in one component (several specs share a mask).
     """
     union = spec.free | spec.counted
     anchor_rel = spec.counted or (spec.required[0] if spec.required else spec.free)
     best: list[tuple[int, int, int]] | None = None
     extra = 0
     left = [budget]
-    for part in sorted(sccs(g, union, within=comp), key=len):
+    found = parts.get(union) if parts is not None else None
+    if found is None:
+        found = sccs(g, union, within=comp)
+        if parts is not None:
+            parts[union] = found
+    for part in sorted(found, key=len):
         pset = set(part)
         anchors = [(u, v, _lowest_bit(m & anchor_rel)) for u in sorted(part)
                    for v, m in g.out[u].items() if m & anchor_rel and v in pset]
@@ -192,11 +200,12 @@ def find_cycle(g: DepGraph, spec: CycleSpec, comp: set[int], deadline: float | N
             sccs(g, spec.free, within=pset, rank=rk)
             anchors = [a for a in anchors if rk[a[0]] <= rk[a[1]]]
             anchors.sort(key=lambda a: rk[a[0]] != rk[a[1]])
+        nbrs: dict[int, list] = {}  # per-vertex edges inside the part, shared by anchors
         for u, v, bit in anchors:
             if deadline is not None and time.monotonic() > deadline:
                 raise SearchTimeout
             limit = _txn_len(g, best) if best is not None else None
-            cyc = _bfs_close(g, spec, pset, u, v, bit, limit, left)
+            cyc = _bfs_close(g, spec, pset, u, v, bit, limit, left, nbrs)
             if cyc is not None and (best is None or _txn_len(g, cyc) < _txn_len(g, best)):
                 best = cyc
             if best is not None:
@@ -212,90 +221,114 @@ def _txn_len(g: DepGraph, cyc: list[tuple[int, int, int]]) -> int:
     return sum(1 for _, b, _ in cyc if b < g.n_txn)
 
 
-def _bfs_close(g: DepGraph, spec: CycleSpec, pset: set[int], u: int, v: int, anchor: int,
-               limit: int | None, left: list[int]) -> list[tuple[int, int, int]] | None:
-    """Find a path v ~> u so that u -anchor-> v closes a cycle satisfying ``spec``."""
-    n_txn = g.n_txn
-    counted = spec.counted
-    req = spec.required
-    req_all = (1 << len(req)) - 1
+def _req_bits(spec: CycleSpec, rel: int) -> int:
+    """Which of ``spec.required`` (as bit positions) the relation ``rel`` satisfies."""
+    b = 0
+    for i, r in enumerate(spec.required):
+        if rel & r:
+            b |= 1 << i
+    return b
 
-    def req_bits(rel: int) -> int:
-        b = 0
-        for i, r in enumerate(req):
-            if rel & r:
-                b |= 1 << i
-        return b
+
+def _edge_choices(spec: CycleSpec, m: int) -> tuple[tuple[int, int, int], ...]:
+    """How an edge carrying relations ``m`` may be used: ``(rel, counted?, req bits)``
+    as a free edge (a required relation preferred) and/or as a counted one."""
+    choices = []
+    free = m & spec.free
+    if free:
+        pick = 0
+        for r in spec.required:
+            if free & r:
+                pick = r
+                break
+        choices.append((pick or _lowest_bit(free), 0))
+    if m & spec.counted:
+        choices.append((spec.counted, 1))
+    return tuple((rel, c, _req_bits(spec, rel)) for rel, c in choices)
+
+
+def _bfs_close(g: DepGraph, spec: CycleSpec, pset: set[int], u: int, v: int, anchor: int,
+               limit: int | None, left: list[int],
+               nbrs: dict[int, list] | None = None) -> list[tuple[int, int, int]] | None:
+    """Find a path v ~> u so that u -anchor-> v closes a cycle satisfying ``spec``.
+
+    ``nbrs`` caches each vertex's usable edges inside ``pset`` (same ``spec``), in
+    ``g.out`` order, across calls. The hot loop: kept flat.
+    """
+    n_txn = g.n_txn
+    out = g.out
+    counted = spec.counted
+    req_all = (1 << len(spec.required)) - 1
+    if nbrs is None:
+        nbrs = {}
+    table: dict[int, tuple] = {}
 
     budget_slack = 0 if limit is None else 1 << 40  # improving a found cycle may overrun
+    floor = -budget_slack
     a_is_c = 1 if anchor & counted else 0
     # state: (vertex, count(0..2), req bits, last_counted, adjacent_seen)
-    start = (v, a_is_c, req_bits(anchor), a_is_c, 0)
+    start = (v, a_is_c, _req_bits(spec, anchor), a_is_c, 0)
     parent: dict[tuple, tuple | None] = {start: None}
     dist = {start: 0}
     dq: deque[tuple] = deque([start])
+    popleft, append, appendleft = dq.popleft, dq.append, dq.appendleft
     one = spec.mode == "one"
-    while dq:
-        st = dq.popleft()
-        left[0] -= 1
-        if left[0] < -budget_slack:
-            return None
-        x, cnt, rb, last, adj = st
-        d = dist[st]
-        if limit is not None and d >= limit:
-            continue
-        for y, m in g.out[x].items():
-            if y not in pset:
+    nonadjacent = spec.nonadjacent
+    steps = left[0]
+    try:
+        while dq:
+            st = popleft()
+            steps -= 1
+            if steps < floor:
+                return None
+            x, cnt, rb, last, adj = st
+            d = dist[st]
+            if limit is not None and d >= limit:
                 continue
-            w = 1 if y < n_txn else 0
-            choices = []
-            free = m & spec.free
-            if free:
-                # Prefer a required relation when the edge carries one.
-                pick = 0
-                for r in req:
-                    if free & r:
-                        pick = r
-                        break
-                choices.append((pick or _lowest_bit(free), 0))
-            if m & counted:
-                choices.append((counted, 1))
-            for rel, c in choices:
-                if c:
-                    if one and cnt >= 1:
-                        continue
-                    if spec.nonadjacent and last:
-                        continue
-                    ncnt = min(cnt + 1, 2)
-                    nadj = adj | last
-                    nlast = 1
-                else:
-                    ncnt, nadj, nlast = cnt, adj, 0
-                nrb = rb | req_bits(rel)
-                if y == u:
-                    # Closing: the anchor edge u -> v follows.
-                    if (_closes(spec, ncnt, nrb, nlast, nadj, a_is_c, req_all)):
-                        path = [(x, y, rel)]
-                        cur = st
-                        while parent[cur] is not None:
-                            prev, prel = parent[cur]
-                            path.append((prev[0], cur[0], prel))
-                            cur = prev
-                        path.reverse()
-                        return [(u, v, anchor)] + path
-                    # u may also be an intermediate vertex? No: a simple cycle visits u once.
-                    continue
-                ns = (y, ncnt, nrb, nlast, nadj)
-                nd = d + w
-                od = dist.get(ns)
-                if od is None or nd < od:
-                    dist[ns] = nd
-                    parent[ns] = (st, rel)
-                    if w:
-                        dq.append(ns)
+            edges = nbrs.get(x)
+            if edges is None:
+                edges = []
+                for y, m in out[x].items():
+                    if y in pset:
+                        ch = table.get(m)
+                        if ch is None:
+                            ch = table[m] = _edge_choices(spec, m)
+                        if ch:
+                            edges.append((y, 1 if y < n_txn else 0, ch))
+                nbrs[x] = edges
+            for y, w, choices in edges:
+                for rel, c, rbit in choices:
+                    if c:
+                        if (one and cnt) or (nonadjacent and last):
+                            continue
+                        ns = (y, cnt + 1 if cnt < 2 else 2, rb | rbit, 1, adj | last)
                     else:
-                        dq.appendleft(ns)
-    return None
+                        ns = (y, cnt, rb | rbit, 0, adj)
+                    if y == u:
+                        # Closing: the anchor edge u -> v follows. (A simple cycle visits
+                        # u once, so u is never an intermediate vertex.)
+                        if _closes(spec, ns[1], ns[2], ns[3], ns[4], a_is_c, req_all):
+                            path = [(x, y, rel)]
+                            cur = st
+                            while parent[cur] is not None:
+                                prev, prel = parent[cur]
+                                path.append((prev[0], cur[0], prel))
+                                cur = prev
+                            path.reverse()
+                            return [(u, v, anchor)] + path
+                        continue
+                    nd = d + w
+                    od = dist.get(ns)
+                    if od is None or nd < od:
+                        dist[ns] = nd
+                        parent[ns] = (st, rel)
+                        if w:
+                            append(ns)
+                        else:
+                            appendleft(ns)
+        return None
+    finally:
+        left[0] = steps
 
 
 def _closes(spec: CycleSpec, cnt: int, rb: int, last: int, adj: int, a_is_c: int,

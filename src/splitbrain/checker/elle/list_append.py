@@ -8,6 +8,7 @@ central trick). Appends never read are placed after the last element anyone obse
 from __future__ import annotations
 
 from collections import defaultdict
+from operator import itemgetter
 from typing import Any
 
 from splitbrain.errors import HarnessError
@@ -15,7 +16,8 @@ from splitbrain.errors import HarnessError
 from .graph import RW, WR, WW, DepGraph
 from .txns import APPEND, READ, Txn
 
-INIT = ("<init>",)  # the empty list: the version before the first append
+INIT = ("<init>",)
+_key = itemgetter(1)  # the empty list: the version before the first append
 
 
 def _hashable(x: Any) -> Any:
@@ -26,13 +28,8 @@ def _hashable(x: Any) -> Any:
     return x
 
 
-def _read_list(t: Txn, v: Any) -> tuple | None:
-    """The list a read saw, or None when unknown (reads of info txns without a result)."""
-    if v is None:
-        return () if t.type == "ok" else None
-    if not isinstance(v, (list, tuple)):
-        raise HarnessError(f"op {t.index}: list-append read returned {v!r}, not a list; "
-                           f"use --checker elle-rw-register for registers")
+def _as_tuple(v: Any) -> tuple:
+    """A read as a hashable tuple (nested lists become tuples)."""
     r = tuple(v)
     try:
         hash(r)
@@ -41,59 +38,113 @@ def _read_list(t: Txn, v: Any) -> tuple | None:
     return r
 
 
+def _read_list(t: Txn, v: Any) -> tuple | None:
+    """The list a read saw, or None when unknown (reads of info txns without a result)."""
+    if v is None:
+        return () if t.type == "ok" else None
+    if not isinstance(v, (list, tuple)):
+        raise HarnessError(f"op {t.index}: list-append read returned {v!r}, not a list; "
+                           f"use --checker elle-rw-register for registers")
+    return _as_tuple(v)
+
+
 class ListAppend:
-    """All list-append analyses of one history. ``possible`` txns (ok/info) are graph nodes."""
+    """All list-append analyses of one history. ``possible`` txns (ok/info) are graph nodes.
+
+    Reads are kept as the history's own lists, never copied: on a *clean* key (every
+    read a prefix of the longest one, whose elements are hashable and distinct) that is
+    all any analysis needs, and no read of it can hold duplicates. The other keys take
+    the careful path: their reads become hashable tuples, compared pairwise.
+    """
 
     def __init__(self, txns: list[Txn]) -> None:
         self.txns = txns
-        self.possible = [t for t in txns if t.type in ("ok", "info")]
+        self.possible = [t for t in txns if t.type != "fail"]
         self.anomalies: dict[str, list[dict]] = {}
-        # One pass over every micro-op: appends of all txns as (txn, key, element), and
-        # reads of possible txns as (txn, mop index, key, tuple seen).
-        self.appends: list[tuple[Txn, Any, Any]] = []
-        self.reads: list[tuple[Txn, int, Any, tuple]] = []
+        # One pass over every micro-op (the hot loop: kept flat). ``writer``: key ->
+        # element -> the txn that appended it, whatever its outcome; ``reads``: reads of
+        # possible txns as (txn, mop index, key, list seen).
+        writer: dict[Any, dict[Any, Txn]] = {}
+        reads: list[tuple[Txn, int, Any, Any]] = []
+        by_key: dict[Any, list] = {}  # key -> the non-empty reads of it
+        single: dict[Any, Any] = {}  # key -> its one non-failed append (INIT: several)
+        failed: dict[tuple, Txn] = {}  # (key, element) appended by a failed txn
+        intermediate: dict[tuple, Txn] = {}  # (key, element) its txn appended more after
+        conflict = None
+        repeats: list[Txn] = []  # txns touching some key twice (internal, future-read)
         for t in txns:
             possible = t.type != "fail"
-            for i, (f, k, v) in enumerate(t.mops):
+            mops = t.mops
+            last: dict[Any, Any] | None = None
+            if len(mops) > 1 and len(set(map(_key, mops))) < len(mops):
+                repeats.append(t)
+                last = {}
+            for i, (f, k, v) in enumerate(mops):
                 if f == APPEND:
-                    self.appends.append((t, k, v if type(v) in (int, str) else _hashable(v)))
+                    e = v if type(v) in (int, str) else _hashable(v)
+                    wk = writer.get(k)
+                    if wk is None:
+                        writer[k] = {e: t}
+                    else:
+                        other = wk.setdefault(e, t)
+                        if other is not t and conflict is None:
+                            conflict = (k, e, other, t)
+                    if possible:
+                        single[k] = INIT if k in single else e
+                    else:
+                        failed[(k, e)] = t
+                    if last is not None:
+                        if k in last:
+                            intermediate[(k, last[k])] = t
+                        last[k] = e
                 elif possible:
-                    r = _read_list(t, v)
-                    if r is not None:
-                        self.reads.append((t, i, k, r))
-        # (key, element) -> the txn that appended it, whatever its outcome
-        self.writer: dict[tuple, Txn] = {}
-        for t, k, e in self.appends:
-            other = self.writer.get((k, e))
-            if other is not None and other is not t:
-                raise HarnessError(f"value {e!r} appended to key {k!r} by two transactions "
-                                   f"(ops {other.index} and {t.index}); list-append needs "
-                                   f"unique appends")
-            self.writer[(k, e)] = t
-        self.write_index: dict[Any, dict[Any, Txn]] = defaultdict(dict)
-        for t, k, e in self.appends:
-            if t.type != "fail":
-                self.write_index[k][e] = t
-        self._orders()
+                    if type(v) is not list:
+                        v = _read_list(t, v)
+                        if v is None:
+                            continue
+                    reads.append((t, i, k, v))
+                    if v:
+                        rs = by_key.get(k)
+                        if rs is None:
+                            by_key[k] = [v]
+                        else:
+                            rs.append(v)
+        if conflict is not None:
+            k, e, other, t = conflict
+            raise HarnessError(f"value {e!r} appended to key {k!r} by two transactions "
+                               f"(ops {other.index} and {t.index}); list-append needs "
+                               f"unique appends")
+        self.writer = writer
+        self.reads = reads
+        self._failed = failed
+        self._intermediate = intermediate
+        self.repeats = repeats  # txns touching some key twice, in order
+        self._orders(by_key, single)
 
     # ------------------------------------------------------------------ checks
-    def _orders(self) -> None:
-        by_key: dict[Any, set[tuple]] = defaultdict(set)
-        for _t, _i, k, r in self.reads:
-            if r:
-                by_key[k].add(r)
-        single: dict[Any, Any] = {}
-        for t, k, e in self.appends:
-            if t.type != "fail":
-                single[k] = INIT if k in single else e
+    def _orders(self, by_key: dict[Any, list], single: dict[Any, Any]) -> None:
+        """Each key's version order: its longest read (Elle's central trick)."""
         for k, v in single.items():
             if v is not INIT and k not in by_key:
-                by_key[k] = {(v,)}
+                by_key[k] = [[v]]
         self.order: dict[Any, list] = {}
         self.position: dict[Any, dict[Any, int]] = {}
+        self._slow: set[Any] = set()
         bad = []
-        for k, values in by_key.items():
-            vals = sorted(values, key=len)
+        for k, rs in by_key.items():
+            longest = max(rs, key=len)
+            try:
+                pos = {e: i for i, e in enumerate(longest)}
+            except TypeError:
+                pos = None
+            if pos is not None and len(pos) == len(longest) and all(
+                    r is longest or longest[:len(r)] == r for r in rs):
+                self.order[k] = longest
+                self.position[k] = pos
+                continue
+            # Careful path: distinct reads sorted by length, each a prefix of the next.
+            self._slow.add(k)
+            vals = sorted({_as_tuple(r) for r in rs}, key=len)
             for a, b in zip(vals, vals[1:], strict=False):
                 if b[:len(a)] != a:
                     bad.append({"key": k, "values": [list(a), list(b)],
@@ -106,25 +157,23 @@ class ListAppend:
             self.position[k] = {e: i for i, e in enumerate(longest)}
         if bad:
             self.anomalies["incompatible-order"] = bad
+        if self._slow:
+            slow = self._slow
+            self.reads = [(t, i, k, _as_tuple(r)) if r and k in slow else (t, i, k, r)
+                          for t, i, k, r in self.reads]
 
     def find_anomalies(self) -> dict[str, list[dict]]:
         """G1a, G1b, internal, future-read, duplicate-elements, dirty-update cases."""
         a = self.anomalies
-        failed: dict[tuple, Txn] = {}
-        intermediate: dict[tuple, Txn] = {}
-        last: dict[Any, Any] = {}
-        cur = None
-        for t, k, e in self.appends:
-            if t is not cur:
-                cur, last = t, {}
-            if t.type == "fail":
-                failed[(k, e)] = t
-            if k in last:
-                intermediate[(k, last[k])] = t
-            last[k] = e
+        failed, intermediate, slow = self._failed, self._intermediate, self._slow
         g1a, g1b, dups = [], [], []
         failed_keys = {k for k, _ in failed}
-        for t, i, k, r in self.reads:
+        # Only reads of keys with failed appends can be G1a, only reads ending in an
+        # intermediate element G1b, and only reads of non-clean keys hold duplicates.
+        hot = failed_keys | {k for k, _ in intermediate} | slow
+        for t, i, k, r in (self.reads if hot else ()):
+            if k not in hot:
+                continue
             mop = t.mops[i]
             if t.type == "ok":
                 for e in (r if k in failed_keys else ()):
@@ -135,7 +184,7 @@ class ListAppend:
                                     "explanation": f"T{t.index} read {k!r} = {list(r)}, which "
                                                    f"includes {e!r}, appended by T{w.index}, "
                                                    f"a transaction that failed (aborted)"})
-                if r:
+                if r and intermediate:
                     w = intermediate.get((k, r[-1]))
                     if w is not None and w is not t:
                         g1b.append({"op": _brief(t), "writer": _brief(w), "mop": mop,
@@ -144,7 +193,7 @@ class ListAppend:
                                                    f"in {r[-1]!r}, which T{w.index} appended "
                                                    f"but then appended more to {k!r} in the same "
                                                    f"transaction: an intermediate state"})
-            if len(set(r)) != len(r):
+            if k in slow and len(set(r)) != len(r):
                 counts: dict[Any, int] = defaultdict(int)
                 for e in r:
                     counts[e] += 1
@@ -157,8 +206,8 @@ class ListAppend:
             if cases:
                 a[name] = cases
         internal, future = [], []
-        for t in self.txns:
-            if t.type == "ok" and len({m[1] for m in t.mops}) < len(t.mops):
+        for t in self.repeats:
+            if t.type == "ok":
                 c = _internal_case(t)
                 if c:
                     internal.append(c)
@@ -169,19 +218,22 @@ class ListAppend:
             a["internal"] = internal
         if future:
             a["future-read"] = future
-        du = self._dirty_updates()
+        du = self._dirty_updates(failed_keys)
         if du:
             a["dirty-update"] = du
         return a
 
-    def _dirty_updates(self) -> list[dict]:
-        """A committed append that follows an aborted one in some key's version order."""
-        writer = self.writer
+    def _dirty_updates(self, failed_keys: set[Any]) -> list[dict]:
+        """A committed append that follows an aborted one in some key's version order
+        (only keys with a failed append can have one)."""
         cases = []
         for k, order in self.order.items():
+            if k not in failed_keys:
+                continue
+            wk = self.writer.get(k, {})
             prev_type, prev_t, vs = "ok", None, []
             for e in order:
-                t2 = writer.get((k, e))
+                t2 = wk.get(e)
                 vs.append(e)
                 if t2 is None:
                     continue
@@ -210,36 +262,52 @@ class ListAppend:
         return order[-1] if order else INIT
 
     def add_edges(self, g: DepGraph) -> None:
-        """ww, wr and rw edges between possible transactions (hot loop: kept flat)."""
-        readers: dict[Any, dict[Any, list[int]]] = {}
-        for t, _i, k, r in self.reads:
-            readers.setdefault(k, {}).setdefault(r[-1] if r else INIT, []).append(t.node)
-        wi = self.write_index
+        """ww, wr and rw edges between possible transactions (hot loop: kept flat).
+
+        Edges go into each vertex's dict in a fixed order (wr by read, then ww and rw by
+        appending txn), which fixes the order the cycle search explores them in.
+        """
+        writer = self.writer
         out = g.out
         empty: dict = {}
+        # wr edges, and who read each version: key -> last element seen -> reader nodes.
+        readers: dict[Any, dict[Any, list[int]]] = {}
         for t, _i, k, r in self.reads:
+            n = t.node
             if r:
-                w = wi.get(k, empty).get(r[-1])
-                if w is not None and w is not t:
+                x = r[-1]
+                w = writer.get(k, empty).get(x)
+                if w is not None and w is not t and w.type != "fail":
                     d = out[w.node]
-                    d[t.node] = d.get(t.node, 0) | WR
+                    d[n] = d.get(n, 0) | WR
+            else:
+                x = INIT
+            rk = readers.get(k)
+            if rk is None:
+                readers[k] = {x: [n]}
+            else:
+                rx = rk.get(x)
+                if rx is None:
+                    rk[x] = [n]
+                else:
+                    rx.append(n)
+        # ww and rw edges: each append follows the element before it in the key's order
+        # (an unread append follows the last element anyone observed).
         position, order = self.position, self.order
         for t in self.possible:
             n = t.node
             for f, k, v in t.mops:
                 if f != APPEND:
                     continue
-                e = v if type(v) in (int, str) else _hashable(v)
-                pos = position.get(k)
-                if pos is not None and e in pos:
-                    i = pos[e]
-                    prev = order[k][i - 1] if i > 0 else INIT
+                i = position.get(k, empty).get(v if type(v) in (int, str) else _hashable(v))
+                if i is not None:
+                    prev = order[k][i - 1] if i else INIT
                 else:
                     ok = order.get(k)
                     prev = ok[-1] if ok else INIT
                 if prev is not INIT:
-                    w = wi.get(k, empty).get(prev)
-                    if w is not None and w is not t:
+                    w = writer[k].get(prev)
+                    if w is not None and w is not t and w.type != "fail":
                         d = out[w.node]
                         d[n] = d.get(n, 0) | WW
                 rk = readers.get(k)
@@ -252,7 +320,7 @@ class ListAppend:
 
     def explain(self, a: Txn, b: Txn, rel: int) -> dict:
         """Why ``a -rel-> b``: key, values, and words (``b`` is named by its op index)."""
-        wi = self.write_index
+        wi = self.writer
         if rel == WR:
             for f, k, v in b.mops:
                 if f == READ:

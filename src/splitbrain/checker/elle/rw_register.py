@@ -303,15 +303,17 @@ def lost_updates(txns: list[Txn], write_f: str, norm: Any) -> list[dict]:
     """Two committed transactions that read the same version of a key and both wrote it."""
     groups: dict[tuple, list[Txn]] = defaultdict(list)
     for t in txns:
+        if len(t.mops) < 2:
+            continue  # one micro-op cannot both read and write
         reads: dict[Any, Any] = {}
         wrote: set[Any] = set()
         for f, k, v in t.mops:
             if f == write_f:
                 if k in reads and k not in wrote:
-                    groups[(k, reads[k])].append(t)
+                    groups[(k, norm(t, reads[k]))].append(t)  # normalised only if needed
                 wrote.add(k)
             elif f == READ and k not in reads and k not in wrote:
-                reads[k] = norm(t, v)
+                reads[k] = v
     out = []
     for (k, v), ts in groups.items():
         if len(ts) > 1:

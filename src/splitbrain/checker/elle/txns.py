@@ -7,7 +7,9 @@ ended in the history (for the real-time order).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from splitbrain.errors import HarnessError
@@ -39,11 +41,18 @@ def _check_mops(value: Any, op: Op, pos: int, kinds: frozenset[str]) -> list[lis
     if not isinstance(value, (list, tuple)):
         raise HarnessError(f"op {pos}: a txn value must be a list of [f key value] micro-ops, "
                            f"got {type(value).__name__}; is this a transactional history?")
+    if type(value) is list:
+        for mop in value:
+            if not (type(mop) is list and len(mop) == 3 and mop[0] in kinds
+                    and type(mop[1]) is not list and type(mop[2]) is not tuple):
+                break
+        else:
+            return value  # the common, already-normal case: no copy (we never mutate it)
     out = []
     for mop in value:
         if type(mop) is list and len(mop) == 3 and mop[0] in kinds \
                 and type(mop[1]) is not list and type(mop[2]) is not tuple:
-            out.append(mop)  # the common, already-normal case: no copy
+            out.append(mop)
             continue
         if not isinstance(mop, (list, tuple)) or len(mop) not in (2, 3) or (
                 len(mop) == 2 and mop[0] != READ):
@@ -70,29 +79,32 @@ def collect(ops: list[Op], kinds: frozenset[str]) -> list[Txn]:
     txns: list[Txn] = []
     open_: dict[Any, tuple[Op, int]] = {}
     for pos, op in enumerate(ops):
-        if not _is_txn(op):
+        if op.f not in ("txn", None) or op.process == "nemesis":
             continue
-        idx = op.index if op.index is not None and op.index >= 0 else pos
-        if op.type == "invoke":
+        typ = op.type
+        if typ == "invoke":
             open_[op.process] = (op, pos)
             continue
-        if op.type not in ("ok", "fail", "info"):
-            raise HarnessError(f"op {pos}: unknown op type {op.type!r}; expected invoke, ok, "
+        if typ not in ("ok", "fail", "info"):
+            raise HarnessError(f"op {pos}: unknown op type {typ!r}; expected invoke, ok, "
                                f"fail or info")
+        idx = op.index if op.index is not None and op.index >= 0 else pos
         inv = open_.pop(op.process, None)
         value = op.value
         if value is None and inv is not None:
             value = inv[0].value
         mops = _check_mops(value if value is not None else [], op, pos, kinds)
         inv_pos = inv[1] if inv is not None else pos
-        txns.append(Txn(op.type, op.process, mops, idx, inv_pos,
-                        pos if op.type == "ok" else None))
+        txns.append(Txn(typ, op.process, mops, idx, inv_pos, pos if typ == "ok" else None))
     for p, (op, pos) in open_.items():
         idx = op.index if op.index is not None and op.index >= 0 else pos
         mops = _check_mops(op.value if op.value is not None else [], op, pos, kinds)
         txns.append(Txn("info", p, mops, idx, pos, None))
-    txns.sort(key=lambda t: t.inv_pos)
+    txns.sort(key=_inv_pos)
     return txns
+
+
+_inv_pos = attrgetter("inv_pos")
 
 
 def add_process_edges(g: DepGraph, txns: list[Txn]) -> None:
@@ -114,26 +126,28 @@ def add_realtime_edges(g: DepGraph, txns: list[Txn]) -> int:
     neighbours in the chain (0 means the real-time order is empty).
     """
     done = sorted((t for t in txns if t.node >= 0 and t.cmp_pos is not None),
-                  key=lambda t: t.cmp_pos)
+                  key=attrgetter("cmp_pos"))
     if not done:
         return 0
-    clocks = []
-    prev = -1
-    for t in done:
-        c = g.add_vertex()
-        g.link(t.node, c, REALTIME)
-        if prev >= 0:
-            g.link(prev, c, REALTIME)
-        clocks.append(c)
-        prev = c
+    # Clock j (vertex base + j) stands for the j-th completion: T -> its clock, each
+    # clock -> the next, and the clock of the last completion before T began -> T.
+    out = g.out
+    base = len(out)
+    clocks: list[dict[int, int]] = [{} for _ in done]
+    for j, t in enumerate(done):
+        d = out[t.node]
+        c = base + j
+        d[c] = d.get(c, 0) | REALTIME
+        if j:
+            clocks[j - 1][c] = REALTIME
+    out.extend(clocks)
     positions = [t.cmp_pos for t in done]
-    import bisect
     linked = 0
     for t in txns:
         if t.node < 0:
             continue
-        j = bisect.bisect_left(positions, t.inv_pos) - 1
+        j = bisect_left(positions, t.inv_pos) - 1
         if j >= 0:
-            g.link(clocks[j], t.node, REALTIME)
+            clocks[j][t.node] = REALTIME
             linked += 1
     return linked
