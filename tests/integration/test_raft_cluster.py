@@ -408,7 +408,7 @@ def test_lock_regranted_after_a_lease_ran_out_is_lease_expired_not_invalid(make_
     rec(1, "invoke", "release")
     assert b.lock_release("L", tok_b) is True
     rec(1, "ok", "release")
-    r = LockChecker(lease_s=1.0).check(hist)
+    r = LockChecker(lease_s=1.0).check(hist).to_json()
     assert r["valid"] is True and r["two-holders-count"] == 0
     assert r["lease-expired-count"] == 1 and r["lease-expired"][0]["kind"] == "lease-expired"
     assert r["strict-mutex"]["linearizable"] is False
