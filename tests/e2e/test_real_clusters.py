@@ -8,11 +8,14 @@ register staying valid. Each leaves nothing behind.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from splitbrain.clusters.backends.netns import netns_name
 
 
 def run_cli(*args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
@@ -54,15 +57,16 @@ def test_default_test_on_docker(tmp_path: Path, requires_docker: None) -> None:
 
 @pytest.mark.slow
 def test_raft_stale_read_bug_is_found(tmp_path: Path, requires_root: None) -> None:
-    before = set(leftovers())    # other runs may share the host: judge only ours
+    name = f"e2e-stale-{os.getpid()}"   # other runs may share the host: judge only ours
     r = run_cli("test", "--system", "raft", "--backend", "netns", "-o", "bug=stale-read",
+                "--name", name,
                 "--nemesis", "partition-leader", "--nemesis-interval", "5", "--time-limit", "30",
                 "--rate", "200", "--store", str(tmp_path), "--quiet", "--seed", "3")
     assert r.returncode == 1, r.stderr[-3000:]
     results = json.loads((tmp_path / "latest" / "results.json").read_text())
     lin = results["checkers"]["linearizability"]
     assert lin["valid"] is False and lin["failures"][0]["failing_op"] is not None
-    assert not [x for x in set(leftovers()) - before if x.startswith("netns")]
+    assert not [x for x in leftovers() if x.startswith(f"netns {netns_name(name, '')}")]
 
 
 @pytest.mark.slow
