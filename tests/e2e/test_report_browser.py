@@ -311,3 +311,76 @@ def test_serve_index_filters_and_links(browser, store):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_check_report_shows_the_counterexample_first(browser, tmp_path, histories):
+    from selenium.webdriver.common.by import By
+
+    from splitbrain.checker.command import run_check
+    from splitbrain.reports.checkreport import Checked, write_check_reports
+
+    checked = []
+    opts = {"model": "cas-register", "failed_cas_observes": True}
+    assert run_check([str(histories / "porcupine-etcd" / "etcd_001.log")], model="cas-register",
+                     failed_cas_observes=True, fmt="jepsen-log", console=_quiet(),
+                     on_checked=lambda p, o, n, r: checked.append(Checked(p, o, n, r, opts))) == 1
+    (out,) = write_check_reports(tmp_path / "r.html", checked)
+    _open(browser, out)
+    card = browser.find_element(By.CSS_SELECTOR, ".cx-card")
+    assert _in_first_screen(browser, card.find_element(By.TAG_NAME, "h2"))
+    assert card.find_element(By.TAG_NAME, "h2").text == "These 2 ops cannot be ordered"
+    rows = card.find_elements(By.CSS_SELECTOR, "tr.cx-op")
+    assert [r.find_element(By.TAG_NAME, "code").text for r in rows] == ["write(1)", "read() → 4"]
+    assert all(_in_first_screen(browser, r) for r in rows)
+    _shot(browser, "check-report-top.png")
+    # no clock in the file: positions, not seconds
+    assert rows[0].find_elements(By.TAG_NAME, "td")[3].text == "#69"
+
+
+def _quiet():
+    import io
+
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), width=200)
+
+
+def test_stale_read_run_report_first_screen(browser, tmp_path, requires_root):
+    """The issue's own run: our Raft with the stale-read bug, the leader partitioned away.
+    The first screen names the counterexample's ops in words, the node of each, and the
+    partition in force; hovering the failing op reads its node, fault and time."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from selenium.webdriver.common.by import By
+
+    store = tmp_path / "store"
+    name = f"e2e-stale-{os.getpid()}"
+    r = subprocess.run([sys.executable, "-m", "splitbrain.cli", "test", "--system", "raft",
+                        "-o", "bug=stale-read", "--nemesis", "partition-leader",
+                        "--backend", "netns", "--time-limit", "40", "--nemesis-interval", "8",
+                        "--quiet", "--name", name, "--store", str(store)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "cannot be ordered" in r.stdout or "cannot take effect" in r.stdout
+    run = next(p for p in (store / name).iterdir() if p.is_dir())
+    _open(browser, run / "report.html")
+    card = browser.find_element(By.CSS_SELECTOR, ".cx-card")
+    title = card.find_element(By.TAG_NAME, "h2")
+    assert _in_first_screen(browser, title)
+    assert re.search(r"(these \d+ ops cannot be ordered|this op cannot take effect)", title.text)
+    rows = card.find_elements(By.CSS_SELECTOR, "tr.cx-op")
+    assert 1 <= len(rows) <= 10
+    for row in rows:
+        assert _in_first_screen(browser, row)
+        assert re.fullmatch(r"n[1-9]", row.find_element(By.CSS_SELECTOR, ".cx-node").text)
+    faults = [row.find_element(By.CSS_SELECTOR, ".cx-faults").text for row in rows]
+    assert any("partition" in f for f in faults), faults
+    _shot(browser, "stale-read-first-screen.png")
+    op = browser.find_element(By.CSS_SELECTOR, '.lin-op[data-failing="true"]')
+    text = _hover(browser, op).text
+    assert re.search(r"node n[1-9]", text) and re.search(r"call \d+\.\d{3} s", text)
+    assert "faults " in text
+    _shot(browser, "stale-read-failing-op-tooltip.png")
