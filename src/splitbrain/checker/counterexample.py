@@ -284,8 +284,14 @@ def lin_reason(res: LinResult) -> str:
         s = "the history is not linearizable"
     else:
         s = f"{n_bad} of {n_keys} key{'s' if n_keys != 1 else ''} not linearizable"
+    notes = []
     if n_bad > len(res.failures):
-        s += f" (the first {len(res.failures)} are kept)"
+        notes.append(f"the first {len(res.failures)} are kept")
+    unfinished = n_keys - max(res.partitions_checked, n_bad)
+    if res.partitions and unfinished > 0:
+        notes.append(f"{unfinished} not checked to the end: stopped once one was invalid")
+    if notes:
+        s += f" ({'; '.join(notes)})"
     if not res.failures:
         return s
     f0 = res.failures[0]
