@@ -144,3 +144,17 @@ def test_page_data_has_every_key_with_a_linearization_for_the_valid_one(tmp_path
     assert good["lins"] == [{"ops": [0], "states": ["nil"]}] and good["opLin"] == [0]
     assert cols["d"][good["rows"][0]] == "read() → nil"   # described by the model
     assert d["cx"] == [{"view": 0, "key": 0, "rows": [bad["rows"][p] for p in bad["minimal"]]}]
+
+
+def test_an_info_op_may_take_effect_until_the_end(tmp_path: Path):
+    ops = [Op("invoke", 0, "write", 1, key="k", index=0, time=1000),
+           Op("info", 0, "write", 1, key="k", index=1, time=2000),   # timed out
+           Op("invoke", 1, "read", None, key="k", index=2, time=3000),
+           Op("ok", 1, "read", 1, key="k", index=3, time=4000)]      # it did happen
+    res = check(ops, "cas-register")
+    assert res.valid is True
+    run = make_run_dir(tmp_path / "s", "info", ops, {"valid": True, "model": "cas-register",
+                       "checkers": {"linearizability": res.to_json()}}, {})
+    (key,) = page_data(write_report(run).read_text())["lin"][0]["keys"]
+    assert key["x1"][0] == key["nx"]           # drawn to the end, not to its info completion
+    assert key["lins"][0]["ops"] == [0, 1]     # and the drawn order has it take effect first

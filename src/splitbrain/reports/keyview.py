@@ -42,6 +42,11 @@ def _ranks(spans: list[tuple[int, int | None]]) -> tuple[list[int], list[int], l
     return x0, x1, times
 
 
+def _effect_end(table: OpTable, r: int) -> int | None:
+    """Until when an op may take effect: its return, or (info) any time after its call."""
+    return None if table.rows[r].type == "info" else table.ret(r)
+
+
 def _failure_key(failure: dict[str, Any], table: OpTable, init: str) -> dict[str, Any]:
     """An invalid key as drawn: the checker's ops, partial linearizations, failing op."""
     ops = [o for o in failure.get("ops") or [] if isinstance(o, dict)]
@@ -51,7 +56,7 @@ def _failure_key(failure: dict[str, Any], table: OpTable, init: str) -> dict[str
         r = table.row_of.get(o.get("index"))  # type: ignore[arg-type]
         rows.append(-1 if r is None else r)
         if r is not None:
-            spans.append((table.call(r), table.ret(r)))
+            spans.append((table.call(r), _effect_end(table, r)))
         else:
             spans.append((int(o.get("call") or 0), o.get("return")))
         desc.append(str(o.get("desc") or f"{o.get('f')} {short(o.get('input'))}"))
@@ -113,7 +118,7 @@ def _valid_key(key: Any, rows: list[int], kops: list[KeyOp], table: OpTable, mod
                init: str, deadline: float, checked: Any) -> dict[str, Any]:
     """A key the checker did not find invalid, with one linearization if one is found."""
     descs = [model.describe_operation(k.inp, k.out) for k in kops]
-    x0, x1, times = _ranks([(table.call(r), table.ret(r)) for r in rows])
+    x0, x1, times = _ranks([(table.call(r), _effect_end(table, r)) for r in rows])
     lins: list[dict[str, Any]] = []
     op_lin = [-1] * len(kops)
     note = ""
