@@ -51,7 +51,7 @@
   }
 
   /* --- tooltip and selection ----------------------------------------------------------- */
-  var tip = $("#tooltip");
+  var tip = $("#tooltip"), tipAnchor = null, tipLines = null;
   function fill(box, lines) {
     box.textContent = "";
     lines.forEach(function (l) {
@@ -60,8 +60,9 @@
       d.appendChild(document.createTextNode(l[1])); box.appendChild(d);
     });
   }
-  function showTip(lines, rect) {
+  function showTip(lines, rect, anchor) {
     if (!tip) return;
+    tipAnchor = anchor || null; tipLines = lines;
     fill(tip, lines);
     tip.hidden = false;
     var tw = tip.offsetWidth, th = tip.offsetHeight;
@@ -69,8 +70,14 @@
     var y = rect.bottom + 6; if (y + th > window.innerHeight) y = Math.max(4, rect.top - th - 6);
     tip.style.left = x + "px"; tip.style.top = y + "px";
   }
-  function hideTip() { if (tip) tip.hidden = true; }
-  window.addEventListener("scroll", hideTip, {passive: true});
+  function hideTip() { if (tip) tip.hidden = true; tipAnchor = null; }
+  // on scroll the tooltip follows the op under the pointer, or goes
+  function followTip() {
+    if (!tip || tip.hidden) return;
+    if (tipAnchor && tipAnchor.isConnected && tipAnchor.matches(":hover")) showTip(tipLines, tipAnchor.getBoundingClientRect(), tipAnchor);
+    else hideTip();
+  }
+  window.addEventListener("scroll", followTip, {passive: true});
 
   var panel = $("#selection"), selected = -1, selectedCtx = null;
   function select(r, ctx) {
@@ -187,7 +194,7 @@
     window.addEventListener("mouseup", function () { if (drag && drag.moved) self.justDragged = true; drag = null; setTimeout(function () { self.justDragged = false; }, 0); });
     this.rowsEl.addEventListener("mouseover", function (ev) {
       var t = ev.target.closest(".lin-op"); if (!t) return;
-      showTip(self.lines(+t.dataset.pos), t.getBoundingClientRect());
+      showTip(self.lines(+t.dataset.pos), t.getBoundingClientRect(), t);
       self.markLin(+t.dataset.pos, true);
     });
     this.rowsEl.addEventListener("mouseout", function (ev) {
@@ -498,12 +505,12 @@
       D.cx.forEach(function (c) { c.rows.forEach(function (r) { if (r >= 0) cxs.add(r); }); });
       var pending = false;
       box.addEventListener("scroll", function () {
-        hideTip();
+        followTip();
         if (!pending) { pending = true; requestAnimationFrame(function () { pending = false; self.render(); }); }
       }, {passive: true});
       opsEl.addEventListener("mouseover", function (ev) {
         var t = ev.target.closest(".tl-op"); if (!t || t.dataset.row === undefined) return;
-        showTip(opLines(+t.dataset.row).concat(self.marks(+t.dataset.row)), t.getBoundingClientRect());
+        showTip(opLines(+t.dataset.row).concat(self.marks(+t.dataset.row)), t.getBoundingClientRect(), t);
       });
       opsEl.addEventListener("mouseout", function (ev) { var t = ev.target.closest(".tl-op"); if (t && !(ev.relatedTarget && t.contains(ev.relatedTarget))) hideTip(); });
       opsEl.addEventListener("click", function (ev) {
@@ -524,7 +531,9 @@
       var box = this.box, H = this.H, W = this.W, FW = this.FW, B = this.B;
       var t0 = Math.max(0, Math.floor(box.scrollTop / H) - 4), t1 = Math.ceil((box.scrollTop + box.clientHeight) / H) + 4;
       var c0 = Math.max(0, Math.floor((box.scrollLeft - FW) / W) - 1), c1 = Math.ceil((box.scrollLeft + box.clientWidth) / W) + 1;
+      // ops still on screen keep their element (stable under scrolling); others come and go
       var gen = ++this.gen, stamp = this.stamp, frag = document.createDocumentFragment(), n = 0;
+      var live = this.live || new Map(), keep = new Map();
       for (var k = (t0 / B) | 0; k <= ((t1 / B) | 0); k++) {
         var lst = this.buckets[k]; if (!lst) continue;
         for (var i = 0; i < lst.length; i++) {
@@ -532,6 +541,8 @@
           if (stamp[r] === gen) continue;
           stamp[r] = gen;
           if (this.bot[r] < t0 || this.top[r] > t1 || this.col[r] < c0 || this.col[r] > c1) continue;
+          n++;
+          if (live.has(r)) { keep.set(r, live.get(r)); continue; }
           var d = el("div", "tl-op " + OUT[C.o[r]], C.d[r]);
           if (this.bad.has(r)) d.classList.add("failing");
           if (this.cxs.has(r)) d.classList.add("cx");
@@ -539,11 +550,12 @@
           var top = this.top[r] * H, bot = this.bot[r] * H + H - 2;
           d.style.cssText = "left:" + (this.col[r] * W + 2) + "px;top:" + top + "px;width:" + (W - 4) + "px;height:" + Math.max(bot - top, H - 2) + "px";
           d.dataset.row = r;
-          frag.appendChild(d); n++;
+          frag.appendChild(d); keep.set(r, d);
         }
       }
-      $$(".tl-op", this.opsEl).forEach(function (e) { e.remove(); });
+      live.forEach(function (e, r) { if (!keep.has(r)) e.remove(); });
       this.opsEl.appendChild(frag);
+      this.live = keep;
       this.drawn = n;
     },
     focus: function (r) {
@@ -694,7 +706,7 @@
     });
   });
   $$(".cx-op").forEach(function (tr) {
-    tr.addEventListener("mouseenter", function () { var r = +tr.dataset.row; if (r >= 0) showTip(opLines(r), tr.getBoundingClientRect()); });
+    tr.addEventListener("mouseenter", function () { var r = +tr.dataset.row; if (r >= 0) showTip(opLines(r), tr.getBoundingClientRect(), tr); });
     tr.addEventListener("mouseleave", hideTip);
   });
 
