@@ -19,7 +19,7 @@ from splitbrain.checker.base import result_from_json
 from splitbrain.checker.models import Model, ModelError, get_model
 from splitbrain.checker.result import LinResult
 from splitbrain.history.ops import FAIL, INFO
-from splitbrain.reports.pagedata import OpTable, _compact_time, short
+from splitbrain.reports.pagedata import OpTable, page_time, short
 from splitbrain.reports.rundata import RunData
 from splitbrain.reports.witness import KeyOp, find_linearization, verify
 
@@ -79,7 +79,7 @@ def _failure_key(failure: dict[str, Any], table: OpTable, init: str) -> dict[str
     failing = failure.get("failing_op")
     return {"key": key_label(failure.get("key")), "status": "invalid", "rows": rows,
             "desc": desc, "x0": x0, "x1": x1, "nx": len(times),
-            "times": [_compact_time(t, table.timed) for t in times],
+            "times": [page_time(t, table.timed) for t in times],
             "lins": lins, "opLin": op_lin, "init": init,
             "failing": pos_of.get(failing, -1) if failing is not None else -1,
             "beforeFailing": str(failure.get("state_before_failing") or ""),
@@ -136,11 +136,14 @@ def _valid_key(key: Any, rows: list[int], kops: list[KeyOp], table: OpTable, mod
     elif checked is True:
         note = ("Linearizable (the checker decided); no order drawn: the search for one "
                 "to draw ran out of its budget.")
+    elif checked is False:
+        note = ("The checker keeps only the first invalid keys; this one may be among the "
+                "others: no legal order was found to draw.")
     else:
         note = "Not decided by the checker, and no legal order found to draw."
     return {"key": key_label(key), "status": "valid" if lins or checked is True else "undecided",
             "rows": rows, "desc": descs, "x0": x0, "x1": x1, "nx": len(times),
-            "times": [_compact_time(t, table.timed) for t in times], "lins": lins,
+            "times": [page_time(t, table.timed) for t in times], "lins": lins,
             "opLin": op_lin, "init": init, "failing": -1, "beforeFailing": "",
             "minimal": [], "note": note}
 
@@ -170,7 +173,7 @@ def lin_views(run: RunData, table: OpTable, results: dict[str, Any],
         if model is None:
             note = f"no model recorded ({model_name!r}): only the invalid keys are drawn"
         else:
-            checked = True if res.valid is True else None
+            checked = res.valid if res.valid in (True, False) else None
             try:
                 hist = _history_keys(run, table, model, fco)
             except ModelError as e:

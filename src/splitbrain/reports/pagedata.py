@@ -8,7 +8,6 @@ are placed by the positions of the nemesis ops.
 
 from __future__ import annotations
 
-import bisect
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,7 +91,7 @@ def op_table(run: RunData) -> OpTable:
     return OpTable(timed, rows, row_of, periods, end, nemesis)
 
 
-def _compact_time(t: int | None, timed: bool) -> int:
+def page_time(t: int | None, timed: bool) -> int:
     """Times in the page's JSON: microseconds (positions when untimed); -1 for none."""
     if t is None:
         return -1
@@ -116,19 +115,14 @@ def ops_json(table: OpTable, descs: dict[int, str] | None = None) -> dict[str, A
         cols["f"].append(fs.setdefault(p.f, len(fs)))
         cols["k"].append(-1 if p.key is None else keys.setdefault(short(p.key, 60), len(keys)))
         cols["o"].append(OUTCOME_CODES.get(p.type, 2))
-        cols["a"].append(_compact_time(table.call(r), timed))
-        cols["b"].append(_compact_time(table.ret(r), timed))
+        cols["a"].append(page_time(table.call(r), timed))
+        cols["b"].append(page_time(table.ret(r), timed))
         cols["n"].append(-1 if not p.node else nodes.setdefault(str(p.node), len(nodes)))
         cols["d"].append(descs.get(r) or table.row_text(r))
     cols["p"] = procs
     return {"timed": timed, "fs": list(fs), "keys": list(keys), "nodes": list(nodes),
-            "cols": cols, "end": _compact_time(table.end, timed),
-            "faults": [{"name": p.name, "label": p.label, "start": _compact_time(p.start, timed),
-                        "end": _compact_time(p.end, timed), "open": p.open_ended}
+            "cols": cols, "end": page_time(table.end, timed),
+            "faults": [{"name": p.name, "label": p.label, "start": page_time(p.start, timed),
+                        "end": page_time(p.end, timed), "open": p.open_ended}
                        for p in table.periods],
-            "nemesis": [[i, _compact_time(t, timed), txt] for i, t, txt in table.nemesis]}
-
-
-def rank_of(times: list[int], t: int) -> int:
-    """Position of ``t`` among sorted distinct ``times``."""
-    return bisect.bisect_left(times, t)
+            "nemesis": [[i, page_time(t, timed), txt] for i, t, txt in table.nemesis]}
