@@ -365,7 +365,7 @@
         if (left < -4) { width += left + 4; left = -4; }           // clipped at the window's edges,
         if (left + width > W + 4) width = Math.max(3, W + 4 - left);  // so labels stay in view
         var d = el("div", "lin-op o-" + (r >= 0 ? OUT[C.o[r]] : "ok"));
-        if (K.opLin[p] >= 0) d.classList.add("in-lin");
+        if (K.opLin[p] >= 0 && p !== K.failing) d.classList.add("in-lin");
         if (p === K.failing) d.classList.add("failing");
         if (self.isCx[p]) d.classList.add("cx");
         if (r >= 0 && r === selected) d.classList.add("is-selected");
