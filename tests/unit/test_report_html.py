@@ -276,6 +276,6 @@ def test_huge_invalid_key_is_drawn_whole(tmp_path: Path):
     key = page_data(write_report(run).read_text())["lin"][0]["keys"][0]
     assert len(key["rows"]) == 5000 and key["failing"] == 4900
     # not in the history: drawn from the checker's own record of the ops
-    assert key["rows"][0] == -1 and key["desc"][4900] == "read() -> 4900"
+    assert key["rows"][0] == -1 and key["desc"]["4900"] == "read() -> 4900"
     assert key["x0"][:3] == [0, 1, 3] and key["nx"] == len(set(
         t for o in ops for t in (o["call"], o["return"])))

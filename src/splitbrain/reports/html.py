@@ -264,7 +264,8 @@ def page_data(run: RunData, table: OpTable, lin: list[dict[str, Any]],
                 if r >= 0:
                     descs.setdefault(r, k["desc"][p])
             # an op found in the history is described once, in the op table
-            k["desc"] = [d if r < 0 else None for d, r in zip(k["desc"], k["rows"], strict=True)]
+            k["desc"] = {p: d for p, (d, r) in enumerate(zip(k["desc"], k["rows"], strict=True))
+                         if r < 0}
     cx = [{"view": next((i for i, v in enumerate(lin) if v["name"] == c["checker"]), -1),
            "key": c["failure"], "rows": [o["row"] for o in c["ops"]]} for c in cards]
     return {"ops": ops_json(table, descs), "lin": lin, "cx": cx}

@@ -6,7 +6,8 @@ linearizations, the op its search stopped at, and the minimal counterexample of
 :mod:`splitbrain.checker.counterexample`). Every other key is rebuilt from the history
 through the model, as the checker reads it, and drawn with one linearization found by
 :mod:`splitbrain.reports.witness` (replayed before it is drawn). Op positions ("x") are
-ranks of call/return events, as Porcupine draws them; times are in the page's units.
+ranks of call/return events, as Porcupine draws them; the page rebuilds the time of
+each rank from the op table (``times`` is sent only for ops not found in the history).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def _failure_key(failure: dict[str, Any], table: OpTable, init: str) -> dict[str
     failing = failure.get("failing_op")
     return {"key": key_label(failure.get("key")), "status": "invalid", "rows": rows,
             "desc": desc, "x0": x0, "x1": x1, "nx": len(times),
-            "times": [page_time(t, table.timed) for t in times],
+            "times": [page_time(t, table.timed) for t in times] if -1 in rows else None,
             "lins": lins, "opLin": op_lin, "init": init,
             "failing": pos_of.get(failing, -1) if failing is not None else -1,
             "beforeFailing": str(failure.get("state_before_failing") or ""),
@@ -143,7 +144,7 @@ def _valid_key(key: Any, rows: list[int], kops: list[KeyOp], table: OpTable, mod
         note = "Not decided by the checker, and no legal order found to draw."
     return {"key": key_label(key), "status": "valid" if lins or checked is True else "undecided",
             "rows": rows, "desc": descs, "x0": x0, "x1": x1, "nx": len(times),
-            "times": [page_time(t, table.timed) for t in times], "lins": lins,
+            "times": None, "lins": lins,
             "opLin": op_lin, "init": init, "failing": -1, "beforeFailing": "",
             "minimal": [], "note": note}
 

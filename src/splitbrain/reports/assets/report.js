@@ -273,6 +273,14 @@
         L.ops.forEach(function (p, s) { if (K.opLin[p] === li && p !== K.failing) self.step[p] = s + 1; });
       });
       this.isCx = new Uint8Array(n); K.minimal.forEach(function (p) { self.isCx[p] = 1; });
+      if (!K.times) {  // the time at each rank, from the op table (ranks of call/return times)
+        K.times = new Float64Array(K.nx);
+        for (var q = 0; q < n; q++) {
+          var rq = K.rows[q]; if (rq < 0) continue;
+          K.times[K.x0[q]] = C.a[rq];
+          if (K.x1[q] < K.nx) K.times[K.x1[q]] = C.b[rq];
+        }
+      }
       this.rowsEl.textContent = "";
       this.tracks = this.lanes.map(function (lane) {
         var row = el("div", "lin-row"), lab = el("div", "lin-proc", "process " + lane.proc), track = el("div", "lin-track");
