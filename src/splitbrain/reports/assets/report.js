@@ -370,8 +370,8 @@
       lane.vis.forEach(function (p) {
         var r = K.rows[p], x1 = Math.min(K.x1[p], K.nx);
         var left = (K.x0[p] - w0) * sc, width = Math.max(3, (x1 - K.x0[p] + 0.7) * sc);
-        if (left < -4) { width += left + 4; left = -4; }           // clipped at the window's edges,
-        if (left + width > W + 4) width = Math.max(3, W + 4 - left);  // so labels stay in view
+        if (left < 0) { width += left; left = 0; }                // clipped at the window's edges,
+        if (left + width > W) width = Math.max(3, W - left);        // so labels stay in view
         var d = el("div", "lin-op o-" + (r >= 0 ? OUT[C.o[r]] : "ok"));
         if (K.opLin[p] >= 0 && p !== K.failing) d.classList.add("in-lin");
         if (p === K.failing) d.classList.add("failing");
@@ -386,6 +386,10 @@
           d.appendChild(document.createTextNode(desc));
         } else if (s && width >= String(s).length * CH + 6) {
           d.appendChild(el("b", "", String(s)));
+        }
+        if ((self.isCx[p] || p === K.failing) && width < full.length * CH + 8) {
+          d.classList.add("tagged");  // the ops that matter keep a readable label beside them
+          d.appendChild(el("span", "lin-tag", desc));
         }
         frag.appendChild(d);
       });
