@@ -357,7 +357,7 @@ def test_stale_read_run_report_first_screen(browser, tmp_path, requires_root):
     from selenium.webdriver.common.by import By
 
     store = tmp_path / "store"
-    name = f"e2e-stale-{os.getpid()}"
+    name = f"e2e-rstale-{os.getpid()}"
     r = subprocess.run([sys.executable, "-m", "splitbrain.cli", "test", "--system", "raft",
                         "-o", "bug=stale-read", "--nemesis", "partition-leader",
                         "--backend", "netns", "--time-limit", "40", "--nemesis-interval", "8",
