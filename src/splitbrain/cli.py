@@ -197,19 +197,64 @@ def test(nodes_file: Path | None, from_: Path | None, quiet: bool, **values: Any
 @click.option("--consistency-model",
               help="Elle: read-committed, snapshot-isolation, serializable, strict-serializable")
 @click.option("--json", "json_out", is_flag=True, help="Print a machine-readable result")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write an HTML report (several files: a list linking one page each); "
+                   "a run directory checked without it gets check-report.html inside it")
 def check(files: tuple[Path, ...], model: str | None, fmt: str, time_limit: float | None,
           max_mb: float, failed_cas_observes: bool, checker: str,
-          consistency_model: str | None, json_out: bool) -> None:
-    """Check recorded histories (JSONL, Jepsen EDN, Jepsen log lines)."""
+          consistency_model: str | None, json_out: bool, report: Path | None) -> None:
+    """Check recorded histories (JSONL, Jepsen EDN, Jepsen log lines, run directories)."""
     _notice_killed_runs()
     if not files:
         raise click.UsageError("give at least one history file or directory")
     from splitbrain.checker.command import run_check
+    from splitbrain.reports.checkreport import Checked, is_run_history, write_check_reports
+
+    options = {"format": fmt, "model": model, "failed_cas_observes": failed_cas_observes,
+               "consistency_model": consistency_model, "time_limit": time_limit}
+    checked: list[Checked] = []
+
+    def keep(path: Path, ops: list[Any], name: str, result: dict[str, Any]) -> None:
+        if report is not None or is_run_history(path):
+            checked.append(Checked(path, ops, name, result, options))
 
     code = run_check([str(f) for f in files], model=model, fmt=fmt, time_limit=time_limit,
                      failed_cas_observes=failed_cas_observes, json_out=json_out,
-                     checker=checker, consistency_model=consistency_model, max_mb=max_mb)
+                     checker=checker, consistency_model=consistency_model, max_mb=max_mb,
+                     on_checked=keep)
+    if checked:
+        for out in write_check_reports(report, checked):
+            click.echo(f"report: {out}", err=json_out)
     sys.exit(code)
+
+
+@app.command(context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--model", "models", multiple=True,
+              help="Also check linearizability against this model (repeatable)")
+@click.option("--checker", "checkers", multiple=True,
+              type=click.Choice(["elle-list-append", "elle-rw-register"]),
+              help="Also run this checker (repeatable)")
+@click.option("--consistency-model",
+              help="Elle: read-committed, snapshot-isolation, serializable, strict-serializable")
+@click.option("--time-limit", type=click.FLOAT,
+              help="Seconds per checker (default: the run's own); past it the verdict is unknown")
+def analyze(run_dir: Path, models: tuple[str, ...], checkers: tuple[str, ...],
+            consistency_model: str | None, time_limit: float | None) -> None:
+    """Check a stored run again with the checkers its test.json implies (and more),
+    rewriting its results.json and report.html."""
+    from splitbrain.harness.analyze import analyze as analyze_run
+    from splitbrain.verdict import word
+
+    a = analyze_run(run_dir, models=list(models), checkers=list(checkers),
+                    consistency_model=consistency_model, time_limit=time_limit)
+    out = _console()
+    for name, r in a.results["checkers"].items():
+        why = r.get("reason") or r.get("error") or ""
+        out.print(f"{name}: {word(r.get('valid'))}" + (f" ({why})" if why else ""), soft_wrap=True)
+    out.print(f"{word(a.valid).upper()}  results: {a.run_dir / 'results.json'}"
+              + (f"  report: {a.report}" if a.report else ""), soft_wrap=True)
+    sys.exit(a.exit_code)
 
 
 # -- serve, campaign ---------------------------------------------------------------------

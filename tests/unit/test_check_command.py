@@ -146,3 +146,29 @@ def test_real_elle_is_called(tmp_path: Path) -> None:
     doc = json.loads(buf.getvalue())
     assert code == 1 and doc["valid"] is False, doc
     assert doc["files"][0]["result"]["anomaly_types"]
+
+
+def test_run_directory_needs_no_model_and_explains(tmp_path: Path) -> None:
+    from splitbrain.reports.rundata import make_run_dir
+
+    ops = [Op("invoke", 0, "write", 1, key="k", index=0), Op("ok", 0, "write", 1, key="k", index=1),
+           Op("invoke", 1, "write", 2, key="k", index=2), Op("ok", 1, "write", 2, key="k", index=3),
+           Op("invoke", 2, "read", None, key="k", index=4), Op("ok", 2, "read", 1, key="k", index=5)]
+    run = make_run_dir(tmp_path / "store", "t", ops, {"valid": True, "model": "cas-register"},
+                       {"workload": "register"})
+    seen = []
+    con, buf = _console()
+    code = run_check([str(run)], model=None, console=con,
+                     on_checked=lambda p, o, name, r: seen.append((p.name, len(o), name, r)))
+    assert code == 1, buf.getvalue()
+    line = buf.getvalue().splitlines()[0]
+    assert ('key "k": these 2 ops cannot be ordered: write(2) by process 1 (history index 2); '
+            "read() → 1 by process 2 (history index 4)") in line
+    ((name, n, checker, res),) = seen
+    assert (name, n, checker) == ("history.jsonl", 6, "linearizability")
+    assert res["failures"][0]["minimal"]["indices"] == [2, 4]
+    # without a recorded model, a plain file still needs --model
+    (tmp_path / "plain.jsonl").write_text("".join(o.to_json() + "\n" for o in ops))
+    con, buf = _console()
+    assert run_check([str(tmp_path / "plain.jsonl")], model=None, console=con) == 3
+    assert "--model is required" in buf.getvalue()

@@ -118,6 +118,12 @@ def test_valid_and_harness_error_banners(tmp_path: Path):
     assert "The harness failed: etcd would not start on n2" in text2
 
 
+def page_data(text: str) -> dict:
+    """The JSON the page's views draw from."""
+    m = re.search(r'<script type="application/json" id="sb-data">(.*?)</script>', text, re.S)
+    return json.loads(m.group(1).replace("<\\/", "</"))
+
+
 def test_linearizability_view_marks_failing_op_and_states(tmp_path: Path, histories: Path):
     from splitbrain.checker.linearizability import check
     from splitbrain.history.formats import read_history
@@ -128,21 +134,26 @@ def test_linearizability_view_marks_failing_op_and_states(tmp_path: Path, histor
     run = make_run_dir(tmp_path / "s", "knossos", ops,
                        {"valid": False, "checkers": {"linearizability": r}}, {"system": "knossos"})
     text = write_report(run).read_text()
-    p = _Collect()
-    p.feed(text)
-    assert len(p.failing) == 1
+    d = page_data(text)
+    (view,) = d["lin"]
+    key = view["keys"][0]
     f0 = r["failures"][0]
-    failing = p.failing[0]
-    assert failing["data-op-id"] == str(f0["failing_op"])
-    assert failing["data-before"] == str(f0["state_before_failing"])
-    assert "jump-first-error" in p.by_id
-    # an op of the longest prefix carries the state after it
+    assert key["status"] == "invalid" and len(key["rows"]) == len(f0["ops"])
+    cols = d["ops"]["cols"]
+    # the failing op is the checker's, found in the history by its index
+    failing_row = key["rows"][key["failing"]]
+    want = next(o for o in f0["ops"] if o["id"] == f0["failing_op"])
+    assert cols["i"][failing_row] == want["index"]
+    assert key["beforeFailing"] == str(f0["state_before_failing"])
+    # the longest prefix, by position in the key, with the state after each step
     lin0 = f0["longest"][0]
-    first = lin0["ops"][0]
-    box = next(v for k, v in p.by_id.items() if k.endswith(f"-{first}") and k.startswith("op-"))
-    assert box["data-step"] == "1" and box["data-after"] == str(lin0["states"][0])
+    pos_of = {o["id"]: p for p, o in enumerate(f0["ops"])}
+    assert key["lins"][0]["ops"] == [pos_of[i] for i in lin0["ops"]]
+    assert key["lins"][0]["states"] == [str(x) for x in lin0["states"]]
+    assert "jump-first-error" in text
     reasons = verdict_reasons({"valid": False, "checkers": {"linearizability": r}})
-    assert f"op {f0['failing_op']} by process" in reasons[0]
+    assert reasons[0].startswith("linearizability (cas-register): the history is not linearizable")
+    assert f"{want['desc']} by process {want['process']}" in reasons[0]
 
 
 def test_elle_cycle_drawn_with_explanation(tmp_path: Path):
@@ -164,17 +175,17 @@ def test_elle_cycle_drawn_with_explanation(tmp_path: Path):
     assert "elle found the history invalid: anomalies G-single; so not snapshot-isolation." in text
 
 
-def test_timeline_capped_with_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import splitbrain.reports.html as h
-
+def test_timeline_has_every_op(tmp_path: Path):
     ops = []
-    for i in range(40):
-        ops.append(_op(2 * i, "invoke", i % 3, "read", None, i * 10))
-        ops.append(_op(2 * i + 1, "ok", i % 3, "read", 1, i * 10 + 5))
-    monkeypatch.setattr(h, "TIMELINE_CAP", 10)
+    for i in range(4000):
+        ops.append(_op(2 * i, "invoke", i % 3, "read", None, i * 10, node=f"n{i % 3 + 1}"))
+        ops.append(_op(2 * i + 1, "ok", i % 3, "read", 1, i * 10 + 5, node=f"n{i % 3 + 1}"))
     run = make_run_dir(tmp_path / "s", "big", ops, {"valid": True}, SPEC)
     text = write_report(run).read_text()
-    assert "Showing the first 10 of 40 client ops" in text
+    cols = page_data(text)["ops"]["cols"]
+    assert len(cols["i"]) == 4000 and cols["i"][-1] == 7998 and cols["j"][-1] == 7999
+    assert page_data(text)["ops"]["nodes"] == ["n1", "n2", "n3"]
+    assert "Showing the first" not in text
 
 
 def test_not_a_run_dir_is_one_line_error(tmp_path: Path):
@@ -251,24 +262,23 @@ def test_real_elle_result_drawn(tmp_path: Path):
     assert all(f">T{c['txn']}</text>" in text for c in a["cycle"])
 
 
-def test_huge_failure_window_keeps_failing_op(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import splitbrain.reports.html as h
-
-    monkeypatch.setattr(h, "LIN_OP_CAP", 20)
+def test_huge_invalid_key_is_drawn_whole(tmp_path: Path):
     ops = [{"id": i, "process": i % 4, "f": "read", "input": None, "output": 1,
             "call": i * 10, "return": i * 10 + 15, "outcome": "ok", "index": i,
-            "desc": f"read() -> {i}"} for i in range(100)]
-    failure = {"key": "k", "ops": ops, "failing_op": 90, "state_before_failing": "7",
+            "desc": f"read() -> {i}"} for i in range(5000)]
+    failure = {"key": "k", "ops": ops, "failing_op": 4900, "state_before_failing": "7",
                "longest": [{"ops": list(range(90)), "states": [str(i) for i in range(90)]}],
                "op_longest": {str(i): 0 for i in range(90)}}
     lin = {"checker": "linearizability", "valid": False, "model": "register",
            "failures": [failure]}
     run = make_run_dir(tmp_path / "s", "huge", [], {"valid": False,
                        "checkers": {"linearizability": lin}}, SPEC)
-    p = _Collect()
-    p.feed(write_report(run).read_text())
-    assert [f["data-op-id"] for f in p.failing] == ["90"]
-    assert sum(1 for k in p.by_id if k.startswith("op-")) == 20
+    key = page_data(write_report(run).read_text())["lin"][0]["keys"][0]
+    assert len(key["rows"]) == 5000 and key["failing"] == 4900
+    # not in the history: drawn from the checker's own record of the ops
+    assert key["rows"][0] == -1 and key["desc"]["4900"] == "read() -> 4900"
+    assert key["x0"][:3] == [0, 1, 3] and key["nx"] == len(set(
+        t for o in ops for t in (o["call"], o["return"])))
 
 
 def test_lock_lease_warning_and_double_holder_kind_in_the_banner():

@@ -143,8 +143,8 @@ def test_the_store_is_configurable_by_option_and_ini(tmp_path: Path):
 def test_a_failed_run_shows_the_reason_and_the_report(tmp_path: Path):
     p = _pytest(tmp_path, "test_failing", FAILING)
     assert p.returncode == 1
-    assert 'RunResult(INVALID; linearizability (cas-register): key "k1" is not linearizable' \
-        in p.stdout, p.stdout
+    assert "RunResult(INVALID; linearizability (cas-register): " in p.stdout, p.stdout
+    assert 'key "k1"' in p.stdout and "not linearizable" in p.stdout
     assert f"report: {tmp_path / 'store' / 'raft' / 'T1' / 'report.html'}" in p.stdout
 
 

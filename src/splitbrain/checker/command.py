@@ -11,11 +11,13 @@ import math
 import stat
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from splitbrain.checker.models import MODELS
 from splitbrain.errors import HistoryError, ModelError
+from splitbrain.history.ops import Op
 from splitbrain.verdict import WORDS, merge, word
 
 CHECKERS = ("linearizability", "elle-list-append", "elle-rw-register")
@@ -91,28 +93,63 @@ def _style(v: Any) -> str:
     return "green" if v is True else "bold red" if v is False else "yellow"
 
 
+def recorded_model(path: Path) -> str | None:
+    """The linearizability model recorded by the run a history file belongs to (its
+    results.json), so ``splitbrain check RUN_DIR`` needs no ``--model``."""
+    from splitbrain.history import store
+
+    res = path.parent / store.RESULTS
+    if path.name != store.HISTORY or not res.is_file():
+        return None
+    try:
+        doc = json.loads(res.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    for r in (doc.get("checkers") or {}).values():
+        if isinstance(r, dict) and r.get("checker") == "linearizability" and r.get("model"):
+            return str(r["model"])
+    m = doc.get("model")
+    return str(m) if m else None
+
+
 def _check_one(path: Path, *, checker: str, model: str | None, fmt: str,
                time_limit: float | None, failed_cas_observes: bool,
-               consistency_model: str | None) -> tuple[int, dict[str, Any], str]:
+               consistency_model: str | None,
+               on_checked: Callable[[Path, list[Op], str, dict[str, Any]], Any] | None = None
+               ) -> tuple[int, dict[str, Any], str]:
     """Read and check one file: (op count, result dict, one-line detail)."""
     from splitbrain.history.formats import read_history
 
     ops = read_history(path, fmt)
     if checker == "linearizability":
+        from splitbrain.checker.counterexample import counterexample_phrase, explain, key_phrase
         from splitbrain.checker.linearizability import check
 
-        res = check(ops, model or "", time_limit=time_limit,
-                    failed_cas_observes=failed_cas_observes)
-        d = res.to_dict()
+        model = model or recorded_model(path)
+        if not model:
+            raise ModelError(f"--model is required for linearizability (the file records no "
+                             f"model); models: {', '.join(sorted(MODELS))}")
+        res = check(ops, model, time_limit=time_limit, failed_cas_observes=failed_cas_observes)
+        if failed_cas_observes:
+            res.extra["failed_cas_observes"] = True
+        explain({checker: res}, ops, failed_cas_observes=failed_cas_observes)
+        d = res.to_json()
         detail = ""
         if d["failures"]:
             f0 = d["failures"][0]
-            op = f0["ops"][f0["failing_op"]] if f0.get("failing_op") is not None else None
-            key = f"key {f0['key']!r}: " if f0["key"] is not None else ""
-            if op is not None:
+            key = "" if f0["key"] is None else f"{key_phrase(f0['key'])}: "
+            cx = counterexample_phrase(f0)
+            op = next((o for o in f0["ops"] if o.get("id") == f0.get("failing_op")), None)
+            if cx is not None:
+                detail = f"{key}{cx}"
+            elif op is not None:
                 detail = f"{key}{op['desc']} by process {op['process']} (history index {op['index']})"
         elif d["valid"] is not True:
             detail = d["reason"]
+        if on_checked is not None:
+            on_checked(path, ops, checker, d)
         return len(ops), d, detail
     from splitbrain.checker.elle import check as elle_check
 
@@ -122,6 +159,8 @@ def _check_one(path: Path, *, checker: str, model: str | None, fmt: str,
                         time_limit=time_limit))
     d.setdefault("elapsed_s", time.monotonic() - t0)
     types = d.get("anomaly_types") or []
+    if on_checked is not None:
+        on_checked(path, ops, checker, d)
     return len(ops), d, ", ".join(map(str, types))
 
 
@@ -129,11 +168,14 @@ def run_check(paths: list[str], *, model: str | None, fmt: str = "auto",
               time_limit: float | None = None, failed_cas_observes: bool = False,
               json_out: bool = False, checker: str = "linearizability",
               consistency_model: str | None = None, console: Any = None,
-              max_mb: float | None = DEFAULT_MAX_MB) -> int:
+              max_mb: float | None = DEFAULT_MAX_MB,
+              on_checked: Callable[[Path, list[Op], str, dict[str, Any]], Any] | None = None
+              ) -> int:
     """Check every history in ``paths`` (files or directories) and print verdicts.
 
-    Returns the exit code: 0 all valid, 1 any invalid, 2 any unknown (none invalid),
-    3 any input error.
+    ``on_checked(path, ops, checker, result)`` sees each file checked (reports are
+    written from it). Returns the exit code: 0 all valid, 1 any invalid, 2 any unknown
+    (none invalid), 3 any input error.
     """
     from rich.console import Console
     from rich.markup import escape
@@ -150,9 +192,9 @@ def run_check(paths: list[str], *, model: str | None, fmt: str = "auto",
     if checker not in CHECKERS:
         return fatal(f"unknown checker {checker!r}; use one of {', '.join(CHECKERS)}")
     if checker == "linearizability":
-        if not model:
+        if not model and not any(recorded_model(f) for f in expand_paths(paths)[0]):
             return fatal(f"--model is required for linearizability; models: {', '.join(sorted(MODELS))}")
-        if model not in MODELS:
+        if model and model not in MODELS:
             return fatal(f"--model {model}: unknown model {model!r}; models: "
                          f"{', '.join(sorted(MODELS))}")
     if not paths:
@@ -186,7 +228,8 @@ def run_check(paths: list[str], *, model: str | None, fmt: str = "auto",
                 n, d, detail = _check_one(f, checker=checker, model=model, fmt=fmt,
                                           time_limit=time_limit,
                                           failed_cas_observes=failed_cas_observes,
-                                          consistency_model=consistency_model)
+                                          consistency_model=consistency_model,
+                                          on_checked=on_checked)
             except (HistoryError, ModelError) as e:
                 msg = str(e) if isinstance(e, HistoryError) else f"{f}: {e}"
             except KeyboardInterrupt:

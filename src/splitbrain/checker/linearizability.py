@@ -452,7 +452,8 @@ def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
     verdict = merge_valid([r["valid"] for r in results])
     res = LinResult(model=m.name, valid=verdict, elapsed_s=time.monotonic() - t0,
                     partitions=len(parts),
-                    partitions_checked=sum(1 for r in results if not r.get("skipped")))
+                    partitions_checked=sum(1 for r in results if not r.get("skipped")),
+                    keys_invalid=sum(1 for r in results if r["valid"] is False))
     for r in results:
         if r["valid"] is False and len(res.failures) < MAX_FAILURES:
             res.failures.append(r["failure"])
@@ -462,7 +463,7 @@ def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
         where = f" key {f['key']!r}:" if f["key"] is not None else ""
         n_bad = sum(1 for r in results if r["valid"] is False)
         n_skip = sum(1 for r in results if r.get("skipped"))
-        res.reason = f"{n_bad} of {len(parts)} partition(s) not linearizable"
+        res.reason = f"{n_bad} of {len(parts)} key(s) not linearizable"
         if n_skip:
             res.reason += f" ({n_skip} not finished: stopped once one was invalid)"
         if op is not None:
@@ -477,7 +478,7 @@ def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
         why = next(r["reason"] for r in results if r["valid"] == UNKNOWN_VERDICT)
         n_unk = sum(1 for r in results if r["valid"] == UNKNOWN_VERDICT)
         limit = f" ({time_limit:g}s)" if time_limit is not None and "time" in why else ""
-        res.reason = f"{n_unk} of {len(parts)} partition(s) undecided: {why}{limit}"
+        res.reason = f"{n_unk} of {len(parts)} key(s) undecided: {why}{limit}"
     return res
 
 

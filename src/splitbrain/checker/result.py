@@ -12,7 +12,9 @@ from splitbrain.verdict import word
 @dataclass(kw_only=True)
 class LinResult(CheckResult):
     """Verdict of one linearizability check. ``valid`` is ``True``, ``False`` or ``"unknown"``
-    (time or memory budget ran out). ``failures`` holds the invalid partitions, worst first."""
+    (time or memory budget ran out). The history is checked key by key (Porcupine calls
+    them partitions): ``partitions`` keys in all, ``partitions_checked`` of them to the
+    end, ``keys_invalid`` found invalid, of which ``failures`` keeps the first few."""
 
     kind: ClassVar[str] = "linearizability"
     key_sep: ClassVar[str] = "_"
@@ -20,6 +22,7 @@ class LinResult(CheckResult):
     model: str = ""
     partitions_checked: int = 0
     partitions: int = 0
+    keys_invalid: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -30,8 +33,9 @@ class LinResult(CheckResult):
         """The JSON document the reports draw from (keys are part of the interface)."""
         d = {"checker": self.kind, "model": self.model, "valid": self.valid,
              "elapsed_s": round(self.elapsed_s or 0.0, 6),
-             "partitions_checked": self.partitions_checked, "reason": self.reason,
-             "failures": self.failures}
+             "partitions": self.partitions, "partitions_checked": self.partitions_checked,
+             "keys_invalid": max(self.keys_invalid, len(self.failures)),
+             "reason": self.reason, "failures": self.failures}
         if self.error:
             d["error"] = self.error
         return d | self.extra
@@ -51,6 +55,7 @@ class LinResult(CheckResult):
     def summary(self) -> str:
         """One line for a terminal."""
         v = word(self.valid)
-        s = f"{v if self.valid is not False else 'INVALID'} ({self.partitions_checked} " \
-            f"partition(s), {self.elapsed_s or 0.0:.3f}s)"
+        n = self.partitions_checked
+        s = f"{v if self.valid is not False else 'INVALID'} ({n} key{'s' if n != 1 else ''} " \
+            f"checked, {self.elapsed_s or 0.0:.3f}s)"
         return f"{s}: {self.reason}" if self.reason else s

@@ -25,6 +25,7 @@ from typing import Any
 
 from splitbrain import __version__
 from splitbrain.checker.base import merged, run_checkers
+from splitbrain.checker.counterexample import explain
 from splitbrain.clusters.backends import backend_class
 from splitbrain.clusters.node import Backend, Node
 from splitbrain.clusters.ownership import Claim
@@ -341,6 +342,9 @@ class _Run:
         typed = run_checkers(checkers, ops, time_limit=spec.checker_time_limit,
                              on_result=lambda name, r: progress.check(name, r.summary()),
                              on_start=lambda name: progress.check(name, "running"))
+        explain(typed, ops)  # a minimal counterexample for each invalid key
+        for name, r in typed.items():
+            progress.check(name, r.summary())
         return {"valid": merged(typed), "test": spec.name, "run_dir": str(run_dir),
                 "elapsed_s": round(progress.elapsed(), 3),
                 "checkers": {name: r.to_json() for name, r in typed.items()},

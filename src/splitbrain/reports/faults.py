@@ -76,14 +76,42 @@ def _end_families(f: str) -> tuple[str, ...] | None:
     return None
 
 
+def _is_grudge(v: Any) -> bool:
+    return (isinstance(v, dict) and bool(v)
+            and all(isinstance(x, list) and all(isinstance(n, str) for n in x) for x in v.values()))
+
+
+def grudge_label(grudge: dict[str, list[str]]) -> str:
+    """A grudge (node -> nodes whose packets it drops) in words: the sides of a clean
+    partition as ``n1 | n2 n3``, else the cut links as ``n1×n3 n2×n4``."""
+    nodes = sorted(set(grudge) | {n for v in grudge.values() for n in v})
+    cut = {(a, b) for a, v in grudge.items() for b in v} | \
+          {(b, a) for a, v in grudge.items() for b in v}
+    if not cut:
+        return "no links cut"
+    sides: list[list[str]] = []
+    for n in nodes:
+        for side in sides:
+            if all((n, m) not in cut for m in side):
+                side.append(n)
+                break
+        else:
+            sides.append([n])
+    clean = all((a, b) in cut for i, s1 in enumerate(sides) for s2 in sides[i + 1:]
+                for a in s1 for b in s2)
+    if clean and len(sides) > 1:
+        return " | ".join(" ".join(s) for s in sides)
+    pairs = sorted({tuple(sorted(p)) for p in cut})
+    return " ".join(f"{a}×{b}" for a, b in pairs)
+
+
 def _short(value: Any, limit: int = 60) -> str:
     if value is None:
         return ""
-    if isinstance(value, dict) and "grudge" in value and isinstance(value["grudge"], dict):
-        g = value["grudge"]
-        parts = [f"{k}×{','.join(map(str, v))}" if isinstance(v, list) else f"{k}:{v}"
-                 for k, v in g.items()]
-        s = "grudge " + " ".join(parts)
+    if isinstance(value, dict) and "grudge" in value and _is_grudge(value["grudge"]):
+        s = grudge_label(value["grudge"])
+    elif _is_grudge(value):
+        s = grudge_label(value)
     elif isinstance(value, dict) and isinstance(value.get("nodes"), list):
         s = ",".join(map(str, value["nodes"]))
     elif isinstance(value, str):
@@ -91,6 +119,11 @@ def _short(value: Any, limit: int = 60) -> str:
     else:
         s = json.dumps(value, separators=(",", ":"), default=str)
     return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def value_label(value: Any, limit: int = 60) -> str:
+    """A nemesis op's value in a few words (a grudge as the sides of its partition)."""
+    return _short(value, limit)
 
 
 def fault_periods(ops: list[dict[str, Any]], end_time: int | None = None) -> list[FaultPeriod]:

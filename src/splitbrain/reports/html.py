@@ -22,16 +22,16 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from splitbrain.checker.base import result_from_json
+from splitbrain.checker.counterexample import lin_reason
 from splitbrain.checker.result import LinResult
 from splitbrain.history.store import HISTORY, LOG, REPORT, RESULTS, TEST
-from splitbrain.reports.faults import fault_periods
-from splitbrain.reports.linview import elle_view, lin_failure_view
+from splitbrain.reports.keyview import counterexample_cards, lin_views
+from splitbrain.reports.linview import elle_view
+from splitbrain.reports.pagedata import OpTable, op_table, ops_json
 from splitbrain.reports.rundata import RunData, counts_by_f, load_run, run_started
 from splitbrain.verdict import ERROR, UNKNOWN, normalize
 from splitbrain.verdict import word as verdict_word
 
-TIMELINE_CAP = 1500       # client op pairs drawn in the op timeline
-LIN_OP_CAP = 2000         # ops drawn per failing key in the linearizability view
 ASSETS = Path(__file__).parent / "assets"
 
 _env: Environment | None = None
@@ -117,18 +117,13 @@ def install_plotly(run_dir: Path) -> str:
 
 # --- what the verdict banner says -------------------------------------------------------
 
-def _op_phrase(failure: dict[str, Any]) -> str:
-    fid = failure.get("failing_op")
-    for o in failure.get("ops") or []:
-        if isinstance(o, dict) and str(o.get("id")) == str(fid):
-            desc = o.get("desc") or f"{o.get('f')} {o.get('input')}"
-            idx = f" (history index {o['index']})" if o.get("index") is not None else ""
-            return f"op {fid} by process {o.get('process')}: {desc}{idx}"
-    return f"op {fid}" if fid is not None else "an op"
-
-
 def verdict_reasons(results: dict[str, Any]) -> list[str]:
-    """One line per checker that made the run invalid (or unknown): which checker, key, op."""
+    """One line per checker that made the run invalid (or unknown): which checker and why.
+
+    A linearizability result is said in the words of its own one-line reason
+    (:func:`splitbrain.checker.counterexample.lin_reason`: keys, counts, the minimal
+    counterexample), so banner, console and results.json agree.
+    """
     out: list[str] = []
     if results.get("error"):
         out.append(f"The harness failed: {results['error']}")
@@ -141,15 +136,7 @@ def verdict_reasons(results: dict[str, Any]) -> list[str]:
             continue
         word = "found the history invalid" if v is False else "could not decide"
         if isinstance(r, LinResult) and r.failures and v is False:
-            f0 = r.failures[0]
-            more = f" (and {len(r.failures) - 1} more key(s))" if len(r.failures) > 1 else ""
-            what = ("the history" if f0.get("key") is None
-                    else f"key {json.dumps(f0.get('key'))}")
-            longest = max((len(x.get("ops") or []) for x in f0.get("longest") or [{}]),
-                          default=0)
-            out.append(f"{name} ({r.model or 'model'}): {what} is not linearizable: "
-                       f"{_op_phrase(f0)} cannot be linearized after a prefix of {longest} "
-                       f"ops{more}.")
+            out.append(f"{name} ({r.model or 'model'}): {lin_reason(r)}.")
             continue
         why = r.reason or r.error or r.note or ""
         out.append(f"{name} {word}" + (f": {why}" if why else "."))
@@ -174,20 +161,22 @@ def anomaly_summary(results: dict[str, Any]) -> str:
 
 # --- chart data --------------------------------------------------------------------------
 
-def chart_data(run: RunData) -> dict[str, Any]:
-    """Columnar arrays for plotly: latency points per (f, type), throughput, fault periods."""
+def chart_data(run: RunData, table: OpTable | None = None) -> dict[str, Any]:
+    """Columnar arrays for plotly: latency points per (f, type) (``r``: the op's row in the
+    page's op table), throughput, fault periods (ns)."""
+    table = table or op_table(run)
     fs = sorted({p.f for p in run.pairs})
     lat: dict[str, dict[str, list[Any]]] = {}
     no_completion = 0
-    for p in run.pairs:
+    for r, p in enumerate(run.pairs):
         if p.t_complete is None:
             no_completion += 1
             continue
-        tr = lat.setdefault(f"{p.f}\x00{p.type}", {"x": [], "y": [], "p": [], "i": []})
+        tr = lat.setdefault(f"{p.f}\x00{p.type}", {"x": [], "y": [], "p": [], "r": []})
         tr["x"].append(round(p.t_invoke / 1e9, 4))
         tr["y"].append(round(max(p.t_complete - p.t_invoke, 1000) / 1e6, 3))
         tr["p"].append(p.process if isinstance(p.process, int) else -1)
-        tr["i"].append(p.i_invoke)
+        tr["r"].append(r)
     traces = [{"f": k.split("\x00")[0], "type": k.split("\x00")[1], **v}
               for k, v in sorted(lat.items())]
     end_ns = max(run.end_time, 1)
@@ -202,9 +191,10 @@ def chart_data(run: RunData) -> dict[str, Any]:
         arr[b] += 1
     throughput = {"x": [round((i + 0.5) * bin_s, 3) for i in range(nb)], "bin_s": bin_s,
                   "series": {k: [round(c / bin_s, 2) for c in v] for k, v in sorted(thr.items())}}
-    faults = [fp.to_dict() for fp in fault_periods(run.ops, run.end_time)]
+    faults = [fp.to_dict() for fp in table.periods] if table.timed else []
     return {"fs": fs, "latency": traces, "throughput": throughput, "faults": faults,
-            "no_completion": no_completion, "end_s": round(end_ns / 1e9 * 1.01 + 0.001, 3)}
+            "no_completion": no_completion, "timed": table.timed,
+            "end_s": round(end_ns / 1e9 * 1.01 + 0.001, 3)}
 
 
 def _nice_bin(raw: float) -> float:
@@ -215,33 +205,6 @@ def _nice_bin(raw: float) -> float:
             if step * m >= raw:
                 return round(step * m, 3)
         step *= 10
-
-
-def _short(v: Any, limit: int = 48) -> str:
-    s = v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), default=str)
-    return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-def timeline_data(run: RunData, cap: int | None = None) -> dict[str, Any]:
-    """The first ``cap`` (default TIMELINE_CAP) client op pairs plus the nemesis ops among
-    them, for the op timeline."""
-    pairs = run.pairs[: TIMELINE_CAP if cap is None else cap]
-    last_index = max((p.i_complete or p.i_invoke for p in pairs), default=0)
-    rows = []
-    for p in pairs:
-        val = p.value_out if p.type == "ok" and p.value_out is not None else p.value_in
-        txt = f"{p.f} {'' if p.key is None else _short(p.key, 16) + ' '}{_short(val)}"
-        if p.error is not None:
-            txt += f" ({_short(p.error, 40)})"
-        rows.append([p.process, p.type, p.i_invoke, p.i_complete, txt,
-                     p.t_invoke, p.t_complete, p.node])
-    nem = []
-    for pos, o in enumerate(run.ops):
-        if o.get("process") == "nemesis" and o.get("type") != "invoke":
-            i = int(o.get("index", pos))
-            if i <= last_index or not pairs:
-                nem.append([i, f"{o.get('f')} {_short(o.get('value'), 60)}"])
-    return {"pairs": rows, "nemesis": nem, "total": len(run.pairs), "shown": len(pairs)}
 
 
 # --- the page ----------------------------------------------------------------------------
@@ -268,30 +231,25 @@ def _size(n: int) -> str:
     return str(n)
 
 
-def _checker_views(results: dict[str, Any]) -> list[dict[str, Any]]:
+def _checker_views(results: dict[str, Any], lin: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    lin_by_name = {v["name"]: i for i, v in enumerate(lin)}
     views = []
-    init = None
     for name, r in (results.get("checkers") or {}).items():
         if not isinstance(r, dict):
             r = {"valid": UNKNOWN, "value": r}
+        typed = result_from_json(r, name)
         kind = "generic"
-        view: dict[str, Any] = {"name": name, "valid": normalize(r.get("valid")), "raw": r}
-        if r.get("checker") == "linearizability" or "failures" in r and name.startswith("lin"):
+        view: dict[str, Any] = {"name": name, "valid": normalize(typed.valid), "raw": r,
+                                "reason": typed.reason or typed.error or typed.note or ""}
+        if isinstance(typed, LinResult) and name in lin_by_name:
             kind = "linearizability"
-            init = r.get("init")
-            fails = []
-            for f in r.get("failures") or []:
-                if isinstance(f, dict):
-                    f = dict(f)
-                    if len(f.get("ops") or []) > LIN_OP_CAP:
-                        f["ops"] = _window(f["ops"], f.get("failing_op"), LIN_OP_CAP)
-                        f["truncated"] = True
-                    fv = lin_failure_view(f, f.get("init", init))
-                    fv["truncated"] = f.get("truncated", False)
-                    fails.append(fv)
-            view["failures"] = fails
-            view["model"] = r.get("model")
-            view["reason"] = r.get("reason")
+            lv = lin[lin_by_name[name]]
+            view["lin"] = lin_by_name[name]
+            view["model"] = typed.model or lv["model"]
+            view["n_keys"] = len(lv["keys"])
+            view["n_invalid"] = max(typed.keys_invalid, len(typed.failures))
+            view["n_kept"] = len(typed.failures)
+            view["note"] = lv["note"]
         elif str(r.get("checker", "")).startswith("elle") or name == "elle":
             kind = "elle"
             view["anomalies"] = elle_view(r)
@@ -308,29 +266,49 @@ def _checker_views(results: dict[str, Any]) -> list[dict[str, Any]]:
     return views
 
 
-def _window(ops: list[Any], failing: Any, cap: int) -> list[Any]:
-    """At most ``cap`` ops around the failing one (mostly before it: the prefix matters)."""
-    ops = sorted((o for o in ops if isinstance(o, dict)), key=lambda o: o.get("call") or 0)
-    pos = next((i for i, o in enumerate(ops) if str(o.get("id")) == str(failing)), len(ops) - 1)
-    start = max(0, min(pos - cap * 3 // 4, len(ops) - cap))
-    return ops[start:start + cap]
+def page_data(run: RunData, table: OpTable, lin: list[dict[str, Any]],
+              cards: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything the page's script draws: the op table, the faults, the nemesis ops, the
+    linearizability views and where the counterexamples are."""
+    descs: dict[int, str] = {}
+    for v in lin:
+        for k in v["keys"]:
+            for p, r in enumerate(k["rows"]):
+                if r >= 0:
+                    descs.setdefault(r, k["desc"][p])
+            # an op found in the history is described once, in the op table
+            k["desc"] = {p: d for p, (d, r) in enumerate(zip(k["desc"], k["rows"], strict=True))
+                         if r < 0}
+    cx = [{"view": next((i for i, v in enumerate(lin) if v["name"] == c["checker"]), -1),
+           "key": c["failure"], "rows": [o["row"] for o in c["ops"]]} for c in cards]
+    return {"ops": ops_json(table, descs), "lin": lin, "cx": cx}
 
 
-def render_report(run: RunData, plotly_href: str = "assets/plotly.min.js") -> str:
+def render_report(run: RunData, plotly_href: str = "assets/plotly.min.js",
+                  links: list[dict[str, str]] | None = None) -> str:
     """The report page for an already-loaded run, as HTML text."""
     started = run_started(run.run_dir)
     by_type = Counter(str(o.get("type")) for o in run.ops if o.get("process") != "nemesis")
     spec_rows = [(k, v if isinstance(v, str) else json.dumps(v, default=str))
                  for k, v in run.spec.items()]
+    table = op_table(run)
+    lin = lin_views(run, table, run.results)
+    cards = counterexample_cards(run, table, run.results)
+    checkers = _checker_views(run.results, lin)
+    first_invalid_lin = next((c for c in checkers if c["kind"] == "linearizability"
+                              and c["valid"] is False), None)
     ctx = {
         "run": run, "name": run.name, "valid": run.valid, "word": verdict_word(run.valid),
         "reasons": verdict_reasons(run.results), "spec_rows": spec_rows,
         "started": started.strftime("%Y-%m-%d %H:%M:%S") if started else "",
         "elapsed": run.results.get("elapsed_s"),
-        "counts": counts_by_f(run.ops), "by_type": by_type, "n_ops": len(run.ops),
+        "counts": counts_by_f(run.history), "by_type": by_type, "n_ops": len(run.ops),
         "n_nemesis": sum(1 for o in run.ops if o.get("process") == "nemesis"),
-        "checkers": _checker_views(run.results), "links": _links(run.run_dir),
-        "chart": chart_data(run), "timeline": timeline_data(run), "timeline_cap": TIMELINE_CAP,
+        "n_client": len(run.pairs), "timed": table.timed, "periods": table.periods,
+        "checkers": checkers, "first_invalid_lin": first_invalid_lin,
+        "links": _links(run.run_dir) if links is None else links,
+        "cards": cards, "chart": chart_data(run, table),
+        "data": page_data(run, table, lin, cards),
         "plotly_href": plotly_href, "css": Markup(asset_text("report.css")),
         "js": Markup(asset_text("report.js")), "history_error": run.history_error,
         "version": run.spec.get("splitbrain_version", ""), "escape": html.escape,

@@ -1,8 +1,6 @@
-"""Layout of the Porcupine-style linearizability view and of Elle cycle drawings.
+"""Elle cycle drawings (plain SVG, computed here, shown without JavaScript).
 
-Both are computed here in Python and rendered as plain HTML/SVG by the
-template, so the page shows them without any JavaScript (JS only adds the
-hover tooltip and "jump to first error").
+The linearizability view's data is built by :mod:`splitbrain.reports.keyview`.
 """
 
 from __future__ import annotations
@@ -20,90 +18,6 @@ def _show(v: Any, limit: int = 200) -> str:
     else:
         s = json.dumps(v, separators=(",", ":"), default=str)
     return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-def _desc(op: dict[str, Any]) -> str:
-    if op.get("desc"):
-        return str(op["desc"])
-    out = op.get("output")
-    s = f"{op.get('f')}({_show(op.get('input'), 40)})"
-    return s if out is None else f"{s} → {_show(out, 40)}"
-
-
-def lin_failure_view(failure: dict[str, Any], init: Any = None) -> dict[str, Any]:
-    """One failing key as rows of boxes: ``{"key", "rows": [{"process", "ops": [...]}], ...}``.
-
-    x positions are ranks of call/return events (as Porcupine does), so ops that
-    overlap in time overlap on screen however the real durations differ; real
-    times are in the tooltip.
-    """
-    ops = [o for o in failure.get("ops") or [] if isinstance(o, dict)]
-    failing = failure.get("failing_op")
-    longest = [x for x in failure.get("longest") or [] if isinstance(x, dict)]
-    op_longest = {str(k): v for k, v in (failure.get("op_longest") or {}).items()}
-    init_s = _show(init) if init is not None else "initial state"
-
-    # position of each op in the linearization it belongs to
-    where: dict[str, tuple[int, int]] = {}
-    for k, lin in enumerate(longest):
-        for pos, oid in enumerate(lin.get("ops") or []):
-            where.setdefault(str(oid), (k, pos))
-    for oid, k in op_longest.items():
-        if isinstance(k, int) and 0 <= k < len(longest):
-            lops = [str(x) for x in longest[k].get("ops") or []]
-            if oid in lops:
-                where[oid] = (k, lops.index(oid))
-
-    times: set[int] = set()
-    for o in ops:
-        times.add(int(o.get("call") or 0))
-        if o.get("return") is not None:
-            times.add(int(o["return"]))
-    ranks = {t: i for i, t in enumerate(sorted(times))}
-    n = max(len(ranks), 1)
-    end_rank = n  # info ops run to the end
-
-    rows: dict[Any, list[dict[str, Any]]] = {}
-    for o in ops:
-        oid = str(o.get("id"))
-        left = ranks.get(int(o.get("call") or 0), 0)
-        ret = o.get("return")
-        right = ranks[int(ret)] if ret is not None else end_rank
-        is_failing = failing is not None and str(failing) == oid
-        box: dict[str, Any] = {
-            "id": oid, "desc": _desc(o), "process": o.get("process"),
-            "left": round(100.0 * left / (n + 1), 3),
-            "width": round(100.0 * (right - left + 0.7) / (n + 1), 3),
-            "call": o.get("call"), "return": ret, "outcome": o.get("outcome", "ok"),
-            "index": o.get("index"), "failing": is_failing, "lin": None, "step": None,
-            "before": "", "after": "",
-        }
-        if oid in where:
-            k, pos = where[oid]
-            states = longest[k].get("states") or []
-            box["lin"], box["step"] = k, pos + 1
-            box["after"] = _show(states[pos]) if pos < len(states) else "?"
-            box["before"] = _show(states[pos - 1]) if 0 < pos <= len(states) else init_s
-        if is_failing:
-            box["before"] = _show(failure.get("state_before_failing", "?"))
-            box["after"] = "no transition: this op cannot be linearized here"
-        rows.setdefault(o.get("process"), []).append(box)
-
-    def _pkey(p: Any) -> tuple[int, Any]:
-        return (0, p) if isinstance(p, int) else (1, str(p))
-
-    failing_desc = next((b["desc"] for r in rows.values() for b in r if b["failing"]), None)
-    return {
-        "key": failure.get("key"),
-        "key_s": _show(failure.get("key")) if failure.get("key") is not None else "(whole history)",
-        "min_width": max(900, 16 * (n + 1)),
-        "failing_op": failing,
-        "failing_desc": failing_desc,
-        "state_before_failing": _show(failure.get("state_before_failing", "")),
-        "n_ops": len(ops),
-        "longest_len": max((len(x.get("ops") or []) for x in longest), default=0),
-        "rows": [{"process": p, "ops": rows[p]} for p in sorted(rows, key=_pkey)],
-    }
 
 
 _EDGE_COLOURS = {"ww": "#b45309", "wr": "#2563eb", "rw": "#dc2626", "process": "#6b7280",

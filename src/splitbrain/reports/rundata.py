@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from splitbrain.errors import HarnessError
-from splitbrain.history.ops import Op, op_counts, pair
+from splitbrain.history.ops import Op, Pair, op_counts, pair
 from splitbrain.history.store import HISTORY, RESULTS, TEST
 from splitbrain.verdict import normalize
 
@@ -45,6 +45,8 @@ class RunData:
     ops: list[dict[str, Any]]
     pairs: list[ClientPair] = field(default_factory=list)
     history_error: str | None = None
+    history: list[Op] = field(default_factory=list)       # the ops as Op objects
+    op_pairs: list[Pair] = field(default_factory=list)    # client pairs (same order as pairs)
 
     @property
     def name(self) -> str:
@@ -107,8 +109,13 @@ def as_ops(ops: list[dict[str, Any]]) -> list[Op]:
 
 def pair_client_ops(ops: list[dict[str, Any]]) -> list[ClientPair]:
     """Client invocations with their completions, in invocation order (nemesis excluded)."""
+    return client_pairs(pair(as_ops(ops)))
+
+
+def client_pairs(op_pairs: list[Pair]) -> list[ClientPair]:
+    """:class:`ClientPair` rows for pairs made by :func:`splitbrain.history.ops.pair`."""
     pairs = []
-    for p in pair(as_ops(ops)):
+    for p in op_pairs:
         inv, comp = p.invoke, p.complete
         lone = comp is inv
         pairs.append(ClientPair(
@@ -132,8 +139,16 @@ def load_run(run_dir: Path) -> RunData:
     spec = _read_json(run_dir / TEST)
     results = _read_json(run_dir / RESULTS)
     ops, problem = read_ops(run_dir / HISTORY)
-    rd = RunData(run_dir, spec, results, ops, history_error=problem)
-    rd.pairs = pair_client_ops(ops)
+    return run_data(run_dir, spec, results, ops, problem)
+
+
+def run_data(run_dir: Path, spec: dict[str, Any], results: dict[str, Any],
+             ops: list[dict[str, Any]], problem: str | None = None) -> RunData:
+    """A :class:`RunData` for history dicts already in memory (a run, or a checked file)."""
+    rd = RunData(Path(run_dir), spec, results, ops, history_error=problem)
+    rd.history = as_ops(ops)
+    rd.op_pairs = pair(rd.history)
+    rd.pairs = client_pairs(rd.op_pairs)
     return rd
 
 
@@ -146,13 +161,15 @@ def run_started(run_dir: Path) -> datetime | None:
         return None
 
 
-def counts_by_f(ops: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """``{f: {"invoke": n, "ok": n, "fail": n, "info": n}}`` over client ops.
+def counts_by_f(ops: list[dict[str, Any]] | list[Op]) -> dict[str, dict[str, int]]:
+    """``{f: {"invoke": n, "ok": n, "fail": n, "info": n}}`` over client ops (history
+    dicts, or Op objects already made).
 
     An invocation that never completed counts as ``info`` (Jepsen's reading).
     """
+    typed = ops if ops and isinstance(ops[0], Op) else as_ops(ops)  # type: ignore[arg-type]
     return {f: {"invoke": c["count"], "ok": c["ok"], "fail": c["fail"], "info": c["info"]}
-            for f, c in op_counts(as_ops(ops)).items()}
+            for f, c in op_counts(typed).items()}  # type: ignore[arg-type]
 
 
 def make_run_dir(store: Path, name: str, ops: list[Any], results: dict[str, Any],
