@@ -49,6 +49,26 @@ class SystemOption:
     choices: tuple[str, ...] | None = None
 
 
+def parse_declared(raw: dict[str, Any], declared: dict[str, SystemOption], *, flag: str,
+                   owner: str) -> dict[str, Any]:
+    """Check ``key=value`` settings against declared options (one line naming the bad key
+    or value) and fill in the defaults; values already parsed pass through. Used for a
+    system's ``-o`` and a workload's ``-w``."""
+    out = {k: o.default for k, o in declared.items()}
+    for k, v in raw.items():
+        o = declared.get(k)
+        if o is None:
+            known = ", ".join(sorted(declared)) or "none"
+            raise HarnessError(f"{flag} {k}={v}: {owner} has no option {k!r} (known: {known})")
+        if o.choices and str(v) not in o.choices:
+            raise HarnessError(f"{flag} {k}={v}: expected one of {', '.join(o.choices)}")
+        try:
+            out[k] = o.type(v) if isinstance(v, str) else v
+        except ValueError as e:
+            raise HarnessError(f"{flag} {k}={v}: {e}") from None
+    return out
+
+
 def parse_bool(s: str) -> bool:
     v = s.strip().lower()
     if v in ("1", "true", "yes", "on"):
@@ -212,20 +232,7 @@ class System(ABC):
     @classmethod
     def parse_options(cls, raw: dict[str, str]) -> dict[str, Any]:
         """Validate ``-o`` options against the declared ones; fill defaults."""
-        out = {k: o.default for k, o in cls.options.items()}
-        for k, v in raw.items():
-            if k not in cls.options:
-                known = ", ".join(sorted(cls.options)) or "none"
-                raise HarnessError(f"-o {k}={v}: system {cls.name!r} has no option {k!r} "
-                                   f"(known: {known})")
-            o = cls.options[k]
-            if o.choices and v not in o.choices:
-                raise HarnessError(f"-o {k}={v}: expected one of {', '.join(o.choices)}")
-            try:
-                out[k] = o.type(v) if isinstance(v, str) else v
-            except ValueError as e:
-                raise HarnessError(f"-o {k}={v}: {e}") from None
-        return out
+        return parse_declared(raw, cls.options, flag="-o", owner=f"system {cls.name!r}")
 
     def node(self, name: str) -> Node:
         for n in self.nodes:

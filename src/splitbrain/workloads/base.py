@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from splitbrain.checker.base import Checker
-from splitbrain.clusters.system import Client, SystemOption
-from splitbrain.errors import HarnessError
+from splitbrain.clusters.system import Client, SystemOption, parse_declared
 from splitbrain.workloads.generator import Generator, OpSpec
 
 #: an option a workload declares for ``-w key=value``: the same shape (default, help,
@@ -100,21 +99,8 @@ class Workload(ABC):
     def parse_options(cls, raw: dict[str, Any]) -> dict[str, Any]:
         """Validate ``-w`` options against the declared ones (one line naming the bad
         key or value) and fill in the defaults. Values already parsed pass through."""
-        declared = cls.declared_options()
-        out = {k: o.default for k, o in declared.items()}
-        for k, v in raw.items():
-            o = declared.get(k)
-            if o is None:
-                known = ", ".join(sorted(declared))
-                raise HarnessError(f"-w {k}={v}: workload {cls.name!r} has no option {k!r} "
-                                   f"(known: {known})")
-            if o.choices and str(v) not in o.choices:
-                raise HarnessError(f"-w {k}={v}: expected one of {', '.join(o.choices)}")
-            try:
-                out[k] = o.type(v) if isinstance(v, str) else v
-            except ValueError as e:
-                raise HarnessError(f"-w {k}={v}: {e}") from None
-        return out
+        return parse_declared(raw, cls.declared_options(), flag="-w",
+                              owner=f"workload {cls.name!r}")
 
     @abstractmethod
     def generator(self) -> Generator:
