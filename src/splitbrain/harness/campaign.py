@@ -356,21 +356,34 @@ def run_campaign(path: Path, *, junit: Path | None = None, json_out: bool = Fals
             _say(console, "campaign interrupted: waiting for the runs in progress to finish")
         pool.shutdown(wait=True)
     final = _rows(rows, runs)
-    elapsed = time.monotonic() - t0
-    code = campaign_exit_code(final)
-    html = write_campaign_html(out_dir, title, final, elapsed)
-    summary = summarize(title, final, elapsed, file=str(path), html=str(html), shard=shard)
+    code = _write_outputs(out_dir, title, final, time.monotonic() - t0, junit=junit,
+                          json_out=json_out, console=console, extra={"file": str(path),
+                                                                     "shard": shard})
+    if stopped.is_set():
+        _say(console, "campaign interrupted: the remaining runs were not started")
+    return code
+
+
+def _write_outputs(out_dir: Path, title: str, rows: list[dict[str, Any]], elapsed: float, *,
+                   junit: Path | None, json_out: bool, console: Any, extra: dict[str, Any],
+                   worse: int = 0, said: str = "") -> int:
+    """campaign.html, campaign.json, JUnit and the summary line of a campaign run or a
+    merge of shards; returns the exit code (at least ``worse`` when it is not 0)."""
+    html = write_campaign_html(out_dir, title, rows, elapsed)
+    code = campaign_exit_code(rows)
+    if worse and code == 0:
+        code = worse
+    summary = summarize(title, rows, elapsed, html=str(html), **extra)
+    summary["exit_code"] = code
     (out_dir / "campaign.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     if junit is not None:
-        write_junit(junit, title, final, elapsed)
+        write_junit(junit, title, rows, elapsed)
     if json_out:
         print(json.dumps(summary, indent=2, default=str))
     c = summary["counts"]
-    _say(console, f"campaign {title}: {summary['passed']} of {len(final)} as expected "
+    _say(console, f"campaign {title}: {said}{summary['passed']} of {len(rows)} as expected "
                   f"({c['valid']} valid, {c['invalid']} invalid, {c['unknown']} unknown, "
                   f"{c['error']} error) -> {html}" + (f", {junit}" if junit else ""))
-    if stopped.is_set():
-        _say(console, "campaign interrupted: the remaining runs were not started")
     return code
 
 
@@ -468,23 +481,11 @@ def merge_campaigns(out_dir: Path, inputs: list[Path], *, junit: Path | None = N
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise HarnessError(f"cannot create {out}: {e.strerror}") from None
-    html = write_campaign_html(out, title, rows, elapsed)
-    code = campaign_exit_code(rows)
-    if missing and code == 0:
-        code = 2
-    summary = summarize(title, rows, elapsed, html=str(html),
-                        merged_from=[str(s) for s, _ in docs], missing_shards=missing)
-    summary["exit_code"] = code
-    (out / "campaign.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    if junit is not None:
-        write_junit(junit, title, rows, elapsed)
-    if json_out:
-        print(json.dumps(summary, indent=2, default=str))
-    c = summary["counts"]
-    _say(console, f"campaign {title}: merged {len(docs)} shard(s), {summary['passed']} of "
-                  f"{len(rows)} as expected ({c['valid']} valid, {c['invalid']} invalid, "
-                  f"{c['unknown']} unknown, {c['error']} error) -> {html}"
-                  + (f", {junit}" if junit else ""))
+    code = _write_outputs(out, title, rows, elapsed, junit=junit, json_out=json_out,
+                          console=console, worse=2 if missing else 0,
+                          extra={"merged_from": [str(s) for s, _ in docs],
+                                 "missing_shards": missing},
+                          said=f"merged {len(docs)} shard(s), ")
     if missing:
         _say(console, f"campaign merge: shard(s) missing: {', '.join(missing)}")
     return code
