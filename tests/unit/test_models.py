@@ -7,7 +7,17 @@ import pickle
 import pytest
 
 from splitbrain.checker.linearizability import check
-from splitbrain.checker.models import MODELS, UNKNOWN, ModelError, freeze, get_model
+from splitbrain.checker.models import (
+    JSON_FALSE,
+    JSON_TRUE,
+    MAP,
+    MODELS,
+    UNKNOWN,
+    ModelError,
+    freeze,
+    get_model,
+    thaw,
+)
 from splitbrain.harness.history import Op, validate
 
 
@@ -102,8 +112,10 @@ def test_mutex_history_double_acquire_is_invalid() -> None:
 
 
 def test_freeze_and_pickle() -> None:
-    assert freeze([1, [2, {"a": [3]}]]) == (1, (2, (("a", (3,)),)))
+    assert freeze([1, [2, {"a": [3]}]]) == (1, (2, (MAP, ("a", (3,)))))
+    assert thaw(freeze([1, [True, {"a": [None]}]])) == [1, [True, {"a": [None]}]]
     hash(freeze({"x": {1, 2}}))
-    assert pickle.loads(pickle.dumps(UNKNOWN)) is UNKNOWN
+    for x in (UNKNOWN, JSON_TRUE, JSON_FALSE, MAP):
+        assert pickle.loads(pickle.dumps(x)) is x
     for name in MODELS:
         assert type(pickle.loads(pickle.dumps(get_model(name)))).__name__ == type(get_model(name)).__name__
