@@ -164,17 +164,16 @@ def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
-@pytest.mark.parametrize("how", ["split", "late"])
+@pytest.mark.parametrize("how", ["at once", "late"])
 def test_parallel_checks_agree_with_serial(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
-    """The key split up front and the late fork of a running check give the same verdicts."""
+    """Sharing partitions with a forked process, from the start (a large history) or once
+    a check has run a while, gives the serial verdicts and reports."""
     monkeypatch.setattr(lin, "_workers", lambda: 2)
-    if how == "split":
-        monkeypatch.setattr(lin, "PARALLEL_MIN_EVENTS", 0)
-        monkeypatch.setattr(lin, "PARALLEL_MIN_PARTITIONS", 2)
-        calls = _spy(monkeypatch, "_check_split")
+    if how == "at once":
+        monkeypatch.setattr(lin, "PARALLEL_MIN_OPS", 0)
     else:
         monkeypatch.setattr(lin, "LATE_FORK_AFTER_S", -1.0)
-        calls = _spy(monkeypatch, "_fork")
+    calls = _spy(monkeypatch, "_fork")
     ops = _keyed_history()
     res = check(ops, "cas-register")
     assert res.valid is True and res.partitions_checked == 12 and calls

@@ -52,11 +52,10 @@ from splitbrain.harness.history import FAIL, INFO, INVOKE, NEMESIS, OK, Op
 #: memory budget for the search cache of one check, in bytes (approximate)
 DEFAULT_MEMORY_BUDGET = 1 << 30
 MAX_FAILURES = 3
-#: split a history between processes up front when it has at least this many events ...
-PARALLEL_MIN_EVENTS = 40_000
-#: ... and at least this many partitions among a sample of its invocations
-PARALLEL_MIN_PARTITIONS = 8
-#: hand unfinished partitions to a forked process once a check has run this long (s)
+#: a check with at least this many ops in two or more partitions shares its partitions
+#: with forked processes from the start ...
+PARALLEL_MIN_OPS = 20_000
+#: ... and any other check still running after this long (s) shares what is left
 LATE_FORK_AFTER_S = 0.03
 #: processes at most (this one included)
 MAX_WORKERS = 4
@@ -123,7 +122,6 @@ class _Part:
         return [j for j, c in enumerate(self.code) if c is not None]
 
 
-_NEW = object()
 
 
 def _key_fn(model: Model) -> Callable[[Op], Any] | None:
@@ -133,19 +131,17 @@ def _key_fn(model: Model) -> Callable[[Op], Any] | None:
     return model.partition
 
 
-def _build(ops: list[Op], model: Model, fco: bool, worker: int = 0,
-           workers: int = 1) -> tuple[list[_Part], int]:
+def _build(ops: list[Op], model: Model, fco: bool) -> tuple[list[_Part], int]:
     """One pass over the history: pair invocations and completions, split by partition
-    key, apply Jepsen semantics and compile each op (see :class:`_Part`).
-
-    Returns this worker's partitions (the i-th key met belongs to worker ``i % workers``)
-    and how many partitions the history has."""
+    key, apply Jepsen semantics and compile each op (see :class:`_Part`). Returns the
+    partitions and their number."""
     key_fn = _key_fn(model)
     part_of = model.partition
     compile_ = model.compile
-    parts: dict[Any, Any] = {}
+    parts: dict[Any, _Part] = {}
+    get = parts.get
     owned: list[_Part] = []
-    open_: dict[Any, Any] = {}
+    open_: dict[Any, tuple[_Part, int]] = {}
     pop = open_.pop
     nkeys = 0
     for op in ops:
@@ -160,38 +156,38 @@ def _build(ops: list[Op], model: Model, fco: bool, worker: int = 0,
                     k = part_of(op)
             else:
                 k = key_fn(op)
-            P = parts.get(k, _NEW)
-            if P is _NEW:
-                if nkeys % workers == worker:
-                    P = _Part(k, nkeys)
-                    owned.append(P)
-                else:
-                    P = None
-                parts[k] = P
-                nkeys += 1
+            P = get(k)
             if P is None:
-                open_[p] = None
-                continue
+                P = parts[k] = _Part(k, nkeys)
+                owned.append(P)
+                nkeys += 1
             code = P.code
             open_[p] = (P, len(code))
             code.append(op)  # the invocation, until the op completes
-        else:
-            x = pop(op.process, None)
-            if x is None:
-                continue
-            P, j = x
-            code = P.code
-            if t == OK or (t == FAIL and fco and code[j].f == "cas"):
-                c = code[j] = compile_(code[j], op, t, fco)
+            continue
+        x = pop(op.process, None)
+        if x is None:
+            continue
+        P, j = x
+        code = P.code
+        inv = code[j]
+        if t == OK:
+            c = code[j] = compile_(inv, op, t, fco)
+            if c is not None:
+                P.ret.append(j)
+                P.rc.append(len(code))
+        elif t == FAIL:
+            if fco and inv.f == "cas":
+                c = code[j] = compile_(inv, op, t, fco)
                 if c is not None:
                     P.ret.append(j)
                     P.rc.append(len(code))
-            elif t == FAIL:
+            else:
                 code[j] = None
-            else:  # info: may have happened
-                c = code[j] = compile_(code[j], op, INFO, fco)
-                if c is not None:
-                    P.infos.append(j)
+        else:  # info: may have happened
+            c = code[j] = compile_(inv, op, INFO, fco)
+            if c is not None:
+                P.infos.append(j)
     for P in owned:  # ops never completed: as info
         code = P.code
         for j, c in enumerate(code):
@@ -797,16 +793,19 @@ class _Scheduler:
     Once one partition is invalid the verdict is known and the others stop (as in
     Porcupine); the invalid one's report data comes from a replay of its search. The
     memory budget covers all searches in flight: past it the largest one stops. With
-    ``late_fork`` > 1, a check still running after :data:`LATE_FORK_AFTER_S` hands its
-    unfinished partitions round-robin to that many processes (forked, so every search
-    goes on where it was)."""
+    ``workers`` > 1, a check still running after :data:`LATE_FORK_AFTER_S` (or at once,
+    with ``fork_now``) shares its unfinished partitions with forked processes: each
+    search goes on where it was, and a child touches only its own partitions' compiled
+    ops, never the history (so copy-on-write copies little)."""
 
     def __init__(self, model: Model, ops: list[Op], parts: list[_Part], fco: bool,
-                 deadline: float | None, budget: int, stop: _Flag | None = None,
-                 late_fork: int = 1) -> None:
+                 deadline: float | None, budget: int, workers: int = 1,
+                 fork_now: bool = False) -> None:
         self.model, self.ops, self.parts, self.fco = model, ops, parts, fco
-        self.deadline, self.budget, self.stop = deadline, budget, stop
-        self.late_fork = late_fork
+        self.deadline, self.budget = deadline, budget
+        self.stop: _Flag | None = None
+        self.workers = workers
+        self.fork_after = 0.0 if fork_now else LATE_FORK_AFTER_S
         self.out: dict[int, dict[str, Any]] = {}   # part index -> result
         self.active: deque[tuple[_Part, Generator[int, None, dict[str, Any]]]] = deque()
         self.pending: deque[_Part] = deque(parts)
@@ -825,7 +824,7 @@ class _Scheduler:
             if self.stop is not None and self.stop.is_set():
                 self.why = _STOPPED
                 break
-            if (self.late_fork > 1 and now - t0 > LATE_FORK_AFTER_S
+            if (self.workers > 1 and now - t0 >= self.fork_after
                     and len(active) + len(pending) >= 2):
                 return self._split()
             if pending and len(active) < 64:
@@ -879,13 +878,14 @@ class _Scheduler:
                 break
 
     def _split(self) -> dict[int, dict[str, Any]]:
-        """Hand the unfinished partitions round-robin to ``late_fork`` processes."""
-        units: list[tuple[_Part, Any]] = list(self.active) + [(P, None) for P in self.pending]
-        n = min(self.late_fork, len(units))
-        if self.stop is None:
-            self.stop = _Flag()
+        """Share the unfinished partitions round-robin (largest first) between
+        ``workers`` processes: this one and forked children."""
+        units: list[tuple[_Part, Any]] = list(self.active) + sorted(
+            ((P, None) for P in self.pending), key=lambda u: -len(u[0].code))
+        n = min(self.workers, len(units))
+        self.stop = _Flag()
         self.budget //= n
-        self.late_fork = 1
+        self.workers = 1
         done = self.out
         sizes = dict(self.sizes)
 
@@ -912,49 +912,6 @@ class _Scheduler:
         return out
 
 
-def _check_split(model: Model, ops: list[Op], fco: bool, deadline: float | None,
-                 budget: int, n: int) -> tuple[dict[int, dict[str, Any]], int, str]:
-    """Split the history by key between ``n`` processes, each building and checking its
-    own partitions."""
-    stop = _Flag()
-
-    def work(w: int) -> tuple[dict[int, dict[str, Any]], int, str]:
-        parts, nkeys = _build(ops, model, fco, w, n)
-        sched = _Scheduler(model, ops, parts, fco, deadline, budget // n, stop)
-        return sched.run(), nkeys, sched.why
-
-    answers = _fork(work, n)
-    out: dict[int, dict[str, Any]] = {}
-    nkeys = 0
-    why = "time limit ran out"
-    failed_worker = False
-    for a in answers:
-        if a is None:
-            failed_worker = True
-            continue
-        got, nk, w_why = a
-        out.update(got)
-        nkeys = max(nkeys, nk)
-        if w_why == _STOPPED:
-            why = w_why
-    if failed_worker:
-        why = "a worker process failed"
-    return out, nkeys, why
-
-
-def _many_keys(ops: list[Op], model: Model) -> bool:
-    """Whether a sample of the history's invocations spans enough partitions to split."""
-    key_fn = _key_fn(model) or model.partition
-    step = max(1, len(ops) // 2000)
-    seen = set()
-    for op in ops[::step]:
-        if op.type == INVOKE and op.process != NEMESIS:
-            seen.add(key_fn(op))
-            if len(seen) >= PARALLEL_MIN_PARTITIONS:
-                return True
-    return False
-
-
 def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
           failed_cas_observes: bool = False, parallel: bool = True,
           memory_budget: int = DEFAULT_MEMORY_BUDGET) -> LinResult:
@@ -973,13 +930,10 @@ def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
     gc_was = gc.isenabled()
     gc.disable()  # the search allocates many small objects, none of them in cycles
     try:
-        if workers > 1 and len(ops) >= PARALLEL_MIN_EVENTS and _many_keys(ops, m):
-            results, nparts, why = _check_split(m, ops, fco, deadline, memory_budget, workers)
-        else:
-            parts, nparts = _build(ops, m, fco)
-            sched = _Scheduler(m, ops, parts, fco, deadline, memory_budget,
-                               late_fork=workers)
-            results, why = sched.run(), sched.why
+        parts, nparts = _build(ops, m, fco)
+        sched = _Scheduler(m, ops, parts, fco, deadline, memory_budget, workers,
+                           fork_now=sum(len(P.code) for P in parts) >= PARALLEL_MIN_OPS)
+        results, why = sched.run(), sched.why
     finally:
         if gc_was:
             gc.enable()
