@@ -138,6 +138,7 @@ def _build(ops: list[Op], model: Model, fco: bool) -> tuple[list[_Part], int]:
     key_fn = _key_fn(model)
     part_of = model.partition
     compile_ = model.compile
+    same = {}.setdefault
     parts: dict[Any, _Part] = {}
     get = parts.get
     owned: list[_Part] = []
@@ -172,7 +173,8 @@ def _build(ops: list[Op], model: Model, fco: bool) -> tuple[list[_Part], int]:
         code = P.code
         inv = code[j]
         if t == OK:
-            c = code[j] = compile_(inv, op, t, fco)
+            c = compile_(inv, op, t, fco)
+            c = code[j] = same(c, c)  # one tuple per distinct opcode: less memory
             if c is not None:
                 P.ret.append(j)
                 P.rc.append(len(code))
@@ -315,6 +317,7 @@ def _search_gen(model: Model, P: _Part, deadline: float | None, max_cache: int,
     rl = il = 0
     i = 0
     cur = -1        # -1: a configuration not looked at yet
+    rfrom = head_r  # the read scan starts after this list node
     work = 0
     next_check = WORK_QUANTUM
     best_depth = -1
@@ -352,7 +355,7 @@ def _search_gen(model: Model, P: _Part, deadline: float | None, max_cache: int,
             if i == n_e:
                 return {"valid": True, "work": work}
             cnt = rc[i]
-            r = nxt[head_r]
+            r = nxt[rfrom]
             while r < cnt:  # a legal read goes first, no choice
                 work += 1
                 c, a, b = code[r]
@@ -382,6 +385,7 @@ def _search_gen(model: Model, P: _Part, deadline: float | None, max_cache: int,
                         prv[q] = p
                         rl = nl
                         pushed = True
+                        rfrom = r  # the reads before it stay illegal: same state
                     break
                 r = nxt[r]
             if pushed:
@@ -439,8 +443,8 @@ def _search_gen(model: Model, P: _Part, deadline: float | None, max_cache: int,
                                                 dead = True
                                                 break
             cur = head_w
-        j = ret[i]
-        cnt = rc[i]
+        else:
+            cnt = rc[i]
         if dead:
             cur = -2
             k = ninfo
@@ -484,6 +488,7 @@ def _search_gen(model: Model, P: _Part, deadline: float | None, max_cache: int,
                         rl = nl
                         s = ns
                         pushed = True
+                        rfrom = head_r
                         break
                 r = nxt[r]
             if not pushed:
@@ -544,6 +549,7 @@ def _search_gen(model: Model, P: _Part, deadline: float | None, max_cache: int,
                             il = nil_
                             s = ns
                             pushed = True
+                            rfrom = head_r
                             break
                 k += 1
                 if work >= next_check:
@@ -567,11 +573,12 @@ def _search_gen(model: Model, P: _Part, deadline: float | None, max_cache: int,
         # a dead end: backtrack
         depth = len(stack)
         if depth > best_depth:
-            best_depth, failing = depth, j
+            best_depth, failing = depth, ret[i]
             best_ops = [f[5] for f in stack]
         if track and depth > tdepth[-1]:
             tdepth[-1] = depth
             tcell[-1] = cells[-1]
+        rfrom = head_r
         while stack:
             i, s, rl, il, cur, r = pop()
             if cur >= -1:  # a completed op: back into its list
