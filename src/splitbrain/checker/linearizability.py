@@ -45,7 +45,16 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from splitbrain.checker.models import CAS, DIFFERS, READ, WRITE, Model, get_model, thaw
+from splitbrain.checker.models import (
+    _SCALARS,
+    CAS,
+    DIFFERS,
+    READ,
+    WRITE,
+    Model,
+    get_model,
+    thaw,
+)
 from splitbrain.checker.result import UNKNOWN_VERDICT, LinResult, merge_valid
 from splitbrain.harness.history import FAIL, INFO, INVOKE, NEMESIS, OK, Op
 
@@ -138,7 +147,9 @@ def _build(ops: list[Op], model: Model, fco: bool) -> tuple[list[_Part], int]:
     key_fn = _key_fn(model)
     part_of = model.partition
     compile_ = model.compile
-    same = {}.setdefault
+    same: Callable[[Any, Any], Any] = {}.setdefault
+    by_value = {f: ({}, side == "out") for f, side in model.compile_by_value.items()}
+    scalar = _SCALARS
     parts: dict[Any, _Part] = {}
     get = parts.get
     owned: list[_Part] = []
@@ -173,8 +184,21 @@ def _build(ops: list[Op], model: Model, fco: bool) -> tuple[list[_Part], int]:
         code = P.code
         inv = code[j]
         if t == OK:
-            c = compile_(inv, op, t, fco)
-            c = code[j] = same(c, c)  # one tuple per distinct opcode: less memory
+            by = by_value.get(inv.f)
+            if by is not None:  # compile each distinct value once
+                v = op.value if by[1] else inv.value
+                if v.__class__ in scalar:
+                    c = by[0].get(v)
+                    if c is None:
+                        c = compile_(inv, op, t, fco)
+                        if len(by[0]) < 4096:  # values that repeat, not unique tokens
+                            by[0][v] = c
+                else:
+                    c = compile_(inv, op, t, fco)
+            else:
+                c = compile_(inv, op, t, fco)
+                c = same(c, c)  # one tuple per distinct opcode: less memory
+            code[j] = c
             if c is not None:
                 P.ret.append(j)
                 P.rc.append(len(code))

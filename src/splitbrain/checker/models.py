@@ -161,6 +161,10 @@ class Model:
     #: every ``STEP`` op is legal in every state (with ``reach``: lets the search treat
     #: all states that no pending read can see before the next write as one)
     steps_total = False
+    #: ``f`` -> ``"in"`` / ``"out"``: for an ``ok`` op with this ``f``, :meth:`compile`
+    #: depends only on the invocation's / the completion's value, so the checker compiles
+    #: each distinct (scalar) value once
+    compile_by_value: dict[str, str] = {}
 
     def init(self) -> Hashable:
         """The initial state."""
@@ -252,6 +256,7 @@ class CasRegister(Model):
     name = "cas-register"
     fs = ("read", "write", "cas")
     _steps = {"r": _reg_read, "w": _reg_write, "c": _reg_cas}
+    compile_by_value = {"read": "out", "write": "in"}
 
     def prepare(self, invoke: Op, complete: Op | None, outcome: str,
                 failed_cas_observes: bool = False) -> tuple[Any, Any] | None:
@@ -354,6 +359,7 @@ class KV(Model):
     _steps = {"get": _kv_get, "put": _kv_put, "append": _kv_append}
     reach = staticmethod(_kv_reach)  # appends only extend the string
     steps_total = True
+    compile_by_value = {"get": "out", "put": "in", "append": "in"}
 
     def init(self) -> Hashable:
         return ""
