@@ -163,6 +163,8 @@ def test_compile_agrees_with_prepare_and_step() -> None:
     for p, (w, r) in enumerate([(1, 1.0), (1, True), (True, 1), ("1", 1), (2, 2), (2, 2)]):
         ops += [Op("invoke", 2 * p, "write", w, key="k"), Op("ok", 2 * p, "write", w, key="k"),
                 Op("invoke", 2 * p + 1, "read", None, key="k"), Op("ok", 2 * p + 1, "read", r, key="k")]
+    for p, v in enumerate([[1, 2], [True, 2], [1.0, 2], [1, 2], [None, "x"], [[1], 2]], 20):
+        ops += [Op("invoke", p, "cas", v, key="k"), Op("ok", p, "cas", v, key="k")]
     m = get_model("cas-register")
     plain = get_model("cas-register")
     plain.compile_by_value = {}

@@ -148,7 +148,8 @@ def _build(ops: list[Op], model: Model, fco: bool) -> tuple[list[_Part], int]:
     part_of = model.partition
     compile_ = model.compile
     same: Callable[[Any, Any], Any] = {}.setdefault
-    by_value = {f: ({}, side == "out") for f, side in model.compile_by_value.items()}
+    by_value = {f: ({}, {"in": 0, "out": 1, "pair": 2}[side])
+                for f, side in model.compile_by_value.items()}
     scalar = _SCALARS
     parts: dict[Any, _Part] = {}
     get = parts.get
@@ -186,13 +187,23 @@ def _build(ops: list[Op], model: Model, fco: bool) -> tuple[list[_Part], int]:
         if t == OK:
             by = by_value.get(inv.f)
             if by is not None:  # compile each distinct value once
-                v = op.value if by[1] else inv.value
-                if v.__class__ in scalar:
-                    c = by[0].get(v)
+                memo, side = by
+                v = op.value if side == 1 else inv.value
+                if side == 2:  # a pair [a, b]: memo[a][b]
+                    if v.__class__ is list and len(v) == 2 and v[0].__class__ in scalar \
+                            and v[1].__class__ in scalar:
+                        memo = memo.get(v[0])
+                        if memo is None:
+                            memo = by[0][v[0]] = {}
+                        v = v[1]
+                    else:
+                        v = memo = None
+                if v.__class__ in scalar and memo is not None:
+                    c = memo.get(v)
                     if c is None:
                         c = compile_(inv, op, t, fco)
-                        if len(by[0]) < 4096:  # values that repeat, not unique tokens
-                            by[0][v] = c
+                        if len(memo) < 4096:  # values that repeat, not unique tokens
+                            memo[v] = c
                 else:
                     c = compile_(inv, op, t, fco)
             else:

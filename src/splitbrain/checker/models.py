@@ -161,9 +161,9 @@ class Model:
     #: every ``STEP`` op is legal in every state (with ``reach``: lets the search treat
     #: all states that no pending read can see before the next write as one)
     steps_total = False
-    #: ``f`` -> ``"in"`` / ``"out"``: for an ``ok`` op with this ``f``, :meth:`compile`
-    #: depends only on the invocation's / the completion's value, so the checker compiles
-    #: each distinct (scalar) value once
+    #: ``f`` -> ``"in"`` / ``"out"`` / ``"pair"``: for an ``ok`` op with this ``f``,
+    #: :meth:`compile` depends only on the invocation's / the completion's value / the
+    #: invocation's ``[a, b]``, so the checker compiles each distinct (scalar) value once
     compile_by_value: dict[str, str] = {}
 
     def init(self) -> Hashable:
@@ -256,7 +256,7 @@ class CasRegister(Model):
     name = "cas-register"
     fs = ("read", "write", "cas")
     _steps = {"r": _reg_read, "w": _reg_write, "c": _reg_cas}
-    compile_by_value = {"read": "out", "write": "in"}
+    compile_by_value = {"read": "out", "write": "in", "cas": "pair"}
 
     def prepare(self, invoke: Op, complete: Op | None, outcome: str,
                 failed_cas_observes: bool = False) -> tuple[Any, Any] | None:
