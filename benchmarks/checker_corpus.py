@@ -58,7 +58,7 @@ def time_ours(ops: list[Any], model: str, fco: bool, repeat: int) -> tuple[float
 
 
 def side_by_side(hist: list[Any], model: str, fco: bool, rounds: int,
-                 driver: Driver | None, parallel: bool = True
+                 driver: Driver | None, parallel: bool = True, pause: float = 0.0
                  ) -> tuple[list[float], list[Any], list[float], list[Any], list[float]]:
     """Per file: our median ms and verdict, Porcupine's median ms and verdict; and the
     load averages seen. The tools take turns check by check (who goes first alternates)."""
@@ -73,6 +73,8 @@ def side_by_side(hist: list[Any], model: str, fco: bool, rounds: int,
         loads.append(os.getloadavg()[0])
         for n, ops in enumerate(hist):
             for who in ((0, 1) if r % 2 == 0 else (1, 0)):
+                if pause:  # let the other tool's background work (Go's GC, a child) settle
+                    time.sleep(pause)
                 if who == 0:
                     t = time.perf_counter()
                     ov[n] = check(ops, model, failed_cas_observes=fco, parallel=parallel).valid

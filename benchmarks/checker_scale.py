@@ -145,7 +145,7 @@ def main() -> None:
             pass
         driver = Driver(args.porcupine, "jsonl", [path]) if args.porcupine else None
         ours, ov, theirs, tv, loads = side_by_side([ops], "cas-register", False, args.rounds,
-                                                   driver, parallel=not args.serial)
+                                                   driver, parallel=not args.serial, pause=0.2)
         mem = driver.close() if driver is not None else {}
         peak = _vm("VmHWM")
         kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

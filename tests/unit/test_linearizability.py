@@ -188,15 +188,18 @@ def test_parallel_checks_agree_with_serial(monkeypatch: pytest.MonkeyPatch, how:
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
 def test_a_worker_that_dies_leaves_unknown_not_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked worker that dies (say, killed for memory) loses the partitions it took:
+    they are unknown, so the check is unknown, never valid."""
     parent = __import__("os").getpid()
-    real = lin._Scheduler.run
+    real = lin._Scheduler._finished
 
-    def run(self: Any) -> Any:
+    def finished(self: Any, P: Any, res: Any) -> Any:
         if __import__("os").getpid() != parent:
             raise MemoryError("killed")
-        return real(self)
+        time.sleep(0.05)  # let the child take some partitions
+        return real(self, P, res)
 
-    monkeypatch.setattr(lin._Scheduler, "run", run)
+    monkeypatch.setattr(lin._Scheduler, "_finished", finished)
     monkeypatch.setattr(lin, "_workers", lambda: 2)
     monkeypatch.setattr(lin, "LATE_FORK_AFTER_S", -1.0)
     res = check(_keyed_history(), "cas-register")

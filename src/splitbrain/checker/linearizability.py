@@ -853,13 +853,23 @@ class _Scheduler:
         self.pending: deque[_Part] = deque(parts)
         self.sizes: dict[int, int] = {}
         self.why = "time limit ran out"
+        # after a fork: partitions still to take, in batches, from a pipe that every
+        # process reads (4-byte batch numbers; a read of 4 bytes is atomic)
+        self.queue: int | None = None
+        self.batches: list[list[_Part]] = []
 
     def run(self) -> dict[int, dict[str, Any]]:
         """Check every partition; results by partition index (unchecked ones missing)."""
         t0 = time.monotonic()
         clock = time.monotonic
         deadline, active, pending = self.deadline, self.active, self.pending
-        while active or pending:
+        while active or pending or self.queue is not None:
+            if not pending and self.queue is not None:
+                b = os.read(self.queue, 4)
+                if len(b) < 4:
+                    self.queue = None
+                    continue
+                pending.extend(self.batches[int.from_bytes(b, "little")])
             now = clock()
             if deadline is not None and now > deadline:
                 break
@@ -920,11 +930,20 @@ class _Scheduler:
                 break
 
     def _split(self) -> dict[int, dict[str, Any]]:
-        """Share the unfinished partitions round-robin (largest first) between
-        ``workers`` processes: this one and forked children."""
-        units: list[tuple[_Part, Any]] = list(self.active) + sorted(
-            ((P, None) for P in self.pending), key=lambda u: -len(u[0].code))
-        n = min(self.workers, len(units))
+        """Share the unfinished partitions between ``workers`` processes (this one and
+        forked children): the searches under way round-robin, the others through the
+        queue, largest first, so that a process that is done early takes more."""
+        running = list(self.active)
+        waiting = sorted(self.pending, key=lambda P: -len(P.code))
+        n = min(self.workers, len(running) + len(waiting))
+        per_batch = max(1, len(waiting) // (n * 16))
+        self.batches = [waiting[k:k + per_batch] for k in range(0, len(waiting), per_batch)]
+        rq, wq = os.pipe()
+        try:
+            os.write(wq, b"".join(b.to_bytes(4, "little") for b in range(len(self.batches))))
+        finally:
+            os.close(wq)
+        self.queue = rq
         self.stop = _Flag()
         self.budget //= n
         self.workers = 1
@@ -932,25 +951,31 @@ class _Scheduler:
         sizes = dict(self.sizes)
 
         def work(w: int) -> tuple[dict[int, dict[str, Any]], str]:
-            mine = units[w::n]
+            mine = running[w::n]
             self.out = dict(done) if w == 0 else {}
-            self.active = deque((P, g) for P, g in mine if g is not None)
-            self.pending = deque(P for P, g in mine if g is None)
+            self.active = deque(mine)
+            self.pending = deque()
             self.sizes = {P.index: sizes[P.index] for P, _ in mine if P.index in sizes}
             return self.run(), self.why
 
-        answers = _fork(work, n)
+        try:
+            answers = _fork(work, n)
+        finally:
+            os.close(rq)
         out: dict[int, dict[str, Any]] = {}
-        for w, a in enumerate(answers):
+        failed = False
+        for a in answers:
             if a is None:
-                for P, _ in units[w::n]:
-                    out.setdefault(P.index, {"valid": UNKNOWN_VERDICT,
-                                             "reason": "a worker process failed"})
+                failed = True
                 continue
             got, why = a
             out.update(got)
             if why == _STOPPED:
                 self.why = why
+        if failed:  # whatever a dead worker had taken is unknown, never valid
+            for P in self.parts:
+                out.setdefault(P.index, {"valid": UNKNOWN_VERDICT,
+                                         "reason": "a worker process failed"})
         return out
 
 
