@@ -24,13 +24,16 @@ ops is a superset of one already explored is pruned: a crashed op may also never
 happen, so the smaller set can do everything the larger can).
 
 Speed, all in pure Python: the history is paired, split by key and compiled in one
-pass; each op becomes an opcode (read / write / cas run inline, without a call into
-the model); linearized sets are Python ints used as bitsets; a configuration is
-cached only once the search has to leave it (a greedy run over a valid history
-caches nothing); the cyclic garbage collector is paused during the check; and on a
-machine with several cores a large history is split by key between forked processes
-up front, and a long search hands half of its unfinished partitions to a forked
-process.
+pass (each distinct read / write / cas value once); each op becomes an opcode (read /
+write / cas run inline, without a call into the model); linearized sets are Python
+ints used as bitsets; a configuration is cached only once the search has to leave it
+(a greedy run over a valid history caches nothing); a model that says how its states
+grow (kv appends, set adds: ``Model.reach``) lets the search drop a configuration
+whose next read can no longer succeed, and treat alike the states that no pending
+read can see; the cyclic garbage collector is paused during the check; and on a
+machine with several cores, partitions are shared with a forked process once the
+history is compiled (the child touches compiled ops only, never the history, so
+copy-on-write copies little).
 """
 
 from __future__ import annotations
@@ -129,8 +132,6 @@ class _Part:
     def kept(self) -> list[int]:
         """Raw ids of the ops the search sees, in invocation order (report ids 0..)."""
         return [j for j, c in enumerate(self.code) if c is not None]
-
-
 
 
 def _key_fn(model: Model) -> Callable[[Op], Any] | None:
