@@ -541,7 +541,11 @@ class _Sharer:
             op.type = sys.intern(op.type)
         if op.f.__class__ is str:
             op.f = sys.intern(op.f)
-        op.process = self.procs.setdefault(op.process, op.process)
+        p = op.process
+        if p.__class__ is int:
+            op.process = self.procs.setdefault(p, p)
+        elif p.__class__ is str:
+            op.process = sys.intern(p)
         k = op.key
         if k.__class__ is str:
             op.key = sys.intern(k)
