@@ -527,9 +527,23 @@ def _search_gen(model: Model, P: _Part, deadline: float | None, max_cache: int,
                         rfrom = head_r
                         break
                 r = nxt[r]
-            if not pushed:
-                cur = -2
-        if cur == -2 and not pushed:
+            if pushed:
+                if work >= next_check:
+                    next_check = work + WORK_QUANTUM
+                    yield csize
+                    if max_work is not None and work > max_work:
+                        return {"valid": UNKNOWN_VERDICT, "reason": "work budget ran out",
+                                "work": work}
+                    if deadline is not None and clock() > deadline:
+                        return {"valid": UNKNOWN_VERDICT, "reason": "time limit ran out",
+                                "work": work}
+                    if csize > max_cache:
+                        return {"valid": UNKNOWN_VERDICT, "work": work, "reason":
+                                f"memory budget ran out ({csize} cached configurations)"}
+                cur = -1
+                continue
+            cur = -2
+        if cur == -2:
             # every completed candidate has been tried from here: cache it
             key = (rl, s)
             seen = cache.get(key)
@@ -1002,12 +1016,15 @@ def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
         sched = _Scheduler(m, ops, parts, fco, deadline, memory_budget, workers,
                            fork_now=sum(len(P.code) for P in parts) >= PARALLEL_MIN_OPS)
         results, why = sched.run(), sched.why
+        # free the compiled history while the collector is off: it held no cycles, and
+        # a collector turned back on with all of it still alive would walk it all
+        del parts, sched
+        ordered = [results.get(i) or {"valid": UNKNOWN_VERDICT, "reason": why, "skipped": True}
+                   for i in range(nparts)]
+        return _result(m, ordered, nparts, time_limit, time.monotonic() - t0)
     finally:
         if gc_was:
             gc.enable()
-    ordered = [results.get(i) or {"valid": UNKNOWN_VERDICT, "reason": why, "skipped": True}
-               for i in range(nparts)]
-    return _result(m, ordered, nparts, time_limit, time.monotonic() - t0)
 
 
 def _result(m: Model, results: list[dict[str, Any]], n_parts: int, time_limit: float | None,
