@@ -798,10 +798,27 @@ def _read_all(fd: int) -> bytes:
         chunks.append(b)
 
 
+_exiting: list[int] = []  # children that answered but had not quite exited yet
+
+
+def _reap(pid: int | None = None) -> None:
+    """Collect exited children without waiting for one still tearing itself down."""
+    if pid is not None:
+        _exiting.append(pid)
+    for p in list(_exiting):
+        try:
+            done, _ = os.waitpid(p, os.WNOHANG)
+        except ChildProcessError:
+            done = p
+        if done:
+            _exiting.remove(p)
+
+
 def _fork(work: Callable[[int], Any], n: int) -> list[Any]:
     """``work(w)`` for w = 0 here and w = 1 .. n-1 in forked children; their answers (a
     child that died answers ``None``). Children inherit everything by ``fork``; only the
     answers are pickled back."""
+    _reap()
     kids: list[tuple[int, int]] = []
     try:
         for w in range(1, n):
@@ -814,6 +831,7 @@ def _fork(work: Callable[[int], Any], n: int) -> list[Any]:
                     view = memoryview(pickle.dumps(work(w), protocol=pickle.HIGHEST_PROTOCOL))
                     while view:
                         view = view[os.write(rw, view):]
+                    os.close(rw)  # the parent reads on now, not once this process is gone
                 except BaseException:  # noqa: BLE001 - the parent sees no answer
                     status = 1
                 finally:
@@ -824,7 +842,7 @@ def _fork(work: Callable[[int], Any], n: int) -> list[Any]:
         for pid, rr in kids:
             raw = _read_all(rr)
             os.close(rr)
-            os.waitpid(pid, 0)
+            _reap(pid)
             try:
                 answers.append(pickle.loads(raw) if raw else None)
             except Exception:  # noqa: BLE001 - a truncated answer: as no answer
