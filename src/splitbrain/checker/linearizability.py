@@ -74,6 +74,8 @@ MAX_WORKERS = 4
 #: the search looks at the clock (and yields to the scheduler) after this much work:
 #: one unit per candidate op tried, per cache entry compared
 WORK_QUANTUM = 1024
+#: the history pass reads the clock every this many events
+_BUILD_CHUNK = 1 << 16
 #: approximate bytes of memory per cached configuration (plus one bit per op)
 _CACHE_ENTRY_BYTES = 120
 # the search tests opcodes by value, in this order
@@ -141,10 +143,16 @@ def _key_fn(model: Model) -> Callable[[Op], Any] | None:
     return model.partition
 
 
-def _build(ops: list[Op], model: Model, fco: bool) -> tuple[list[_Part], int]:
+class _OutOfTime(Exception):
+    """The time limit ran out before the search began."""
+
+
+def _build(ops: list[Op], model: Model, fco: bool,
+           deadline: float | None = None) -> tuple[list[_Part], int]:
     """One pass over the history: pair invocations and completions, split by partition
     key, apply Jepsen semantics and compile each op (see :class:`_Part`). Returns the
-    partitions and their number."""
+    partitions and their number; raises :class:`_OutOfTime` past ``deadline`` (the
+    clock is read every :data:`_BUILD_CHUNK` events)."""
     key_fn = _key_fn(model)
     part_of = model.partition
     compile_ = model.compile
@@ -158,74 +166,77 @@ def _build(ops: list[Op], model: Model, fco: bool) -> tuple[list[_Part], int]:
     open_: dict[Any, tuple[_Part, int]] = {}
     pop = open_.pop
     nkeys = 0
-    for op in ops:
-        t = op.type
-        if t == INVOKE:
-            p = op.process
-            if p.__class__ is str and p == NEMESIS:
+    for start in range(0, len(ops), _BUILD_CHUNK):
+        if deadline is not None and time.monotonic() > deadline:
+            raise _OutOfTime
+        for op in ops[start:start + _BUILD_CHUNK] if len(ops) > _BUILD_CHUNK else ops:
+            t = op.type
+            if t == INVOKE:
+                p = op.process
+                if p.__class__ is str and p == NEMESIS:
+                    continue
+                if key_fn is None:
+                    k = op.key
+                    if k.__class__ is not str and k.__class__ is not int and k is not None:
+                        k = part_of(op)
+                else:
+                    k = key_fn(op)
+                P = get(k)
+                if P is None:
+                    P = parts[k] = _Part(k, nkeys)
+                    owned.append(P)
+                    nkeys += 1
+                code = P.code
+                open_[p] = (P, len(code))
+                code.append(op)  # the invocation, until the op completes
                 continue
-            if key_fn is None:
-                k = op.key
-                if k.__class__ is not str and k.__class__ is not int and k is not None:
-                    k = part_of(op)
-            else:
-                k = key_fn(op)
-            P = get(k)
-            if P is None:
-                P = parts[k] = _Part(k, nkeys)
-                owned.append(P)
-                nkeys += 1
+            x = pop(op.process, None)
+            if x is None:
+                continue
+            P, j = x
             code = P.code
-            open_[p] = (P, len(code))
-            code.append(op)  # the invocation, until the op completes
-            continue
-        x = pop(op.process, None)
-        if x is None:
-            continue
-        P, j = x
-        code = P.code
-        inv = code[j]
-        if t == OK:
-            by = by_value.get(inv.f)
-            if by is not None:  # compile each distinct value once
-                memo, side = by
-                v = op.value if side == 1 else inv.value
-                if side == 2:  # a pair [a, b]: memo[a][b]
-                    if v.__class__ is list and len(v) == 2 and v[0].__class__ in scalar \
-                            and v[1].__class__ in scalar:
-                        memo = memo.get(v[0])
-                        if memo is None:
-                            memo = by[0][v[0]] = {}
-                        v = v[1]
+            inv = code[j]
+            if t == OK:
+                by = by_value.get(inv.f)
+                if by is not None:  # compile each distinct value once
+                    memo, side = by
+                    v = op.value if side == 1 else inv.value
+                    if side == 2:  # a pair [a, b]: memo[a][b]
+                        if v.__class__ is list and len(v) == 2 and v[0].__class__ in scalar \
+                                and v[1].__class__ in scalar:
+                            memo = memo.get(v[0])
+                            if memo is None:
+                                memo = by[0][v[0]] = {}
+                            v = v[1]
+                        else:
+                            v = memo = None
+                    if v.__class__ in scalar and memo is not None:
+                        c = memo.get(v)
+                        if c is None:
+                            c = compile_(inv, op, t, fco)
+                            if len(memo) < 4096:  # values that repeat, not unique tokens
+                                memo[v] = c
                     else:
-                        v = memo = None
-                if v.__class__ in scalar and memo is not None:
-                    c = memo.get(v)
-                    if c is None:
                         c = compile_(inv, op, t, fco)
-                        if len(memo) < 4096:  # values that repeat, not unique tokens
-                            memo[v] = c
                 else:
                     c = compile_(inv, op, t, fco)
-            else:
-                c = compile_(inv, op, t, fco)
-                c = same(c, c)  # one tuple per distinct opcode: less memory
-            code[j] = c
-            if c is not None:
-                P.ret.append(j)
-                P.rc.append(len(code))
-        elif t == FAIL:
-            if fco and inv.f == "cas":
-                c = code[j] = compile_(inv, op, t, fco)
+                    c = same(c, c)  # one tuple per distinct opcode: less memory
+                code[j] = c
                 if c is not None:
                     P.ret.append(j)
                     P.rc.append(len(code))
-            else:
-                code[j] = None
-        else:  # info: may have happened
-            c = code[j] = compile_(inv, op, INFO, fco)
-            if c is not None:
-                P.infos.append(j)
+            elif t == FAIL:
+                if fco and inv.f == "cas":
+                    c = code[j] = compile_(inv, op, t, fco)
+                    if c is not None:
+                        P.ret.append(j)
+                        P.rc.append(len(code))
+                else:
+                    code[j] = None
+            else:  # info: may have happened
+                c = code[j] = compile_(inv, op, INFO, fco)
+                if c is not None:
+                    P.infos.append(j)
     for P in owned:  # ops never completed: as info
         code = P.code
         for j, c in enumerate(code):
@@ -330,7 +341,8 @@ def _search_gen(model: Model, P: _Part, deadline: float | None, max_cache: int,
     prv = [tail] * (n + 3)
     last_r, last_w = head_r, head_w
     for j in sorted(ret):
-        if code[j][0] == 0 or code[j][0] == 3:
+        c = code[j][0]
+        if c == 0 or c == 3:
             nxt[last_r] = j
             prv[j] = last_r
             last_r = j
@@ -1030,7 +1042,13 @@ def check(ops: list[Op], model: str | Model, *, time_limit: float | None = None,
     gc_was = gc.isenabled()
     gc.disable()  # the search allocates many small objects, none of them in cycles
     try:
-        parts, nparts = _build(ops, m, fco)
+        try:
+            parts, nparts = _build(ops, m, fco, deadline)
+        except _OutOfTime:
+            return LinResult(model=m.name, valid=UNKNOWN_VERDICT,
+                             elapsed_s=time.monotonic() - t0, reason=(
+                                 f"time limit ran out ({time_limit:g}s) while reading the "
+                                 f"history"))
         sched = _Scheduler(m, ops, parts, fco, deadline, memory_budget, workers,
                            fork_now=sum(len(P.code) for P in parts) >= PARALLEL_MIN_OPS)
         results, why = sched.run(), sched.why
