@@ -1081,7 +1081,7 @@ def _result(m: Model, results: list[dict[str, Any]], n_parts: int, time_limit: f
         where = f" key {f['key']!r}:" if f["key"] is not None else ""
         n_bad = sum(1 for r in results if r["valid"] is False)
         n_skip = sum(1 for r in results if r.get("skipped"))
-        res.reason = f"{n_bad} of {n_parts} partition(s) not linearizable"
+        res.reason = f"{n_bad} of {n_parts} key(s) not linearizable"
         if n_skip:
             res.reason += f" ({n_skip} not finished: stopped once one was invalid)"
         if op is not None:
@@ -1097,5 +1097,5 @@ def _result(m: Model, results: list[dict[str, Any]], n_parts: int, time_limit: f
         why = next(r["reason"] for r in results if r["valid"] == UNKNOWN_VERDICT)
         n_unk = sum(1 for r in results if r["valid"] == UNKNOWN_VERDICT)
         limit = f" ({time_limit:g}s)" if time_limit is not None and "time" in why else ""
-        res.reason = f"{n_unk} of {n_parts} partition(s) undecided: {why}{limit}"
+        res.reason = f"{n_unk} of {n_parts} key(s) undecided: {why}{limit}"
     return res
