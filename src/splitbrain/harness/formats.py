@@ -11,6 +11,7 @@ import bisect
 import json
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -423,12 +424,26 @@ def read_jepsen_log(text: str, source: str) -> tuple[list[Op], list[int]]:
     return ops, at
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of a JSONL text, one at a time: a list of them all would hold a second
+    copy of a large history while it is parsed. Lines end at "\\n" (JSON escapes every
+    other line break inside a value; a "\\r" before it is whitespace to the parser)."""
+    start, end_of_text = 0, len(text)
+    find = text.find
+    while start < end_of_text:
+        end = find("\n", start)
+        if end < 0:
+            end = end_of_text
+        yield text[start:end]
+        start = end + 1
+
+
 def read_jsonl(text: str, source: str) -> tuple[list[Op], list[int]]:
     """Parse our own ``history.jsonl``: one ``Op.to_dict()`` object per line."""
     ops: list[Op] = []
     at: list[int] = []
     share = _Sharer()  # now, so that each line's own strings are freed at once
-    for n, raw in enumerate(text.splitlines(), 1):
+    for n, raw in enumerate(_lines(text), 1):
         if not raw.strip():
             continue
         try:
