@@ -7,7 +7,16 @@ import pickle
 import pytest
 
 from splitbrain.checker.linearizability import check
-from splitbrain.checker.models import MODELS, UNKNOWN, freeze, get_model
+from splitbrain.checker.models import (
+    JSON_FALSE,
+    JSON_TRUE,
+    MAP,
+    MODELS,
+    UNKNOWN,
+    freeze,
+    get_model,
+    thaw,
+)
 from splitbrain.errors import ModelError
 from splitbrain.history.ops import Op, validate
 
@@ -103,8 +112,62 @@ def test_mutex_history_double_acquire_is_invalid() -> None:
 
 
 def test_freeze_and_pickle() -> None:
-    assert freeze([1, [2, {"a": [3]}]]) == (1, (2, (("a", (3,)),)))
+    assert freeze([1, [2, {"a": [3]}]]) == (1, (2, (MAP, ("a", (3,)))))
+    assert thaw(freeze([1, [True, {"a": [None]}]])) == [1, [True, {"a": [None]}]]
     hash(freeze({"x": {1, 2}}))
-    assert pickle.loads(pickle.dumps(UNKNOWN)) is UNKNOWN
+    for x in (UNKNOWN, JSON_TRUE, JSON_FALSE, MAP):
+        assert pickle.loads(pickle.dumps(x)) is x
     for name in MODELS:
         assert type(pickle.loads(pickle.dumps(get_model(name)))).__name__ == type(get_model(name)).__name__
+
+
+def test_compile_agrees_with_prepare_and_step() -> None:
+    """``compile`` (what the search runs) gives the same legality and next state as
+    ``prepare`` + ``step`` (what the reports and the brute-force oracle use), and the
+    checker's compile-once-per-value shortcut gives the same opcodes as calling it."""
+    from splitbrain.checker import linearizability as lin
+    from splitbrain.checker.models import CAS, DIFFERS, READ, STEP, WRITE
+
+    values = [None, 0, 1, 1.0, 2, True, False, "1", "a", [1], [True], {"a": 1}]
+    states = {"cas-register": [freeze(v) for v in values], "kv": ["", "a", "ab", "b"]}
+    cases = [("cas-register", "read", None, v) for v in values]
+    cases += [("cas-register", "write", v, v) for v in values]
+    cases += [("cas-register", "cas", [a, b], [a, b]) for a in values[:6] for b in values[:3]]
+    cases += [("kv", "get", None, v) for v in ("", "a", "ab", None)]
+    cases += [("kv", f, v, v) for f in ("put", "append") for v in ("a", "b")]
+    for model, f, vin, vout in cases:
+        m = get_model(model)
+        for outcome in ("ok", "info", "fail"):
+            inv, comp = Op("invoke", 0, f, vin), Op(outcome, 0, f, vout if outcome != "info" else None)
+            io = m.prepare(inv, comp, outcome, True)
+            c = m.compile(inv, comp, outcome, True)
+            assert (io is None) == (c is None), (model, f, outcome)
+            if c is None:
+                continue
+            code, a, b = c
+            for st in states[model]:
+                want = m.step(st, *io)
+                if code == READ:
+                    got = (st == a, st)
+                elif code == WRITE:
+                    got = (True, a)
+                elif code == CAS:
+                    got = (st == a, b) if st == a else (False, st)
+                elif code == DIFFERS:
+                    got = (st != a, st)
+                else:
+                    assert code == STEP
+                    got = a(st, *b)
+                assert got[0] == want[0] and (not got[0] or got[1] == want[1]), (model, f, vin, outcome, st)
+    ops = []
+    for p, (w, r) in enumerate([(1, 1.0), (1, True), (True, 1), ("1", 1), (2, 2), (2, 2)]):
+        ops += [Op("invoke", 2 * p, "write", w, key="k"), Op("ok", 2 * p, "write", w, key="k"),
+                Op("invoke", 2 * p + 1, "read", None, key="k"), Op("ok", 2 * p + 1, "read", r, key="k")]
+    for p, v in enumerate([[1, 2], [True, 2], [1.0, 2], [1, 2], [None, "x"], [[1], 2]], 20):
+        ops += [Op("invoke", p, "cas", v, key="k"), Op("ok", p, "cas", v, key="k")]
+    m = get_model("cas-register")
+    plain = get_model("cas-register")
+    plain.compile_by_value = {}
+    (fast,), _ = lin._build(ops, m, False)
+    (slow,), _ = lin._build(ops, plain, False)
+    assert fast.code == slow.code  # 1 and 1.0 may share an opcode: they are equal values

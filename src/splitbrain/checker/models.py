@@ -5,6 +5,14 @@ gives a pure ``step(state, input, output) -> (legal, next_state)``. States are
 hashable so the search can cache ``(linearized set, state)``. ``output`` is
 :data:`UNKNOWN` for ops that ended ``info`` (or never completed): the op may have
 taken effect, and what it returned is unknown.
+
+Values are compared as JSON values: values of different JSON types are never equal
+(``true`` is not ``1``, ``"1"`` is not ``1``, an object is not a list of pairs), so
+:func:`freeze` tags booleans and objects. JSON has a single number type, so numbers
+compare by value: ``1`` equals ``1.0`` (as in Go's and JavaScript's JSON decoders).
+
+:meth:`Model.opcode` tells the search how to apply an op without a Python call where it
+can (read / write / compare-and-set on whole states); other ops go through ``step``.
 """
 
 from __future__ import annotations
@@ -43,20 +51,83 @@ CAS_FAILED = False
 #: ``Model.read_expects`` for an op that is not a plain read
 NOT_READ = object()
 
+#: :meth:`Model.opcode` codes: how the search applies an op to a state ``s``
+READ = 0     #: ``(READ, x, _)``: legal iff ``s == x``; ``s`` unchanged
+WRITE = 1    #: ``(WRITE, x, _)``: always legal; the state becomes ``x``
+CAS = 2      #: ``(CAS, x, y)``: legal iff ``s == x``; the state becomes ``y``
+DIFFERS = 3  #: ``(DIFFERS, x, _)``: legal iff ``s != x``; ``s`` unchanged
+STEP = 4     #: ``(STEP, fn, _)``: ``fn(s, input, output)`` gives ``(legal, next state)``
 
-_SCALARS = frozenset({int, str, float, bool, type(None)})
+
+class _JsonBool:
+    """A JSON boolean inside a frozen value: unlike Python's ``True``, never equal to ``1``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __reduce__(self) -> str:
+        return "JSON_TRUE" if self.value else "JSON_FALSE"
+
+    def __repr__(self) -> str:
+        return "true" if self.value else "false"
+
+
+JSON_TRUE = _JsonBool(True)
+JSON_FALSE = _JsonBool(False)
+
+
+class _MapTag:
+    """First element of a frozen JSON object, so that it never equals a list of pairs."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "MAP"
+
+    def __repr__(self) -> str:
+        return "map"
+
+
+MAP = _MapTag()
+
+_SCALARS = frozenset({int, str, float, type(None)})
 
 
 def freeze(v: Any) -> Hashable:
-    """Make a history value hashable: lists -> tuples, dicts -> sorted item tuples."""
-    if v.__class__ in _SCALARS:
+    """Make a history value hashable and type-strict: lists -> tuples, objects ->
+    ``(MAP, (key, value)...)`` sorted by key, booleans -> :data:`JSON_TRUE` / :data:`JSON_FALSE`."""
+    c = v.__class__
+    if c in _SCALARS:
         return v
+    if c is bool:
+        return JSON_TRUE if v else JSON_FALSE
     if isinstance(v, list | tuple):
         return tuple(freeze(x) for x in v)
     if isinstance(v, dict):
-        return tuple(sorted((str(k), freeze(x)) for k, x in v.items()))
+        return (MAP, *sorted(((str(k), freeze(x)) for k, x in v.items()), key=lambda kv: kv[0]))
     if isinstance(v, set | frozenset):
         return frozenset(freeze(x) for x in v)
+    if isinstance(v, str):  # a str subclass (an EDN keyword): compare as a string
+        return str(v)
+    return v
+
+
+def thaw(v: Any) -> Any:
+    """The plain JSON form of a frozen value (for reports)."""
+    if v.__class__ in _SCALARS:
+        return v
+    if v.__class__ is _JsonBool:
+        return v.value
+    if isinstance(v, tuple):
+        if v and v[0] is MAP:
+            return {k: thaw(x) for k, x in v[1:]}
+        return [thaw(x) for x in v]
+    if isinstance(v, frozenset | set):
+        return sorted((thaw(x) for x in v), key=repr)
+    if v is UNKNOWN:
+        return None
     return v
 
 
@@ -65,6 +136,10 @@ def _show(v: Any) -> str:
         return "nil"
     if isinstance(v, str):
         return repr(v)
+    if isinstance(v, tuple) and v and v[0] is MAP:
+        return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v[1:]) + "}"
+    if isinstance(v, tuple):
+        return "[" + " ".join(_show(x) for x in v) + "]"
     return str(v)
 
 
@@ -75,6 +150,18 @@ class Model:
     fs: tuple[str, ...] = ()
     #: the history is split into independent sub-histories by ``op.key``
     partition_by_key = True
+    #: ``reach(state, target)``: false when no sequence of this model's ``STEP`` ops can
+    #: take ``state`` to ``target`` (only ``WRITE`` / ``CAS`` ops replace a state); it
+    #: must stay false along ``STEP`` ops. Lets the search drop a configuration at once
+    #: when the read it must linearize next can never succeed. ``None``: no such rule.
+    reach: Callable[[Any, Any], bool] | None = None
+    #: every ``STEP`` op is legal in every state (with ``reach``: lets the search treat
+    #: all states that no pending read can see before the next write as one)
+    steps_total = False
+    #: ``f`` -> ``"in"`` / ``"out"`` / ``"pair"``: for an ``ok`` op with this ``f``,
+    #: :meth:`compile` depends only on the invocation's / the completion's value / the
+    #: invocation's ``[a, b]``, so the checker compiles each distinct (scalar) value once
+    compile_by_value: dict[str, str] = {}
 
     def init(self) -> Hashable:
         """The initial state."""
@@ -101,6 +188,24 @@ class Model:
         """For a plain read (legal iff the state equals X, state unchanged): X.
         Else :data:`NOT_READ`. Lets the search skip a call per read."""
         return NOT_READ
+
+    def opcode(self, inp: Any, out: Any) -> tuple[int, Any, Any]:
+        """How the search applies this op (see :data:`READ` ... :data:`STEP`); must agree
+        with :meth:`step`. The default: :meth:`read_expects`, else the op's stepper."""
+        x = self.read_expects(inp, out)
+        if x is not NOT_READ:
+            return READ, x, None
+        return STEP, self.stepper(inp), None
+
+    def compile(self, invoke: Op, complete: Op | None, outcome: str,
+                failed_cas_observes: bool = False) -> tuple[int, Any, Any] | None:
+        """:meth:`prepare` then :meth:`opcode` in one call (the checker's hot path):
+        ``None`` drops the op; a ``STEP`` op comes as ``(STEP, fn, (input, output))``."""
+        io = self.prepare(invoke, complete, outcome, failed_cas_observes)
+        if io is None:
+            return None
+        c, a, b = self.opcode(io[0], io[1])
+        return (c, a, io) if c == STEP else (c, a, b)
 
     def partition(self, invoke: Op) -> Hashable:
         """The history-partition key of an op (``None``: one partition)."""
@@ -148,6 +253,7 @@ class CasRegister(Model):
     name = "cas-register"
     fs = ("read", "write", "cas")
     _steps = {"r": _reg_read, "w": _reg_write, "c": _reg_cas}
+    compile_by_value = {"read": "out", "write": "in", "cas": "pair"}
 
     def prepare(self, invoke: Op, complete: Op | None, outcome: str,
                 failed_cas_observes: bool = False) -> tuple[Any, Any] | None:
@@ -171,6 +277,39 @@ class CasRegister(Model):
 
     def stepper(self, inp: Any) -> Step:
         return self._steps[inp[0]]
+
+    def compile(self, invoke: Op, complete: Op | None, outcome: str,
+                failed_cas_observes: bool = False) -> tuple[int, Any, Any] | None:
+        f = invoke.f
+        if f == "read":
+            if outcome != OK:
+                return None
+            v = complete.value if complete is not None else None
+            return READ, (v if v.__class__ in _SCALARS else freeze(v)), None
+        if f == "write":
+            v = invoke.value
+            return WRITE, (v if v.__class__ in _SCALARS else freeze(v)), None
+        if f == "cas" and outcome != INFO and "c" in self._steps:
+            v = invoke.value
+            if v.__class__ is list and len(v) == 2:
+                a, b = v
+                a = a if a.__class__ in _SCALARS else freeze(a)
+                if outcome == OK:
+                    return CAS, a, (b if b.__class__ in _SCALARS else freeze(b))
+                return DIFFERS, a, None  # fail: reaches here only with failed_cas_observes
+        return super().compile(invoke, complete, outcome, failed_cas_observes)
+
+    def opcode(self, inp: Any, out: Any) -> tuple[int, Any, Any]:
+        k = inp[0]
+        if k == "w":
+            return WRITE, inp[1], None
+        if k == "r":
+            return (READ, out, None) if out is not UNKNOWN else (STEP, _reg_read, None)
+        if out is True:
+            return CAS, inp[1], inp[2]
+        if out is CAS_FAILED:
+            return DIFFERS, inp[1], None
+        return STEP, _reg_cas, None
 
     def describe_operation(self, inp: Any, out: Any) -> str:
         k = inp[0]
@@ -205,12 +344,19 @@ def _kv_append(state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
     return True, state + inp[1]
 
 
+def _kv_reach(state: Any, target: Any) -> bool:
+    return target.__class__ is str and target.startswith(state)
+
+
 class KV(Model):
     """String values per key (``""`` when absent): get / put / append; one partition per key."""
 
     name = "kv"
     fs = ("get", "put", "append")
     _steps = {"get": _kv_get, "put": _kv_put, "append": _kv_append}
+    reach = staticmethod(_kv_reach)  # appends only extend the string
+    steps_total = True
+    compile_by_value = {"get": "out", "put": "in", "append": "in"}
 
     def init(self) -> Hashable:
         return ""
@@ -222,9 +368,12 @@ class KV(Model):
             if outcome != OK:
                 return None
             v = complete.value if complete is not None else None
-            return ("get",), ("" if v is None else str(v))
+            # a value that is not a string never equals a state (all states are strings)
+            return ("get",), ("" if v is None else freeze(v))
         if f in ("put", "append"):
             v = invoke.value
+            if v is not None and not isinstance(v, str):
+                raise self._bad(invoke, "kv values are strings")
             return (f, "" if v is None else str(v)), (True if outcome == OK else UNKNOWN)
         raise self._bad(invoke)
 
@@ -233,6 +382,11 @@ class KV(Model):
 
     def stepper(self, inp: Any) -> Step:
         return self._steps[inp[0]]
+
+    def opcode(self, inp: Any, out: Any) -> tuple[int, Any, Any]:
+        if inp[0] == "put":
+            return WRITE, inp[1], None
+        return super().opcode(inp, out)
 
     def describe_operation(self, inp: Any, out: Any) -> str:
         if inp[0] == "get":
@@ -338,7 +492,7 @@ class Counter(Model):
             return ("read",), freeze(complete.value if complete is not None else None)
         if invoke.f == "add":
             v = invoke.value if invoke.value is not None else 1
-            if not isinstance(v, int | float):
+            if not isinstance(v, int | float) or isinstance(v, bool):
                 raise self._bad(invoke, "add needs a number")
             return ("add", v), (True if outcome == OK else UNKNOWN)
         raise self._bad(invoke)
@@ -363,11 +517,17 @@ def _set_read(state: Any, inp: Any, out: Any) -> tuple[bool, Any]:
     return (out is UNKNOWN or state == out), state
 
 
+def _set_reach(state: Any, target: Any) -> bool:
+    return state <= target
+
+
 class SetModel(Model):
     """A set, empty at first: add(x) / read of the whole set."""
 
     name = "set"
     fs = ("add", "read")
+    reach = staticmethod(_set_reach)  # adds only grow the set
+    steps_total = True
 
     def init(self) -> Hashable:
         return frozenset()
@@ -429,6 +589,10 @@ class Mutex(Model):
 
     def stepper(self, inp: Any) -> Step:
         return _acquire if inp[0] == "acquire" else _release
+
+    def opcode(self, inp: Any, out: Any) -> tuple[int, Any, Any]:
+        # the state is always False (free) or True (held)
+        return (CAS, False, True) if inp[0] == "acquire" else (CAS, True, False)
 
     def describe_operation(self, inp: Any, out: Any) -> str:
         return f"{inp[0]}()" + (" ?" if out is UNKNOWN else "")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import bisect
 import json
 import re
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -423,11 +425,26 @@ def read_jepsen_log(text: str, source: str) -> tuple[list[Op], list[int]]:
     return ops, at
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of a JSONL text, one at a time: a list of them all would hold a second
+    copy of a large history while it is parsed. Lines end at "\\n" (JSON escapes every
+    other line break inside a value; a "\\r" before it is whitespace to the parser)."""
+    start, end_of_text = 0, len(text)
+    find = text.find
+    while start < end_of_text:
+        end = find("\n", start)
+        if end < 0:
+            end = end_of_text
+        yield text[start:end]
+        start = end + 1
+
+
 def read_jsonl(text: str, source: str) -> tuple[list[Op], list[int]]:
     """Parse our own ``history.jsonl``: one ``Op.to_dict()`` object per line."""
     ops: list[Op] = []
     at: list[int] = []
-    for n, raw in enumerate(text.splitlines(), 1):
+    share = _Sharer()  # now, so that each line's own strings are freed at once
+    for n, raw in enumerate(_lines(text), 1):
         if not raw.strip():
             continue
         try:
@@ -454,6 +471,7 @@ def read_jsonl(text: str, source: str) -> tuple[list[Op], list[int]]:
             op = Op.from_dict(d)
         except (TypeError, ValueError) as e:
             raise HistoryError(source, n, f"bad field: {e}") from None
+        share(op)
         ops.append(op)
         at.append(n)
     return ops, at
@@ -508,8 +526,7 @@ def read_history(path: str | Path, fmt: str = "auto") -> list[Op]:
     if fmt == "auto":
         fmt = sniff(p, text)
     ops, lines = _READERS[fmt](text, src)
-    for i, op in enumerate(ops):
-        op.index = i
+    _number(ops)
     validate(ops, src, lines)
     return ops
 
@@ -519,7 +536,42 @@ def parse_history(text: str, fmt: str, source: str = "<history>") -> list[Op]:
     if fmt not in _READERS:
         raise HistoryError(source, None, f"unknown format {fmt!r}")
     ops, lines = _READERS[fmt](text, source)
-    for i, op in enumerate(ops):
-        op.index = i
+    _number(ops)
     validate(ops, source, lines)
     return ops
+
+
+def _number(ops: list[Op]) -> None:
+    """Number ops by position, and let them share one object per distinct type, f, key
+    and process (see :class:`_Sharer`)."""
+    share = _Sharer()
+    for i, op in enumerate(ops):
+        op.index = i
+        share(op)
+
+
+class _Sharer:
+    """Makes ops share one object per distinct type, f, key and process, as a live run's
+    ops do: parsed text gives each line its own strings, which costs memory (~30 MB per
+    100k ops) and slows every later pass over the history, the checkers' included
+    (cache misses; interned strings also compare by identity with the code's constants)."""
+
+    def __init__(self) -> None:
+        self.keys: dict[Any, Any] = {}
+        self.procs: dict[Any, Any] = {}
+
+    def __call__(self, op: Op) -> None:
+        if op.type.__class__ is str:
+            op.type = sys.intern(op.type)
+        if op.f.__class__ is str:
+            op.f = sys.intern(op.f)
+        p = op.process
+        if p.__class__ is int:
+            op.process = self.procs.setdefault(p, p)
+        elif p.__class__ is str:
+            op.process = sys.intern(p)
+        k = op.key
+        if k.__class__ is str:
+            op.key = sys.intern(k)
+        elif k.__class__ is int:
+            op.key = self.keys.setdefault(k, k)

@@ -17,8 +17,9 @@ import time
 from typing import Any
 
 from splitbrain.checker.base import result_from_json
-from splitbrain.checker.models import Model, ModelError, get_model
+from splitbrain.checker.models import Model, get_model
 from splitbrain.checker.result import LinResult
+from splitbrain.errors import ModelError
 from splitbrain.history.ops import FAIL, INFO
 from splitbrain.reports.pagedata import OpTable, page_time, short
 from splitbrain.reports.rundata import RunData
