@@ -13,7 +13,7 @@ from operator import attrgetter
 from typing import Any
 
 from splitbrain.errors import HarnessError
-from splitbrain.history.ops import Op
+from splitbrain.history.ops import Op, pair
 
 from .graph import PROCESS, REALTIME, DepGraph
 
@@ -71,35 +71,34 @@ def _check_mops(value: Any, op: Op, pos: int, kinds: frozenset[str]) -> list[lis
 
 
 def collect(ops: list[Op], kinds: frozenset[str]) -> list[Txn]:
-    """Pair txn ops into transactions, in invocation order.
+    """Pair txn ops into transactions (with :func:`splitbrain.history.ops.pair`), in
+    invocation order.
 
     Completions without an invocation (histories of completions only, as in many Elle
     tests) begin where they end. Invocations never completed count as ``info``.
     """
     txns: list[Txn] = []
-    open_: dict[Any, tuple[Op, int]] = {}
-    for pos, op in enumerate(ops):
-        if op.f not in ("txn", None) or op.process == "nemesis":
+    for p in pair(ops):
+        first, done = p.invoke, p.complete
+        if first.f not in ("txn", None):
             continue
-        typ = op.type
-        if typ == "invoke":
-            open_[op.process] = (op, pos)
+        if done is None:   # never completed: its outcome is unknown
+            pos = p.invoke_pos
+            idx = first.index if first.index is not None and first.index >= 0 else pos
+            mops = _check_mops(first.value if first.value is not None else [], first, pos,
+                               kinds)
+            txns.append(Txn("info", first.process, mops, idx, pos, None))
             continue
+        typ, pos = done.type, p.complete_pos
         if typ not in ("ok", "fail", "info"):
             raise HarnessError(f"op {pos}: unknown op type {typ!r}; expected invoke, ok, "
                                f"fail or info")
-        idx = op.index if op.index is not None and op.index >= 0 else pos
-        inv = open_.pop(op.process, None)
-        value = op.value
-        if value is None and inv is not None:
-            value = inv[0].value
-        mops = _check_mops(value if value is not None else [], op, pos, kinds)
-        inv_pos = inv[1] if inv is not None else pos
-        txns.append(Txn(typ, op.process, mops, idx, inv_pos, pos if typ == "ok" else None))
-    for p, (op, pos) in open_.items():
-        idx = op.index if op.index is not None and op.index >= 0 else pos
-        mops = _check_mops(op.value if op.value is not None else [], op, pos, kinds)
-        txns.append(Txn("info", p, mops, idx, pos, None))
+        idx = done.index if done.index is not None and done.index >= 0 else pos
+        value = done.value
+        if value is None and done is not first:
+            value = first.value
+        mops = _check_mops(value if value is not None else [], done, pos, kinds)
+        txns.append(Txn(typ, done.process, mops, idx, p.invoke_pos, pos if typ == "ok" else None))
     txns.sort(key=_inv_pos)
     return txns
 
