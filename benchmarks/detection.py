@@ -8,7 +8,11 @@ rows: the opposite count is the false alarms), unknown / error counts, and the
 median seconds from the test start to the first op a checker blamed.
 
     python benchmarks/detection.py --repetitions 5 [--campaign campaigns/textbook.toml]
-        [--time-limit 60] [--backend netns] [--jobs 1] [--only raft]
+        [--time-limit 60] [--backend netns] [--jobs 1] [--only raft] [--expect invalid]
+
+``--jobs N`` runs N tests at once (each its own cluster); keep it at 1 for the rows
+that expect invalid when you quote detection rates on a small machine (timing decides
+whether a race is hit), more is fine for rows that expect valid.
 
 Not a test: it prints figures. Needs root for netns (the default backend there).
 """
@@ -18,9 +22,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import statistics
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,6 +56,8 @@ def main() -> int:
     ap.add_argument("--time-limit", type=float, help="override every run's time limit")
     ap.add_argument("--backend", help="override every run's backend")
     ap.add_argument("--only", help="only rows whose description contains this text")
+    ap.add_argument("--expect", choices=("valid", "invalid"), help="only rows expecting this")
+    ap.add_argument("--jobs", type=int, default=1, help="tests run at once")
     ap.add_argument("--store", default="/tmp/splitbrain-detection/store")
     a = ap.parse_args()
     files = a.campaign or [REPO / "campaigns" / "detection.toml"]
@@ -56,35 +65,48 @@ def main() -> int:
     for f in files:
         runs += expand(load_toml(f), str(f), repetitions=a.repetitions)
     table: dict[str, dict] = {}
+    lock = threading.Lock()
     t0 = time.monotonic()
-    print(f"# {len(runs)} runs from {', '.join(map(str, files))}; load average "
-          f"{os.getloadavg()[0]:.1f}", flush=True)
-    for i, run in enumerate(runs, 1):
-        spec = run.spec
-        key = row_key(spec)
-        if a.only and a.only not in key:
+    todo = []
+    for i, run in enumerate(runs):
+        key = row_key(run.spec)
+        if (a.only and a.only not in key) or (a.expect and run.expect != a.expect):
             continue
-        changes = {"store": a.store}
+        changes = {"store": a.store, "name": f"det-{i}-{re.sub(r'[^A-Za-z0-9]+', '-', key)}"[:60]}
         if a.time_limit:
             changes["time_limit"] = a.time_limit
         if a.backend:
             changes["backend"] = a.backend
-        spec = dataclasses.replace(spec, **changes)
-        row = table.setdefault(key, {"expect": run.expect, "runs": 0, "as_expected": 0,
-                                     "unknown": 0, "error": 0, "first_bad": [],
-                                     "time_limit": spec.time_limit})
-        res = run_test(spec, report=False)
-        verdict = "error" if res.error else word(res.valid)
-        row["runs"] += 1
-        row["as_expected"] += verdict == run.expect
-        row["unknown"] += verdict == "unknown"
-        row["error"] += verdict == "error"
-        fb = first_bad_seconds(res.run_dir) if res.run_dir and verdict == "invalid" else None
-        if fb is not None:
-            row["first_bad"].append(fb)
-        print(f"[{i}/{len(runs)}] {key}: {verdict} (expected {run.expect})"
-              + (f", first bad op at {fb:.1f}s" if fb is not None else "")
-              + (f" — {res.error}" if res.error else ""), flush=True)
+        todo.append((key, run.expect, dataclasses.replace(run.spec, **changes)))
+    print(f"# {len(todo)} runs from {', '.join(map(str, files))}, {a.jobs} at a time; load "
+          f"average {os.getloadavg()[0]:.1f}", flush=True)
+
+    def one(item: tuple[str, str, object]) -> None:
+        key, expect, spec = item
+        try:
+            res = run_test(spec, report=False)
+            verdict = "error" if res.error else word(res.valid)
+            fb = first_bad_seconds(res.run_dir) \
+                if res.run_dir and verdict == "invalid" else None
+            err = res.error
+        except Exception as e:  # noqa: BLE001 - a refused spec is an error row, not a crash
+            verdict, fb, err = "error", None, f"{type(e).__name__}: {e}"
+        with lock:
+            row = table.setdefault(key, {"expect": expect, "runs": 0, "as_expected": 0,
+                                         "unknown": 0, "error": 0, "first_bad": []})
+            row["runs"] += 1
+            row["as_expected"] += verdict == expect
+            row["unknown"] += verdict == "unknown"
+            row["error"] += verdict == "error"
+            if fb is not None:
+                row["first_bad"].append(fb)
+            done = sum(r["runs"] for r in table.values())
+            print(f"[{done}/{len(todo)}] {key}: {verdict} (expected {expect})"
+                  + (f", first bad op at {fb:.1f}s" if fb is not None else "")
+                  + (f" — {err}" if err else ""), flush=True)
+
+    with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+        list(pool.map(one, todo))
     print(f"\n# detection matrix: {time.monotonic() - t0:.0f}s, load average "
           f"{os.getloadavg()[0]:.1f}")
     print("| row | expect | runs | caught / valid | unknown | error | median first bad op |")
