@@ -14,6 +14,8 @@ SYSTEMS: Registry[System] = Registry("system", {
                   "splitbrain's own Raft KV store, with switchable known bugs"),
     "consul": Entry("splitbrain.clusters.systems.consul:ConsulSystem",
                     "HashiCorp Consul (bring your own binary: -o consul_binary=PATH)"),
+    "paxos": Entry("splitbrain.clusters.systems.paxos:PaxosSystem",
+                   "textbook Multi-Paxos KV log, with switchable acceptor/proposer bugs"),
 }, base=System)
 
 def get_system(name: str) -> type[System]:
