@@ -11,7 +11,9 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "splitbrain"
 
 #: package or module (dotted, under splitbrain) -> floor; the longest prefix wins
 FLOORS = {
-    "errors": 1, "verdict": 1, "retry": 1, "raft": 1,
+    "errors": 1, "verdict": 1, "retry": 1,
+    # the node programs copied onto test hosts: standard library only
+    "raft": 1, "nodekit": 1, "quorum": 1, "twopc": 1, "threepc": 1, "paxos": 1,
     "registry": 2, "history": 2,
     "clusters": 3, "checker": 3,
     "nemesis": 4, "workloads": 4, "reports": 4,
@@ -78,9 +80,20 @@ def test_no_import_runs_up_a_floor() -> None:
     assert not up, "\n".join(sorted(up))
 
 
-def test_raft_imports_nothing_else_of_ours() -> None:
-    bad = sorted(f"{m} -> {d}" for m, deps in graph().items() if m.startswith("splitbrain.raft")
-                 for d in deps if not d.startswith("splitbrain.raft"))
+#: packages that run on a node, copied there alone: each may import only itself and the kit
+NODE_PACKAGES = ("raft", "quorum", "twopc", "threepc", "paxos", "nodekit")
+
+
+def test_node_programs_import_nothing_else_of_ours() -> None:
+    bad = []
+    for m, deps in graph().items():
+        pkg = m.split(".")[1] if m.count(".") else ""
+        if pkg not in NODE_PACKAGES:
+            continue
+        allowed = (f"splitbrain.{pkg}",) + (() if pkg in ("raft", "nodekit")
+                                            else ("splitbrain.nodekit",))
+        bad += [f"{m} -> {d}" for d in deps if d != "splitbrain"
+                and not any(d == a or d.startswith(a + ".") for a in allowed)]
     assert not bad, bad
 
 
