@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from splitbrain.nodekit import AppendLog
-from splitbrain.paxos.core import NOOP, Acceptor, Learner, Proposer, Unavailable
+from splitbrain.paxos.core import NOOP, Acceptor, Learner, Proposer, Superseded, Unavailable
 
 
 def cmd(client: str, seq: int, op: str = "write", key: str = "k", **kw: Any) -> dict[str, Any]:
@@ -156,3 +156,12 @@ def test_no_majority_is_definite_before_phase_two_and_indeterminate_after() -> N
     with pytest.raises(Unavailable) as e:
         p2.submit(cmd("c", 1, value=1), time.monotonic() + 0.3)
     assert not e.value.definite                         # it may have been chosen
+
+
+def test_a_stale_copy_of_an_old_command_stops_instead_of_looping() -> None:
+    net = Net()
+    p, ln = proposer(net, 0)
+    p.submit(cmd("c", 2, value=2), soon())              # a retry of seq 2 went elsewhere
+    with pytest.raises(Superseded):
+        p.submit(cmd("c", 1, value=1), soon())          # the late seq 1 is never applied
+    assert ln.kv["k"] == 2

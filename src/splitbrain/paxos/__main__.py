@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
 
     proposer = Proposer(index, len(addrs), ask, learner, leader=leader_mode,
                         no_adopt="no-adopt" in bugs, on_chosen=broadcast)
+    proposer.max_seen = list(acceptor.promised)   # start above what we promised before
 
     def submit(body: dict[str, Any], op: str) -> dict[str, Any]:
         cmd = {"op": op, "key": str(body["key"]), "client": str(body["client"]),
@@ -86,11 +87,14 @@ def main(argv: list[str] | None = None) -> None:
         owner = acceptor.promised[1]
         if (leader_mode and not body.get("forwarded") and 0 <= owner != index
                 and proposer.ballot is None):
-            # the leader is whoever our acceptor last promised: let it propose
+            # the leader is whoever our acceptor last promised: let it propose. It gets
+            # half the budget, so that if it is gone (killed, paused, cut off) there is
+            # time left to take over with a phase 1 of our own.
             try:
                 return nodekit.call(addrs[owner], f"/{op}",
-                                    {**body, "forwarded": True, "budget": budget - 0.3},
-                                    timeout=budget - 0.2)
+                                    {**body, "forwarded": True,
+                                     "budget": max(0.05, budget / 2 - 0.1)},
+                                    timeout=budget / 2)
             except nodekit.PeerDown as e:
                 # it may have proposed before failing: our own try below is deduplicated
                 log.info("forward to %s failed: %s", names[owner], e)

@@ -55,6 +55,13 @@ class Unavailable(Exception):
         self.definite = definite
 
 
+class Superseded(Unavailable):
+    """The client's later command was applied already: nobody waits for this one."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, definite=False)
+
+
 # ---------------------------------------------------------------------- acceptor
 class Acceptor:
     """Promised ballot and accepted ``(ballot, value)`` per slot, on disk before it answers.
@@ -148,11 +155,17 @@ class Learner:
             return self.applied
 
     def result_of(self, client: str, seq: int) -> tuple[bool, Any]:
-        """``(True, result)`` once ``(client, seq)`` has been applied."""
+        """``(True, result)`` once ``(client, seq)`` has been applied.
+
+        Raises :class:`Superseded` if the client has since had a later command applied:
+        this one is then a stale copy (a retry went elsewhere) and its result is gone.
+        """
         with self._lock:
             sess = self.sessions.get(client)
             if sess is not None and sess[0] == seq:
                 return True, sess[1]
+            if sess is not None and sess[0] > seq:
+                raise Superseded(f"client {client} is past seq {seq}")
             return False, None
 
     def _apply(self, cmd: dict[str, Any]) -> None:
