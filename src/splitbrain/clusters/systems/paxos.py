@@ -2,10 +2,17 @@
 
 Every command — reads included — is a slot in the replicated log, so the register
 workload's linearizability checker applies. ``-o leader=false`` runs both Paxos
-phases for every command; ``-o bug=acceptor-forgets`` keeps acceptor state in memory
-only (show it with ``--nemesis kill --nemesis-targets majority``);
-``-o bug=no-adopt`` makes a proposer ignore the values phase 1 reported (show it with
-``-o leader=false``, or with partitions).
+phases for every command. Failure switches, and what shows them (measured on netns,
+3 nodes, 25 s runs):
+
+* ``-o bug=acceptor-forgets`` keeps acceptor state in memory only: ``--workload set
+  --nemesis kill --nemesis-targets all`` loses acknowledged elements in 5 runs of 5
+  (the register workload with ``--ops-per-key 1000``: 3 of 5). Killing a majority
+  shows it less often, since the surviving leader's log stays the reference.
+* ``-o bug=no-adopt`` makes a proposer ignore the values phase 1 reported: with
+  ``-o leader=false`` (every command runs phase 1) the register workload is
+  non-linearizable in 5 runs of 5 with no fault at all; with the leader, under
+  ``--nemesis partition``, also 5 of 5.
 
 The client stamps each command with its id and a sequence number. An answer that
 is lost (indeterminate) is resent with the same stamp to the other nodes for
