@@ -276,8 +276,9 @@ class _Run:
         stop_nemesis = stack.enter_context(_nemesis_thread(nemesis))
         stack.callback(phase.stop.set)   # runs first: no new ops while cleaning up
 
-        final = plan.workload.final_generator()
-        if final is None:
+        # the final phase is built after the main one, from the keys it used (register's
+        # final reads read back every key it touched: asked now, it has none)
+        if type(plan.workload).final_generator is Workload.final_generator:
             progress.final_time_limit = 0.0   # the ETA counts only phases that will run
 
         # main phase: clients and nemesis until the time limit
@@ -301,6 +302,7 @@ class _Run:
         self._sleep(spec.recovery_time)
 
         # final phase (e.g. final reads)
+        final = plan.workload.final_generator()
         if final is not None:
             progress.enter("final", spec.final_time_limit)
             phase.start(final, spec.final_time_limit, rate=0)
