@@ -78,11 +78,14 @@ def serve(routes: dict[str, Route], host: str, port: int) -> ThreadingHTTPServer
                 log.exception("handler %s failed", self.path)
                 status, out = 500, {"error": f"internal error: {e!r}", "definite": False}
             data = json.dumps(out, separators=(",", ":")).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True   # the client gave up (its timeout): no noise
 
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
