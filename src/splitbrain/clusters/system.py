@@ -69,6 +69,17 @@ def parse_declared(raw: dict[str, Any], declared: dict[str, SystemOption], *, fl
     return out
 
 
+def name_list(known: tuple[str, ...], what: str = "bug") -> Callable[[str], tuple[str, ...]]:
+    """A SystemOption type for ``a,b`` lists of known names (``-o bug=stale-read,no-fsync``)."""
+    def parse(s: str) -> tuple[str, ...]:
+        names = tuple(b.strip() for b in str(s).split(",") if b.strip())
+        for b in names:
+            if b not in known:
+                raise ValueError(f"unknown {what} {b!r}: choose from {', '.join(known)}")
+        return names
+    return parse
+
+
 def parse_bool(s: str) -> bool:
     v = s.strip().lower()
     if v in ("1", "true", "yes", "on"):

@@ -29,29 +29,22 @@ import uuid
 from typing import Any, ClassVar
 
 from splitbrain.clusters.node import Node
-from splitbrain.clusters.system import CAS, READ, WRITE, SystemOption, answers
+from splitbrain.clusters.system import (
+    CAS,
+    READ,
+    WRITE,
+    SystemOption,
+    answers,
+    name_list,
+    parse_bool,
+)
 from splitbrain.clusters.systems.pynode import COMMON_OPTIONS, PyNodeClient, PyNodeSystem
 from splitbrain.errors import ClientError
 
 BUGS = ("acceptor-forgets", "no-adopt")
 
 
-def parse_bugs(s: str) -> tuple[str, ...]:
-    """``acceptor-forgets,no-adopt`` -> a tuple of known bug names (ValueError otherwise)."""
-    names = tuple(b.strip() for b in str(s).split(",") if b.strip())
-    for b in names:
-        if b not in BUGS:
-            raise ValueError(f"unknown bug {b!r}: choose from {', '.join(BUGS)}")
-    return names
-
-
-def _bool(s: str) -> bool:
-    v = s.strip().lower()
-    if v in ("1", "true", "yes", "on"):
-        return True
-    if v in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"expected true or false, got {s!r}")
+parse_bugs = name_list(BUGS)
 
 
 class PaxosClient(PyNodeClient):
@@ -120,7 +113,7 @@ class PaxosSystem(PyNodeSystem):
         **COMMON_OPTIONS,
         "leader": SystemOption(True, "distinguished leader: a proposer that won phase 1 "
                                "skips it for later slots until rejected, and the other "
-                               "nodes forward to it (false: both phases per command)", _bool),
+                               "nodes forward to it (false: both phases per command)", parse_bool),
         "bug": SystemOption((), "failure switches, comma-separated: acceptor-forgets (no "
                             "fsync: a killed acceptor forgets its promises and accepts), "
                             "no-adopt (phase 2 ignores the values phase 1 reported)",

@@ -38,6 +38,7 @@ from splitbrain.clusters.system import (
     all_answer,
     answers,
     first_answer,
+    name_list,
 )
 from splitbrain.errors import ClientError, HarnessError
 from splitbrain.raft.client import RaftClient, RaftError
@@ -48,13 +49,7 @@ RAFT_PORT = 7001
 CLIENT_PORT = 8001
 
 
-def parse_bugs(s: str) -> tuple[str, ...]:
-    """``stale-read,no-fsync`` -> a tuple of known bug names (ValueError on an unknown one)."""
-    names = tuple(b.strip() for b in str(s).split(",") if b.strip())
-    for b in names:
-        if b not in BUGS:
-            raise ValueError(f"unknown bug {b!r}: choose from {', '.join(BUGS)}")
-    return names
+parse_bugs = name_list(BUGS)
 
 
 class RaftKVClient(Client):
