@@ -142,10 +142,13 @@ class PyNodeSystem(System):
             node.put_file(stage, f"{self.lib_dir(node)}/splitbrain")
 
     def start(self, node: Node) -> None:
+        """Start the node's daemon (a restart after kill reinstalls only if needed)."""
         if node.daemon_running(self.daemon):
             return
-        if node.exec(["test", "-d", f"{self.lib_dir(node)}/splitbrain/{self.package}"],
-                     check=False).rc != 0:
+        # in setup, install has just run on every node: no need to look for the sources
+        if not self._in_setup and node.exec(
+                ["test", "-d", f"{self.lib_dir(node)}/splitbrain/{self.package}"],
+                check=False).rc != 0:
             self.install(node)
         node.start_daemon(self.daemon, self.command(node), log_file=self.log_files(node)[0],
                           env={"PYTHONPATH": self.lib_dir(node), "PYTHONUNBUFFERED": "1"})
