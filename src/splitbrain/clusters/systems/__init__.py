@@ -14,6 +14,11 @@ SYSTEMS: Registry[System] = Registry("system", {
                   "splitbrain's own Raft KV store, with switchable known bugs"),
     "consul": Entry("splitbrain.clusters.systems.consul:ConsulSystem",
                     "HashiCorp Consul (bring your own binary: -o consul_binary=PATH)"),
+    "2pc": Entry("splitbrain.clusters.systems.commit:TwoPCSystem",
+                 "splitbrain's two-phase commit over sharded keys (txn), switchable bugs"),
+    "3pc": Entry("splitbrain.clusters.systems.commit:ThreePCSystem",
+                 "splitbrain's three-phase commit over sharded keys (txn): splits under "
+                 "partitions"),
 }, base=System)
 
 def get_system(name: str) -> type[System]:
