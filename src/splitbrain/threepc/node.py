@@ -34,8 +34,8 @@ import time
 from typing import Any
 
 from splitbrain.nodekit import NodeError, PeerDown
-from splitbrain.twopc.node import CommitNode
-from splitbrain.twopc.shard import ABORTED, COMMITTED, PRECOMMIT, PREPARED
+from splitbrain.twopc.node import CommitNode, Parts
+from splitbrain.twopc.shard import ABORTED, COMMITTED, PRECOMMIT, PREPARED, Txn
 
 log = logging.getLogger("splitbrain.threepc")
 
@@ -55,12 +55,11 @@ class ThreePCNode(CommitNode):
         """Termination: my state of the txn; one I never prepared is now aborted here."""
         return {"state": self.shard.state(body["tid"], unknown_aborts=True)}
 
-    def attempt(self, tid: str, parts: dict[str, list[tuple[int, list[Any]]]],
-                age: dict[str, Any]) -> list[list[Any]]:
+    def attempt(self, tid: str, parts: Parts) -> list[list[Any]]:
         nodes = sorted(parts, key=lambda n: (n != self.me, n))   # my own share first
         done: list[list[Any]] | None = None
         try:
-            done = self.prepare_all(tid, parts, age)
+            done = self.prepare_all(tid, parts)
         finally:
             if done is None:
                 self.deliver(tid, nodes, ABORTED)
@@ -82,7 +81,7 @@ class ThreePCNode(CommitNode):
         raise NodeError(f"txn {tid}: a participant did not acknowledge pre-commit; the "
                         f"participants decide", False, 503)
 
-    def resolve(self, txn: Any) -> None:
+    def resolve(self, txn: Txn) -> None:
         """The termination protocol, run by an in-doubt participant that timed out."""
         if time.monotonic() - txn.since < self.decision_timeout:
             return

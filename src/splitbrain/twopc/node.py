@@ -3,14 +3,20 @@
 A client sends ``POST /txn {"ops": [[f, key, value], ...]}`` to any node; that node
 coordinates the transaction (the txn id names it, so participants know whom to ask):
 
-1. **prepare**: the micro-ops go to the owners of their keys (:func:`shard.owner`);
-   each locks its keys (strict 2PL), answers its reads, logs its vote durably and
-   votes yes — or no on a lock conflict.
+1. **prepare**: the micro-ops go to the owners of their keys (:func:`shard.owner`),
+   one participant after another in node order; each locks its keys (strict 2PL),
+   answers its reads, logs its vote durably and votes yes — or no when a key stays
+   locked by another txn for ``lock_wait`` seconds.
 2. **decide**: all yes -> commit, anything else (a no, a silent participant) ->
-   abort. The decision is fsynced to the coordinator's decision log *before* the
-   client hears it, then delivered to the participants in the background (retried
-   until each acknowledges). Presumed abort: a txn the coordinator has no decision for
-   and is not running is aborted.
+   abort. The decision is fsynced to the coordinator's log *before* the client
+   hears it, then delivered to the participants in the background (retried until
+   each acknowledges). An abort caused by a no vote is retried as a new txn for
+   ``retry_s`` seconds; what the client finally hears is definite either way.
+
+Presumed commit: before its first prepare the coordinator fsyncs a ``collecting``
+record naming the participants. After a crash every collecting txn without a
+decision is aborted (and the participants told); a txn the log does not know at
+all is answered "committed" — only committed txns may be forgotten.
 
 A participant that voted yes is *in doubt*: it may neither commit nor abort on its
 own, since the others may have done either. It holds its locks and asks the
@@ -22,10 +28,11 @@ Switches (``--opt bug=a,b``), the textbook ways to get 2PC wrong:
 
 * ``commit-on-timeout``: an in-doubt participant that cannot reach the coordinator
   for ``decision_timeout`` seconds commits on its own. When the coordinator decided
-  abort (or crashed before deciding and presumes abort) the txn is half applied.
-* ``forget-decision``: the decision log is not fsynced, so a crash loses decisions
-  already announced; after a restart the coordinator presumes abort for a txn it
-  told the client and some participants was committed.
+  abort (or crashed before deciding, and aborts at recovery) the txn is half applied.
+* ``forget-decision``: the coordinator's log is not fsynced, so a crash loses its
+  records; after a restart it presumes commit for a txn it was still collecting
+  votes for (later participants never prepared it) or had decided to abort: the
+  participants that ask are told the opposite of what the others did.
 """
 
 from __future__ import annotations
@@ -36,11 +43,11 @@ import random
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from splitbrain.nodekit import AppendLog, NodeError, PeerDown, call, opt_bool
-from splitbrain.twopc.shard import ABORTED, COMMITTED, Shard, owner
+from splitbrain.twopc.shard import ABORTED, COMMITTED, Shard, Txn, owner
 
 log = logging.getLogger("splitbrain.twopc")
 
@@ -59,6 +66,9 @@ class Conflict(Exception):
     """A participant voted no (a lock conflict): the txn aborts and may be retried."""
 
 
+Parts = dict[str, list[tuple[int, list[Any]]]]
+
+
 class CommitNode:
     """What 2PC and 3PC nodes share: the shard, the routes, prepare and delivery."""
 
@@ -68,7 +78,7 @@ class CommitNode:
                  opts: dict[str, str]) -> None:
         self.me, self.peers, self.ids = me, peers, sorted(peers)
         self.bugs = parse_bugs(opts.get("bug", ""), self.known_bugs)
-        self.lock_wait = float(opts.get("lock_wait", "0.3"))
+        self.lock_wait = float(opts.get("lock_wait", "0.5"))
         self.rpc_timeout = float(opts.get("rpc_timeout", "1.0"))
         self.decision_timeout = float(opts.get("decision_timeout", "1.0"))
         self.retry_s = float(opts.get("retry_s", "1.0"))
@@ -77,6 +87,7 @@ class CommitNode:
         self.pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="peer")
         self.boot = uuid.uuid4().hex[:8]
         self.counter = 0
+        self.conflicts = 0
         self.mu = threading.Lock()
         self.outbox: dict[tuple[str, str], str] = {}    # (tid, participant) -> outcome
         threading.Thread(target=self._deliver_loop, daemon=True, name="deliver").start()
@@ -97,12 +108,11 @@ class CommitNode:
                 ) -> dict[str, dict[str, Any] | None]:
         """Send each node its body at once; None for a node that did not answer."""
         futs = {n: self.pool.submit(self.send, n, route, b) for n, b in bodies.items()}
-        wait(futs.values(), timeout=self.rpc_timeout + 0.5)
         out: dict[str, dict[str, Any] | None] = {}
         for n, f in futs.items():
             try:
-                out[n] = f.result(timeout=0) if f.done() else None
-            except (PeerDown, NodeError):
+                out[n] = f.result(timeout=self.rpc_timeout + 0.5)
+            except Exception:   # PeerDown, NodeError, a timeout: no answer
                 out[n] = None
         return out
 
@@ -111,8 +121,8 @@ class CommitNode:
             self.counter += 1
             return f"{self.me}.{self.boot}.{self.counter}"
 
-    def split(self, ops: list[list[Any]]) -> dict[str, list[tuple[int, list[Any]]]]:
-        parts: dict[str, list[tuple[int, list[Any]]]] = {}
+    def split(self, ops: list[list[Any]]) -> Parts:
+        parts: Parts = {}
         for i, op in enumerate(ops):
             if not (isinstance(op, list) and len(op) == 3):
                 raise NodeError(f"micro-op {op!r} is not [f, key, value]", True, 400)
@@ -120,36 +130,36 @@ class CommitNode:
             parts.setdefault(owner(op[1], self.ids), []).append((i, op))
         return parts
 
-    def prepare_all(self, tid: str, parts: dict[str, list[tuple[int, list[Any]]]],
-                    age: dict[str, Any]) -> list[list[Any]] | None:
-        """Phase one. The completed ops in the client's order if all voted yes, None
-        if some did not answer; raises :class:`Conflict` if all answered, some no."""
-        meta = {"coord": self.me, "parts": sorted(parts), **age}
-        votes = self.to_each({n: {"tid": tid, "ops": [o for _, o in p], "meta": meta}
-                              for n, p in parts.items()}, "/prepare")
-        if any(v is None for v in votes.values()):
-            return None
-        if not all(v.get("vote") == "yes" for v in votes.values()):  # type: ignore[union-attr]
-            raise Conflict(tid)
+    def prepare_all(self, tid: str, parts: Parts) -> list[list[Any]] | None:
+        """Phase one, one participant after another in node order: every txn takes
+        its locks in the same global order, so no two can wait for each other (no
+        deadlock). The completed ops in the client's order if all voted yes; None if
+        one did not answer; :class:`Conflict` if one voted no."""
+        meta = {"coord": self.me, "parts": sorted(parts)}
         done: list[list[Any]] = [[] for _ in range(sum(len(p) for p in parts.values()))]
-        for n, p in parts.items():
-            for (i, _), op in zip(p, votes[n]["ops"], strict=True):  # type: ignore[index]
+        for n in sorted(parts):
+            body = {"tid": tid, "ops": [o for _, o in parts[n]], "meta": meta}
+            try:
+                vote = self.send(n, "/prepare", body)
+            except (PeerDown, NodeError):
+                return None
+            if vote.get("vote") != "yes":
+                raise Conflict(tid)
+            for (i, _), op in zip(parts[n], vote["ops"], strict=True):
                 done[i] = op
         return done
 
     def run_txn(self, ops: list[list[Any]]) -> dict[str, Any]:
         """Run the protocol (:meth:`attempt`), retrying a txn aborted by a lock conflict
-        (a definite abort, so a retry cannot apply it twice) with its first start time,
-        so it grows older and wait-die lets it through."""
+        (a definite abort, so a retry cannot apply it twice) for ``retry_s`` seconds."""
         parts = self.split(ops)
-        age = {"ts": time.time(), "first": ""}
         deadline = time.monotonic() + self.retry_s
         while True:
             tid = self.new_tid()
-            age["first"] = age["first"] or tid
             try:
-                return {"ops": self.attempt(tid, parts, age), "tid": tid}
+                return {"ops": self.attempt(tid, parts), "tid": tid}
             except Conflict:
+                self.conflicts += 1
                 if time.monotonic() > deadline:
                     raise NodeError(f"txn {tid} aborted: lock conflicts", True, 409) from None
                 time.sleep(random.uniform(0.0, 0.02))
@@ -158,12 +168,12 @@ class CommitNode:
         return self.run_txn(body["ops"])
 
     def deliver(self, tid: str, nodes: list[str], outcome: str) -> None:
-        """Tell every participant the outcome, in the background, until each has it."""
+        """Tell the participants the outcome in the background, one after another (in
+        ``nodes`` order), and again every half second until each has it."""
         with self.mu:
             for n in nodes:
                 self.outbox[(tid, n)] = outcome
-        for n in nodes:
-            self.pool.submit(self._deliver_one, tid, n, outcome)
+        self.pool.submit(lambda: [self._deliver_one(tid, n, outcome) for n in nodes])
 
     def _deliver_one(self, tid: str, node: str, outcome: str) -> None:
         try:
@@ -205,15 +215,16 @@ class CommitNode:
 
     def h_status(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"id": self.me, "in_doubt": len(self.shard.in_doubt()),
-                "keys": len(self.shard.data), "bugs": sorted(self.bugs)}
+                "keys": len(self.shard.data), "attempts": self.counter,
+                "conflicts": self.conflicts, "bugs": sorted(self.bugs)}
 
     # -- what each protocol fills in ---------------------------------------------------
-    def attempt(self, tid: str, parts: dict[str, list[tuple[int, list[Any]]]],
-                age: dict[str, Any]) -> list[list[Any]]:
+    def attempt(self, tid: str, parts: Parts) -> list[list[Any]]:
         """One try: the completed ops, or Conflict (retry), or NodeError."""
         raise NotImplementedError
 
-    def resolve(self, txn: Any) -> None:
+    def resolve(self, txn: Txn) -> None:
+        """Settle an in-doubt txn of this participant (called every 0.2 s)."""
         raise NotImplementedError
 
     def stop(self) -> None:
@@ -228,9 +239,22 @@ class TwoPCNode(CommitNode):
         super().__init__(me, peers, data_dir, opts)
         path = os.path.join(data_dir, "decisions.jsonl")
         self.decisions = AppendLog(path, fsync="forget-decision" not in self.bugs)
-        self.decided: dict[str, str] = {r["tid"]: r["outcome"] for r in self.decisions.replay()}
+        self.decided: dict[str, str] = {}
+        collecting: dict[str, list[str]] = {}
+        for r in self.decisions.replay():
+            if r["outcome"] == "collecting":
+                collecting[r["tid"]] = r["parts"]
+            else:
+                self.decided[r["tid"]] = r["outcome"]
         self.active: set[str] = set()
         self.dmu = threading.Lock()
+        undecided = {t: p for t, p in collecting.items() if t not in self.decided}
+        log.info("2pc node %s up: %d decisions on disk, %d undecided (abort), %d txns in "
+                 "doubt here, bugs %s", me, len(self.decided), len(undecided),
+                 len(self.shard.in_doubt()), sorted(self.bugs) or "none")
+        for tid, parts in undecided.items():   # crashed while collecting votes: abort
+            self.decide(tid, ABORTED)
+            self.deliver(tid, parts, ABORTED)
 
     def routes(self) -> dict[str, Any]:
         return {**super().routes(), "/decision": self.h_decision}
@@ -241,33 +265,34 @@ class TwoPCNode(CommitNode):
             self.decided[tid] = outcome
             self.active.discard(tid)
 
-    def attempt(self, tid: str, parts: dict[str, list[tuple[int, list[Any]]]],
-                age: dict[str, Any]) -> list[list[Any]]:
-        with self.dmu:
+    def attempt(self, tid: str, parts: Parts) -> list[list[Any]]:
+        nodes = sorted(parts, key=lambda n: (n != self.me, n))   # my own share first
+        with self.dmu:   # presumed commit: a txn is on disk before any vote is asked
+            self.decisions.append({"tid": tid, "outcome": "collecting", "parts": nodes})
             self.active.add(tid)
         done: list[list[Any]] | None = None
         try:
-            done = self.prepare_all(tid, parts, age)
+            done = self.prepare_all(tid, parts)
         finally:   # a no vote, silence or an error: abort (logged, told to all)
             outcome = COMMITTED if done is not None else ABORTED
             self.decide(tid, outcome)
-            self.deliver(tid, sorted(parts), outcome)
+            self.deliver(tid, nodes, outcome)
         if done is None:
             raise NodeError(f"txn {tid} aborted (a participant did not answer)", True, 409)
         return done
 
     def h_decision(self, body: dict[str, Any]) -> dict[str, Any]:
-        """A participant asks for the outcome. Unknown and not running: presumed abort."""
+        """A participant asks for the outcome. No record at all: presumed commit (every
+        txn that may abort was logged as collecting before its first prepare)."""
         tid = body["tid"]
         with self.dmu:
             if tid in self.decided:
                 return {"outcome": self.decided[tid]}
             if tid in self.active:
                 return {"outcome": "pending"}
-        self.decide(tid, ABORTED)
-        return {"outcome": ABORTED}
+        return {"outcome": COMMITTED}
 
-    def resolve(self, txn: Any) -> None:
+    def resolve(self, txn: Txn) -> None:
         """An in-doubt participant asks its coordinator; correct 2PC then waits."""
         if time.monotonic() - txn.since < self.decision_timeout / 2:
             return
@@ -277,6 +302,7 @@ class TwoPCNode(CommitNode):
         except (PeerDown, NodeError):
             outcome = None
         if outcome in (COMMITTED, ABORTED):
+            log.info("txn %s: in doubt, coordinator %s says %s", txn.tid, coord, outcome)
             self.shard.finish(txn.tid, outcome)
         elif (outcome is None and "commit-on-timeout" in self.bugs
               and time.monotonic() - txn.since >= self.decision_timeout):

@@ -7,11 +7,10 @@ problem between their owners, which is what 2PC and 3PC solve.
 
 Concurrency control is strict two-phase locking: ``prepare`` takes an exclusive
 lock on every key the transaction touches (reads too); locks are held until the
-outcome is applied. A conflict is settled by wait-die on the txn's start time
-(``meta["ts"]``, kept across the coordinator's retries): an older txn waits up to
-``lock_wait`` seconds for a younger holder, a younger one votes no at once, so
-waits never form a deadlock. Reads are answered at prepare time, under the
-locks, so every committed transaction sees a state no other one changes before it
+outcome is applied. A prepare takes all its keys at once or none, waiting up to
+``lock_wait`` seconds, then votes no; coordinators prepare the participants one
+after another in node order, so the waits cannot form a cycle. Reads are answered
+at prepare time, under the locks, so every committed transaction sees a state no other one changes before it
 commits: serializable, and strict, as each commit point lies inside its request.
 
 The log (``wal.jsonl``, fsynced per record) holds ``prep`` (the transaction's writes,
@@ -65,11 +64,6 @@ def evaluate(ops: list[list[Any]], data: dict[str, Any]) -> tuple[list[list[Any]
         else:
             raise NodeError(f"unknown micro-op {f!r}", True, 400)
     return done, writes
-
-
-def _age(meta: dict[str, Any]) -> tuple[float, str]:
-    """Wait-die priority: smaller is older (start time, then the first txn id)."""
-    return (float(meta.get("ts", 0.0)), str(meta.get("first", "")))
 
 
 def apply_writes(data: dict[str, Any], writes: list[list[Any]]) -> None:
@@ -129,12 +123,8 @@ class Shard:
             while True:
                 if tid in self.txns:      # already decided (terminated) or a duplicate
                     return None
-                holders = {self.locks[k] for k in keys if self.locks.get(k) not in (None, tid)}
-                if not holders:
+                if all(self.locks.get(k) in (None, tid) for k in keys):
                     break
-                # wait-die: wait only for younger holders, so no cycle of waits can form
-                if any(_age(self.txns[h].meta) <= _age(meta) for h in holders):
-                    return None           # an older txn holds a key: die (vote no)
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None           # a conflict: vote no (nothing logged)

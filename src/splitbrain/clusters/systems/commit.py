@@ -44,7 +44,7 @@ def _bugs(known: tuple[str, ...]) -> Any:
 
 
 _TIMING: dict[str, SystemOption] = {
-    "lock_wait": SystemOption(0.3, "seconds a prepare waits for a locked key before voting no",
+    "lock_wait": SystemOption(0.5, "seconds a prepare waits for a locked key before voting no",
                               float),
     "retry_s": SystemOption(1.0, "seconds a coordinator keeps retrying a txn aborted by a "
                             "lock conflict (a definite abort, so retrying is safe)", float),
