@@ -17,8 +17,8 @@ No participant waits forever for the coordinator. One that hears nothing for
 participants it can reach: if any is committed or pre-committed the txn commits,
 if any aborted (or never prepared, which it then records as aborted) it aborts,
 and if all it reached are only prepared it aborts. It tells the ones it reached.
-A participant recovering from a crash never decides alone: it adopts an outcome
-another participant already reached.
+A participant recovering from a crash never decides alone (unless it is the txn's
+only participant): it adopts an outcome another participant already reached.
 
 This is safe when failures are crashes and messages arrive in time — the model
 3PC was made for. Under a network partition it is not: a pre-committed participant
@@ -92,7 +92,7 @@ class ThreePCNode(CommitNode):
             outcome = COMMITTED
         elif ABORTED in seen or None in seen:
             outcome = ABORTED
-        elif txn.recovered:
+        elif txn.recovered and others:
             return                  # back from a crash: adopt an outcome, never make one
         elif PRECOMMIT in seen or txn.state == PRECOMMIT:
             outcome = COMMITTED
