@@ -4,14 +4,18 @@ Keys are sharded over the nodes (each key lives on exactly one node); a transact
 is committed by the node the client talks to, acting as coordinator, with the
 owners of its keys as participants (:mod:`splitbrain.twopc`, :mod:`splitbrain.threepc`).
 Only ``txn`` is offered: use ``--workload append`` or ``--workload bank -w
-bank-mode=txn``. A lock conflict aborts a txn (a definite failure); a crashed
-coordinator leaves the client indeterminate.
+bank-mode=txn``. A txn still in lock conflict after ``retry_s`` seconds of retries
+is a definite failure; a crashed or cut-off coordinator leaves the client
+indeterminate.
 
 Failure switches: 2PC ``-o bug=commit-on-timeout`` (an in-doubt participant commits
-on its own when the coordinator stays silent: shows under ``--nemesis kill``) and
-``-o bug=forget-decision`` (the decision log is not fsynced: after a coordinator
-crash it presumes abort for txns it had committed; ``--nemesis kill``). 3PC needs no
-switch: under ``--nemesis partition`` it commits on one side and aborts on the other.
+on its own when the coordinator stays silent: ``--nemesis kill``, also
+``partition``) and ``-o bug=forget-decision`` (the coordinator's log is not fsynced:
+after a crash its presumed-commit rule commits txns it was still collecting votes
+for or had aborted; ``--nemesis kill``). 3PC needs no switch: under ``--nemesis
+partition`` a pre-committed participant commits on one side while a prepared one
+aborts on the other. Both systems are checked with the bank (``-w bank-mode=txn``:
+a half-applied transfer changes the total) and append (Elle) workloads.
 """
 
 from __future__ import annotations
