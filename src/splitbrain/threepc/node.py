@@ -24,7 +24,13 @@ This is safe when failures are crashes and messages arrive in time — the model
 3PC was made for. Under a network partition it is not: a pre-committed participant
 on one side commits while a merely prepared one on the other side aborts, and the
 transaction is half applied. That split brain is the textbook result this node
-exists to show (no switch needed: ``--nemesis partition``).
+exists to show (no switch needed: ``--nemesis partition``; a short
+``-o decision_timeout=0.3`` makes participants give up sooner and split more often).
+
+The splits need a cut to fall while a txn is between its votes and its last
+pre-commit acknowledgement, or while a participant that timed out early has aborted
+a txn the coordinator goes on pre-committing — milliseconds per txn — so how often a
+run catches one depends on how many txns are in flight when the partitions start.
 """
 
 from __future__ import annotations
