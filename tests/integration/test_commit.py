@@ -45,16 +45,16 @@ def assert_valid_and_tested(rc: int, res: dict) -> None:
     assert bank["ok-transfers"] > 20 and bank["final-reads"], "too little was tested"
 
 
-def assert_caught(tmp_path: Path, name: str, *args: str) -> None:
+def assert_caught(tmp_path: Path, name: str, *args: str, attempts: int = ATTEMPTS) -> None:
     verdicts = []
-    for i in range(ATTEMPTS):
+    for i in range(attempts):
         rc, res = run(tmp_path / str(i), name, *args)
         verdicts.append((rc, res["valid"]))
         if rc == 1:
             bank = res["checkers"]["bank"]
             assert bank["valid"] is False and bank["errors"], bank
             return
-    pytest.fail(f"{name}: never invalid in {ATTEMPTS} runs: {verdicts}")
+    pytest.fail(f"{name}: never invalid in {attempts} runs: {verdicts}")
 
 
 @pytest.fixture(autouse=True)
@@ -88,6 +88,7 @@ def test_3pc_is_valid_under_kill(tmp_path: Path) -> None:
 
 
 def test_3pc_splits_under_partition(tmp_path: Path) -> None:
-    # participants that give up on the coordinator sooner split more often
+    # participants that give up on the coordinator sooner split more often; still only
+    # 3 runs in 5 catch a split (2PC's failures: 5 in 5), hence more attempts
     assert_caught(tmp_path, "pytest-3pc-part", "--system", "3pc", "-o", "decision_timeout=0.3",
-                  *BANK, "--nemesis", "partition", "--nemesis-interval", "1")
+                  *BANK, "--nemesis", "partition", "--nemesis-interval", "1", attempts=5)
