@@ -58,6 +58,9 @@ def serve(routes: dict[str, Route], host: str, port: int) -> ThreadingHTTPServer
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body leave in two writes: with Nagle on, the body waits for the
+        # peer's delayed ACK (up to 40 ms per answer)
+        disable_nagle_algorithm = True
 
         def log_message(self, fmt: str, *args: Any) -> None:  # quiet: the node logs itself
             pass

@@ -16,6 +16,11 @@ SYSTEMS: Registry[System] = Registry("system", {
                     "HashiCorp Consul (bring your own binary: -o consul_binary=PATH)"),
     "paxos": Entry("splitbrain.clusters.systems.paxos:PaxosSystem",
                    "textbook Multi-Paxos KV log, with switchable acceptor/proposer bugs"),
+    "2pc": Entry("splitbrain.clusters.systems.commit:TwoPCSystem",
+                 "splitbrain's two-phase commit over sharded keys (txn), switchable bugs"),
+    "3pc": Entry("splitbrain.clusters.systems.commit:ThreePCSystem",
+                 "splitbrain's three-phase commit over sharded keys (txn): splits under "
+                 "partitions"),
 }, base=System)
 
 def get_system(name: str) -> type[System]:

@@ -84,6 +84,8 @@ class PyNodeSystem(System):
     """A cluster of ``python3 -m splitbrain.<package>`` nodes on port 7100."""
 
     package: ClassVar[str] = ""
+    #: other node packages the protocol imports (copied too), e.g. 3PC reuses 2PC's
+    extra_packages: ClassVar[tuple[str, ...]] = ()
     client_class: ClassVar[type[PyNodeClient]] = PyNodeClient
     supports: ClassVar[frozenset[str]] = frozenset({"kill", "pause", "clock"})
     healthy_timeout: ClassVar[float] = 30.0
@@ -122,7 +124,8 @@ class PyNodeSystem(System):
 
     # -- lifecycle ------------------------------------------------------------------
     def install(self, node: Node) -> None:
-        """Copy ``splitbrain/nodekit.py`` and ``splitbrain/<package>/`` onto the node."""
+        """Copy ``splitbrain/nodekit.py``, ``splitbrain/<package>/`` and the
+        ``extra_packages`` onto the node."""
         py, lib = shlex.quote(self._opt("python")), shlex.quote(self.lib_dir(node))
         r = node.exec(["sh", "-c", f"command -v {py} >/dev/null && {py} -c "
                                    f"'import sys; sys.exit(sys.version_info < (3, 11))' && "
@@ -134,8 +137,9 @@ class PyNodeSystem(System):
         src = os.path.dirname(splitbrain.__file__)
         with tempfile.TemporaryDirectory(prefix=f"splitbrain-{self.package}-") as tmp:
             stage = os.path.join(tmp, "splitbrain")
-            shutil.copytree(os.path.join(src, self.package), os.path.join(stage, self.package),
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            for pkg in (self.package, *self.extra_packages):
+                shutil.copytree(os.path.join(src, pkg), os.path.join(stage, pkg),
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             shutil.copy(os.path.join(src, "nodekit.py"), stage)
             with open(os.path.join(stage, "__init__.py"), "w") as f:
                 f.write(f'"""splitbrain: only the {self.package} node was installed here."""\n')
