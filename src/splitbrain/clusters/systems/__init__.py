@@ -14,6 +14,9 @@ SYSTEMS: Registry[System] = Registry("system", {
                   "splitbrain's own Raft KV store, with switchable known bugs"),
     "consul": Entry("splitbrain.clusters.systems.consul:ConsulSystem",
                     "HashiCorp Consul (bring your own binary: -o consul_binary=PATH)"),
+    "quorum": Entry("splitbrain.clusters.systems.quorum:QuorumSystem",
+                    "splitbrain's leaderless quorum KV (Dynamo-style ABD registers), "
+                    "switchable W/R, write-back, LWW"),
 }, base=System)
 
 def get_system(name: str) -> type[System]:
