@@ -11,7 +11,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "splitbrain"
 
 #: package or module (dotted, under splitbrain) -> floor; the longest prefix wins
 FLOORS = {
-    "errors": 1, "verdict": 1, "retry": 1, "raft": 1,
+    "errors": 1, "verdict": 1, "retry": 1, "raft": 1, "nodekit": 1, "quorum": 1,
     "registry": 2, "history": 2,
     "clusters": 3, "checker": 3,
     "nemesis": 4, "workloads": 4, "reports": 4,
@@ -81,6 +81,15 @@ def test_no_import_runs_up_a_floor() -> None:
 def test_raft_imports_nothing_else_of_ours() -> None:
     bad = sorted(f"{m} -> {d}" for m, deps in graph().items() if m.startswith("splitbrain.raft")
                  for d in deps if not d.startswith("splitbrain.raft"))
+    assert not bad, bad
+
+
+def test_quorum_node_imports_only_nodekit() -> None:
+    """The quorum node runs with only the standard library and splitbrain.nodekit."""
+    bad = sorted(f"{m} -> {d}" for m, deps in graph().items()
+                 if m.startswith("splitbrain.quorum")
+                 for d in deps if not d.startswith(("splitbrain.quorum", "splitbrain.nodekit"))
+                 and d != "splitbrain")
     assert not bad, bad
 
 
