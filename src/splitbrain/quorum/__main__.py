@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from functools import partial
 from typing import Any
 
@@ -37,7 +38,8 @@ def main() -> None:
     def status(body: dict[str, Any]) -> dict[str, Any]:
         return {"id": args.id, "n": settings.n, "w": settings.w, "r": settings.r,
                 "write_back": settings.write_back, "lww": settings.lww,
-                "keys": len(replica.data)}
+                "keys": len(replica.data),
+                "time": time.time()}   # the wall clock this node sees (skewed by libfaketime)
 
     def read(body: dict[str, Any]) -> dict[str, Any]:
         return {"value": coord.read(str(body["key"]))}

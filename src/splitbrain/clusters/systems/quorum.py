@@ -24,13 +24,6 @@ from splitbrain.clusters.systems.pynode import COMMON_OPTIONS, PyNodeClient, PyN
 from splitbrain.errors import HarnessError
 
 
-def _quorum_size(s: str) -> int:
-    v = int(s)
-    if v < 0:
-        raise ValueError("must be 0 (a majority) or a node count")
-    return v
-
-
 class QuorumClient(PyNodeClient):
     """A client of one quorum node (which coordinates: any node can)."""
 
@@ -58,9 +51,8 @@ class QuorumSystem(PyNodeSystem):
         **COMMON_OPTIONS,
         "timeout": SystemOption(5.0, "client request timeout in seconds (above two "
                                 "peer_timeout: a write has two rounds)", float),
-        "w": SystemOption(0, "write quorum W (0: a majority of the nodes)", _quorum_size),
-        "r": SystemOption(0, "read quorum R (0: a majority); W + R <= N gives stale reads",
-                          _quorum_size),
+        "w": SystemOption(0, "write quorum W (0: a majority of the nodes)", int),
+        "r": SystemOption(0, "read quorum R (0: a majority); W + R <= N gives stale reads", int),
         "write_back": SystemOption(True, "a read writes the value it returns back to W "
                                    "replicas first (ABD); false: a value seen, then unseen",
                                    parse_bool),
@@ -77,5 +69,5 @@ class QuorumSystem(PyNodeSystem):
         n = len(nodes)
         for k in ("w", "r"):
             v = int(self._opt(k))
-            if v > n:
-                raise HarnessError(f"-o {k}={v}: more than the {n} nodes")
+            if not 0 <= v <= n:
+                raise HarnessError(f"-o {k}={v}: want 0 (a majority) up to the {n} nodes")
