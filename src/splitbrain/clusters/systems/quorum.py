@@ -4,10 +4,14 @@ Every node is a replica and coordinates the requests of the clients pinned to it
 (see :mod:`splitbrain.quorum` for the protocol). Correct mode (the defaults) is a
 linearizable register per key. The ``-o`` switches that break it:
 
-* ``w=1 r=1`` (any ``W + R <= N``): stale reads under a partition;
-* ``write_back=false``: reads do not write back — a value seen, then unseen;
+* ``w=1 r=1`` (any ``W + R <= N``): stale reads under a partition
+  (``--nemesis partition``);
+* ``write_back=false``: reads do not write back — a value seen, then unseen. It
+  needs writes that reach fewer than W replicas and time out: ``--nemesis
+  packet-loss -O loss=0.3 --nemesis-targets all --nemesis-interval 20
+  --concurrency 5 -o peer_timeout=0.2`` shows it reliably;
 * ``lww=true``: last-writer-wins by wall clock — acknowledged writes lost under the
-  ``clock`` fault (libfaketime reaches ``python3``).
+  ``clock`` fault (libfaketime reaches ``python3``; ``/status`` shows the node's clock).
 
 The client offers ``read``, ``write`` and ``add`` (a grow-only set merged by union:
 ``-w set-mode=add``), no ``cas``: ABD registers cannot offer a correct one. Use the
