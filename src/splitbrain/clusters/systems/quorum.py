@@ -12,6 +12,9 @@ linearizable register per key. The ``-o`` switches that break it:
   --concurrency 5 -o peer_timeout=0.2`` shows it reliably;
 * ``lww=true``: last-writer-wins by wall clock — acknowledged writes lost under the
   ``clock`` fault (libfaketime reaches ``python3``; ``/status`` shows the node's clock).
+  libfaketime also fakes the pthread timed waits Python's threads hand off through,
+  which makes this threaded node several times slower under that fault: give it
+  ``-o peer_timeout=3 -o timeout=10`` so writes are acknowledged, not timed out.
 
 The client offers ``read``, ``write`` and ``add`` (a grow-only set merged by union:
 ``-w set-mode=add``), no ``cas``: ABD registers cannot offer a correct one. Use the
