@@ -120,6 +120,12 @@ def test_add_mode_errors_propagate_with_their_verdict() -> None:
     assert w.apply(c, OpSpec("read", None)) == ("ok", [5])
 
 
+def test_add_mode_refuses_a_client_without_add() -> None:
+    w = make(**{"set-mode": "add"})
+    with pytest.raises(HarnessError, match="no add capability"):
+        w.apply(FakeClient(capabilities=CAS_ONLY), OpSpec("add", 1))
+
+
 def test_add_mode_is_listed() -> None:
     o = SetWorkload.declared_options()["set-mode"]
     assert "add" in o.choices and "add:" in o.help

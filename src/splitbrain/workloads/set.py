@@ -20,8 +20,8 @@ key holds a list:
   stale or lost elements.
 
 Add outcomes never lie: a refused cas is retried; an errored read gives up with a
-definite fail (nothing was written); a cas or append whose outcome is unknown is
-``info`` (so is an ``add`` whose outcome is unknown). The loop appends even if the element already seems present, so a cas
+definite fail (nothing was written); a cas, append or add whose outcome is unknown
+is ``info``. The loop appends even if the element already seems present, so a cas
 that said "no" yet applied shows up as a duplicate instead of being hidden.
 """
 
@@ -107,6 +107,9 @@ class SetWorkload(Workload):
             return "ok", self._read(client)
         if op.f == "add":
             if self.mode == "add":
+                if ADD not in client.capabilities:
+                    raise HarnessError("set workload: set-mode=add but the system's client "
+                                       "has no add capability; use set-mode=cas or txn")
                 client.add(self.key_of(op.value), op.value)
                 return "ok", op.value
             if self.uses_txn(client):
