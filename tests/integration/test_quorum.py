@@ -3,7 +3,7 @@
 Correct mode (ABD: majority quorums, read write-back) stays linearizable under
 partitions and kills; each switch shows its textbook anomaly to the existing
 checkers: ``W + R <= N`` stale reads under a partition, no read write-back under
-packet loss (writes stuck on some replicas, a value seen then unseen), last-writer-
+packet loss (adds stuck on some replicas: an element seen, then unseen), last-writer-
 wins under clock skew (acknowledged writes lost). The set workload runs with
 ``-w set-mode=add`` (a grow-only set merged by union). Needs root; each run is short.
 The failure runs use the schedules measured to catch the anomaly (see the report of
@@ -91,10 +91,13 @@ def test_small_quorums_set_shows_stale_elements(tmp_path: Path) -> None:
     assert "stale" in verdict or "lost" in verdict, verdict
 
 
-def test_no_write_back_is_not_linearizable(tmp_path: Path) -> None:
-    verdict = invalid_within(tmp_path, "nowb", [*REGISTER, *LOSSY, "-o", "write_back=false"],
-                             seeds=(1, 2, 3), time_limit=30)
-    assert "linearizability" in verdict, verdict
+def test_no_write_back_shows_elements_seen_then_unseen(tmp_path: Path) -> None:
+    # the set workload shows it every time (each element is unique and never
+    # overwritten); the register workload in about 3 runs of 5 (small values, many
+    # concurrent writes that could explain a read)
+    verdict = invalid_within(tmp_path, "nowb", [*SET, *LOSSY, "-o", "write_back=false"],
+                             seeds=(1, 2), time_limit=30)
+    assert "stale" in verdict or "lost" in verdict, verdict
 
 
 def test_lww_loses_writes_under_clock_skew(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ linearizable register per key. The ``-o`` switches that break it:
 * ``write_back=false``: reads do not write back — a value seen, then unseen. It
   needs writes that reach fewer than W replicas and time out: ``--nemesis
   packet-loss -O loss=0.3 --nemesis-targets all --nemesis-interval 20
-  --concurrency 5 -o peer_timeout=0.2`` shows it reliably;
+  --concurrency 5 -o peer_timeout=0.2`` makes many; the set workload
+  (``-w set-mode=add``) then shows it every run, the register workload in some;
 * ``lww=true``: last-writer-wins by wall clock — acknowledged writes lost under the
   ``clock`` fault (libfaketime reaches ``python3``; ``/status`` shows the node's clock).
   libfaketime also fakes the pthread timed waits Python's threads hand off through,
