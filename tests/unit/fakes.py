@@ -57,6 +57,14 @@ class FakeClient(Client):
         self._call("write", (key, value),
                    lambda: self.store.__setitem__(key, copy.deepcopy(value)))
 
+    def add(self, key: str, element: Any) -> None:
+        """A grow-only set: ``element`` joins the list at ``key`` unless already there."""
+        def effect() -> None:
+            cur = self.store.setdefault(key, [])
+            if element not in cur:
+                cur.append(copy.deepcopy(element))
+        self._call("add", (key, element), effect)
+
     def cas(self, key: str, expected: Any, new: Any) -> bool:
         def effect() -> bool:
             if self.store.get(key) != expected:

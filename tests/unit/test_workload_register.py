@@ -1,10 +1,11 @@
-"""The register workload: op shapes, apply() through FakeClient, and its checkers."""
+"""The register workload: op shapes, apply() through FakeClient, its checkers, -w cas=false."""
 
 from __future__ import annotations
 
 import pytest
 from fakes import FakeClient, hist, take
 
+from splitbrain.clusters.system import CAS, READ, WRITE
 from splitbrain.errors import ClientError, HarnessError
 from splitbrain.workloads import WORKLOADS, get_workload
 from splitbrain.workloads.base import WorkloadConfig
@@ -110,3 +111,46 @@ def test_final_phase_reads_every_key_once() -> None:
     final = take(w.final_generator(), 1000, workers=4)
     assert sorted(op.key for op in final) == keys
     assert {(op.f, op.value) for op in final} == {("read", None)}
+
+
+def make_rw(**kw) -> RegisterWorkload:
+    return RegisterWorkload(WorkloadConfig(concurrency=4, ops_per_key=10,
+                                           options={"run-id": "t", "cas": "false"}, **kw))
+
+
+def test_cas_false_reads_and_writes_only() -> None:
+    """-w cas=false: no cas in the mix or the needs; a plain register model."""
+    w = make_rw()
+    assert w.requires == frozenset({READ, WRITE})
+    assert RegisterWorkload.requires == frozenset({READ, WRITE, CAS})
+    assert make().requires == frozenset({READ, WRITE, CAS})
+    ops = take(w.generator(), 300, workers=4)
+    assert {op.f for op in ops} == {"read", "write"}
+    assert w.model() == "register"
+    lin = w.checkers()[0]
+    assert lin.model == "register" and lin.fs == frozenset({"read", "write"})
+    c = FakeClient(capabilities=frozenset({READ, WRITE}))
+    assert w.apply(c, OpSpec("write", 2, "k")) == ("ok", 2)
+    assert w.apply(c, OpSpec("read", None, "k")) == ("ok", 2)
+    with pytest.raises(HarnessError, match="unknown op"):
+        w.apply(c, OpSpec("cas", [2, 3], "k"))
+
+
+def test_cas_false_checker_judges_read_write_histories() -> None:
+    lin = make_rw().checkers()[0]
+    good = hist([(0, "invoke", "write", 1, "k"), (0, "ok", "write", 1, "k"),
+                 (1, "invoke", "read", None, "k"), (1, "ok", "read", 1, "k")])
+    assert lin.check(good).to_json()["valid"] is True
+    # a value seen, then unseen: the no-write-back quorum anomaly
+    bad = hist([(0, "invoke", "write", 1, "k"),
+                (1, "invoke", "read", None, "k"), (1, "ok", "read", 1, "k"),
+                (2, "invoke", "read", None, "k"), (2, "ok", "read", None, "k")])
+    assert lin.check(bad).to_json()["valid"] is False
+
+
+def test_cas_option_declared_and_checked() -> None:
+    o = RegisterWorkload.declared_options()["cas"]
+    assert o.default is True and "false" in o.help
+    assert make().use_cas is True
+    with pytest.raises(HarnessError, match="-w cas=maybe"):
+        RegisterWorkload(WorkloadConfig(options={"run-id": "t", "cas": "maybe"}))

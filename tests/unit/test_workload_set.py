@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fakes import FakeClient, take
 
-from splitbrain.clusters.system import CAS, READ, WRITE
+from splitbrain.clusters.system import ADD, CAS, READ, WRITE
 from splitbrain.errors import ClientError, HarnessError
 from splitbrain.workloads.base import WorkloadConfig
 from splitbrain.workloads.generator import OpSpec
@@ -88,3 +88,44 @@ def test_mode_option_checked() -> None:
     c = FakeClient()
     w.apply(c, OpSpec("add", 1))
     assert "txn" not in {m for m, _ in c.calls}
+
+
+ADD_ONLY = frozenset({READ, WRITE, ADD})
+
+
+def test_add_mode_needs_read_and_add_and_adds_once() -> None:
+    """set-mode=add: one client.add per element (no cas), reads key by key."""
+    w = make(**{"set-mode": "add"})
+    assert w.requires == frozenset({READ, ADD})
+    assert SetWorkload.requires == frozenset({READ, CAS})   # the class default is untouched
+    c = FakeClient(capabilities=ADD_ONLY)
+    for e in range(7):
+        assert w.apply(c, OpSpec("add", e)) == ("ok", e)
+    assert w.apply(c, OpSpec("read", None)) == ("ok", list(range(7)))
+    assert [m for m, _ in c.calls].count("add") == 7
+    assert {m for m, _ in c.calls} == {"add", "read"}
+    assert c.store[w.key_of(4)] == [1, 4]
+
+
+def test_add_mode_errors_propagate_with_their_verdict() -> None:
+    w, c = make(**{"set-mode": "add"}), FakeClient(capabilities=ADD_ONLY)
+    c.inject("add", ClientError("reached 1 of 2 replicas", definite=False), applied=True)
+    with pytest.raises(ClientError) as e:
+        w.apply(c, OpSpec("add", 5))
+    assert not e.value.definite
+    c.inject("add", ClientError("refused", definite=True))
+    with pytest.raises(ClientError) as e:
+        w.apply(c, OpSpec("add", 6))
+    assert e.value.definite
+    assert w.apply(c, OpSpec("read", None)) == ("ok", [5])
+
+
+def test_add_mode_refuses_a_client_without_add() -> None:
+    w = make(**{"set-mode": "add"})
+    with pytest.raises(HarnessError, match="no add capability"):
+        w.apply(FakeClient(capabilities=CAS_ONLY), OpSpec("add", 1))
+
+
+def test_add_mode_is_listed() -> None:
+    o = SetWorkload.declared_options()["set-mode"]
+    assert "add" in o.choices and "add:" in o.help

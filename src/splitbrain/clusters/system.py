@@ -26,6 +26,8 @@ from splitbrain.retry import poll
 
 # Capability names workloads ask for.
 READ, WRITE, CAS, DELETE, TXN, LOCK = "read", "write", "cas", "delete", "txn", "lock"
+#: add an element to a grow-only set held at a key (replicas merge by union)
+ADD = "add"
 
 
 def on_each(nodes: list[Node], fn: Callable[[Node], Any]) -> None:
@@ -189,6 +191,11 @@ class Client:
         raise NotImplementedError
 
     def delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def add(self, key: str, element: Any) -> None:
+        """Add ``element`` to the grow-only set at ``key``; ``read(key)`` returns its
+        elements as a list. For stores without cas that merge sets by union."""
         raise NotImplementedError
 
     def txn(self, ops: list[list[Any]]) -> list[list[Any]]:

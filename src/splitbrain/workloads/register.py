@@ -8,6 +8,10 @@ acknowledged write that was lost (e.g. by a node that did not fsync) shows even 
 a key the main phase had left behind. Each key's history is checked for
 linearizability against the ``cas-register`` model.
 
+``-w cas=false`` drops cas from the mix and from what the workload needs (read and
+write only), for stores that cannot offer a correct cas (a leaderless quorum store's
+ABD registers); the histories are then checked against the plain ``register`` model.
+
 Op shapes (value of invoke -> value of completion):
     read   None      -> ok v (None when the key is missing)
     write  v         -> ok v
@@ -22,9 +26,9 @@ from typing import Any
 from splitbrain.checker.base import Checker
 from splitbrain.checker.linearizability import LinearizabilityChecker
 from splitbrain.checker.stats import StatsChecker
-from splitbrain.clusters.system import CAS, READ, WRITE, Client
+from splitbrain.clusters.system import CAS, READ, WRITE, Client, parse_bool
 from splitbrain.errors import HarnessError
-from splitbrain.workloads.base import Workload, WorkloadConfig
+from splitbrain.workloads.base import Workload, WorkloadConfig, WorkloadOption
 from splitbrain.workloads.generator import Context, Generator, Independent, Mix, OpSpec
 from splitbrain.workloads.naming import run_prefix
 
@@ -62,16 +66,25 @@ class RegisterWorkload(Workload):
 
     name = "register"
     requires = frozenset({READ, WRITE, CAS})
+    options = {
+        "cas": WorkloadOption(True, "mix cas into reads and writes; false: read and write "
+                              "only (needs read, write), checked as a plain register",
+                              parse_bool),
+    }
 
     def __init__(self, config: WorkloadConfig) -> None:
         super().__init__(config)
+        self.use_cas: bool = config.options["cas"]
+        if not self.use_cas:
+            self.requires = frozenset({READ, WRITE})  # type: ignore[misc]
         self.group_size = config.group_size or max(1, min(config.concurrency, 5))
         self.prefix = run_prefix(config, "r")
         self.independent: Independent | None = None
 
     def generator(self) -> Generator:
         self.independent = Independent(
-            lambda: Mix([(1, _read), (1, _write), (1, _cas)]),
+            lambda: Mix([(1, _read), (1, _write), (1, _cas)] if self.use_cas
+                        else [(1, _read), (1, _write)]),
             group_size=self.group_size, ops_per_key=self.config.ops_per_key,
             prefix=self.prefix)
         return self.independent
@@ -88,15 +101,16 @@ class RegisterWorkload(Workload):
         if op.f == "write":
             client.write(op.key, op.value)
             return "ok", op.value
-        if op.f == "cas":
+        if op.f == "cas" and self.use_cas:
             old, new = op.value
             return ("ok" if client.cas(op.key, old, new) else "fail"), [old, new]
         raise HarnessError(f"register workload: unknown op {op.f!r}")
 
     def checkers(self) -> list[Checker]:
-        return [LinearizabilityChecker("cas-register", ("read", "write", "cas"),
+        fs = ("read", "write", "cas") if self.use_cas else ("read", "write")
+        return [LinearizabilityChecker(self.model(), fs,
                                        time_limit=self.config.checker_time_limit),
                 StatsChecker()]
 
-    def model(self) -> str | None:
-        return "cas-register"
+    def model(self) -> str:
+        return "cas-register" if self.use_cas else "register"

@@ -11,11 +11,17 @@ key holds a list:
   key holds None: ``cas(key, None, [e])`` creates it only if absent), and a read
   reads the keys one by one. Reading keys one by one is fine for the checker:
   each element lives in exactly one key, so each element's presence is judged by
-  one read of one key made inside the read op's interval.
+  one read of one key made inside the read op's interval;
+* with ``-w set-mode=add`` (needs ``read`` and ``add``), an add is one
+  ``client.add(key, e)``: the key holds a grow-only set that the store merges by
+  union (a leaderless quorum store, which has no cas), and reads read the keys one
+  by one as in cas mode. The checker is the same: an acknowledged add must be in
+  every read invoked after it, so a store whose reads miss a quorum's adds shows
+  stale or lost elements.
 
 Add outcomes never lie: a refused cas is retried; an errored read gives up with a
-definite fail (nothing was written); a cas or append whose outcome is unknown is
-``info``. The loop appends even if the element already seems present, so a cas
+definite fail (nothing was written); a cas, append or add whose outcome is unknown
+is ``info``. The loop appends even if the element already seems present, so a cas
 that said "no" yet applied shows up as a duplicate instead of being hidden.
 """
 
@@ -28,14 +34,14 @@ from typing import Any
 from splitbrain.checker.base import Checker
 from splitbrain.checker.set_checker import SetChecker
 from splitbrain.checker.stats import StatsChecker
-from splitbrain.clusters.system import CAS, READ, TXN, Client
+from splitbrain.clusters.system import ADD, CAS, READ, TXN, Client
 from splitbrain.errors import HarnessError
 from splitbrain.workloads.base import IntAtLeast, Workload, WorkloadConfig, WorkloadOption
 from splitbrain.workloads.cas_update import cas_update
 from splitbrain.workloads.generator import EachWorker, Generator, Mix, Once, OpSpec
 from splitbrain.workloads.naming import run_prefix
 
-MODES = ("auto", "cas", "txn")
+MODES = ("auto", "cas", "txn", "add")
 
 
 class SetWorkload(Workload):
@@ -48,7 +54,9 @@ class SetWorkload(Workload):
         "max-retries": WorkloadOption(20, "refused cas attempts of one add before it fails",
                                       IntAtLeast(1)),
         "set-mode": WorkloadOption("auto", "txn: an add is one append txn (needs txn); cas: "
-                                   "read + cas (needs read, cas); auto: txn where offered",
+                                   "read + cas (needs read, cas); add: one add to a "
+                                   "grow-only set merged by union (needs read, add); "
+                                   "auto: txn where offered, else cas",
                                    choices=MODES),
     }
 
@@ -63,6 +71,8 @@ class SetWorkload(Workload):
         self.mode = config.options["set-mode"]
         if self.mode == "txn":
             self.requires = frozenset({TXN})  # type: ignore[misc]
+        elif self.mode == "add":
+            self.requires = frozenset({READ, ADD})  # type: ignore[misc]
         self._elements = itertools.count()
 
     def generator(self) -> Generator:
@@ -96,6 +106,12 @@ class SetWorkload(Workload):
         if op.f in ("read", "final-read"):
             return "ok", self._read(client)
         if op.f == "add":
+            if self.mode == "add":
+                if ADD not in client.capabilities:
+                    raise HarnessError("set workload: set-mode=add but the system's client "
+                                       "has no add capability; use set-mode=cas or txn")
+                client.add(self.key_of(op.value), op.value)
+                return "ok", op.value
             if self.uses_txn(client):
                 client.txn([["append", self.key_of(op.value), op.value]])
                 return "ok", op.value

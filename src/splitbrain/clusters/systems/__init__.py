@@ -21,6 +21,9 @@ SYSTEMS: Registry[System] = Registry("system", {
     "3pc": Entry("splitbrain.clusters.systems.commit:ThreePCSystem",
                  "splitbrain's three-phase commit over sharded keys (txn): splits under "
                  "partitions"),
+    "quorum": Entry("splitbrain.clusters.systems.quorum:QuorumSystem",
+                    "splitbrain's leaderless quorum KV (Dynamo-style ABD registers), "
+                    "switchable W/R, write-back, LWW"),
 }, base=System)
 
 def get_system(name: str) -> type[System]:
