@@ -8,6 +8,8 @@ from splitbrain.harness.live import render
 from splitbrain.harness.progress import Progress
 from splitbrain.harness.runner import run_test
 from splitbrain.harness.spec import TestSpec
+from splitbrain.workloads.base import Workload
+from splitbrain.workloads.register import RegisterWorkload
 
 
 def _text(spec: TestSpec, p: Progress, rate: float = 42.0) -> str:
@@ -40,6 +42,12 @@ def test_each_phase_shows_what_it_is_doing() -> None:
     assert "checker linearizability  running 0.0s" in text and "checker stats" in text
 
 
+class NoFinalReads(RegisterWorkload):
+    """Register without its final reads: a workload with no final phase."""
+
+    final_generator = Workload.final_generator
+
+
 def test_the_eta_counts_a_final_phase_only_for_workloads_that_have_one(tmp_path) -> None:
     from test_runner import FakeBackend
 
@@ -54,5 +62,6 @@ def test_the_eta_counts_a_final_phase_only_for_workloads_that_have_one(tmp_path)
                         concurrency=1, final_time_limit=30, store=str(tmp_path))
         run_test(spec, display=display, report=False, backend=FakeBackend())
         return seen[0]
-    assert final_limit_in_main("register") == 0      # no final reads
+    assert final_limit_in_main("test_live_view:NoFinalReads") == 0      # no final phase
+    assert final_limit_in_main("register") == 30     # reads back the keys it used
     assert final_limit_in_main("set") == 30
