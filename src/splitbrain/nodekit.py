@@ -117,19 +117,21 @@ def call(addr: str, route: str, body: dict[str, Any], timeout: float = 1.0) -> d
 
 
 def fanout(addrs: list[str], route: str, body: dict[str, Any], *, need: int | None = None,
-           timeout: float = 1.0) -> list[tuple[str, dict[str, Any]]]:
+           timeout: float = 1.0,
+           until: Callable[[list[tuple[str, dict[str, Any]]]], bool] | None = None
+           ) -> list[tuple[str, dict[str, Any]]]:
     """Send ``body`` to every address at once; return the answers ``(addr, reply)``.
 
     Returns as soon as ``need`` peers have answered (all of them when ``need`` is
-    None) or ``timeout`` has passed — whichever is first; a peer that failed or is
-    still silent is simply not in the list. The caller counts the answers.
+    None), ``until(answers)`` is true, or ``timeout`` has passed — whichever is first;
+    a peer that failed or is still silent is simply not in the list.
     """
     want = len(addrs) if need is None else need
     futures = {_POOL.submit(call, a, route, body, timeout): a for a in addrs}
     answers: list[tuple[str, dict[str, Any]]] = []
     deadline = time.monotonic() + timeout
     pending = set(futures)
-    while pending and len(answers) < want:
+    while pending and len(answers) < want and not (until is not None and until(answers)):
         left = deadline - time.monotonic()
         if left <= 0:
             break

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from splitbrain import nodekit
@@ -49,21 +49,9 @@ def main(argv: list[str] | None = None) -> None:
 
     def ask(route: str, body: dict[str, Any], timeout: float, enough: Any
             ) -> list[dict[str, Any]]:
-        futures = [_POOL.submit(nodekit.call, a, route, body, timeout) for a in addrs]
-        replies: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        pending = set(futures)
-        while pending and not enough(replies):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            done, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
-            for f in done:
-                try:
-                    replies.append(f.result())
-                except nodekit.PeerDown as e:
-                    log.debug("%s", e)
-        return replies
+        got = nodekit.fanout(addrs, route, body, timeout=timeout,
+                             until=lambda answers: enough([r for _, r in answers]))
+        return [r for _, r in got]
 
     def broadcast(entries: dict[int, Any]) -> None:
         body = {"entries": {str(s): v for s, v in entries.items()}}

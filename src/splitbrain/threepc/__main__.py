@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from splitbrain.nodekit import parse_args, run_forever, serve
 from splitbrain.threepc.node import ThreePCNode
-
-
-def main() -> None:
-    args = parse_args("splitbrain.threepc", "a three-phase commit node")
-    node = ThreePCNode(args.id, args.peers, args.data_dir, args.opts)
-    _, _, port = args.peers[args.id].rpartition(":")
-    server = serve(node.routes(), "0.0.0.0", int(port))
-    run_forever(server, node.stop)
-
+from splitbrain.twopc.__main__ import main
 
 if __name__ == "__main__":
-    main()
+    main(ThreePCNode, "splitbrain.threepc", "a three-phase commit node")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from splitbrain.nodekit import parse_args, run_forever, serve
-from splitbrain.twopc.node import TwoPCNode
+from splitbrain.twopc.node import CommitNode, TwoPCNode
 
 
-def main() -> None:
-    args = parse_args("splitbrain.twopc", "a two-phase commit node")
-    node = TwoPCNode(args.id, args.peers, args.data_dir, args.opts)
+def main(node_class: type[CommitNode] = TwoPCNode, prog: str = "splitbrain.twopc",
+         description: str = "a two-phase commit node") -> None:
+    """Parse the node's command line, serve its routes until SIGTERM."""
+    args = parse_args(prog, description)
+    node = node_class(args.id, args.peers, args.data_dir, args.opts)
     _, _, port = args.peers[args.id].rpartition(":")
     server = serve(node.routes(), "0.0.0.0", int(port))
     run_forever(server, node.stop)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from splitbrain.clusters.system import TXN, SystemOption
+from splitbrain.clusters.system import TXN, SystemOption, name_list
 from splitbrain.clusters.systems.pynode import COMMON_OPTIONS, PyNodeClient, PyNodeSystem
 
 TWOPC_BUGS = ("commit-on-timeout", "forget-decision")
@@ -36,15 +36,6 @@ class CommitClient(PyNodeClient):
     def txn(self, ops: list[list[Any]]) -> list[list[Any]]:
         return [list(o) for o in self.call("/txn", {"ops": [list(o) for o in ops]})["ops"]]
 
-
-def _bugs(known: tuple[str, ...]) -> Any:
-    def parse(text: str) -> tuple[str, ...]:
-        names = tuple(b.strip() for b in str(text).split(",") if b.strip())
-        for b in names:
-            if b not in known:
-                raise ValueError(f"unknown bug {b!r}: choose from {', '.join(known)}")
-        return names
-    return parse
 
 
 _TIMING: dict[str, SystemOption] = {
@@ -71,7 +62,7 @@ class TwoPCSystem(PyNodeSystem):
         "bug": SystemOption((), "known bugs to switch on, comma-separated: "
                             "commit-on-timeout (an in-doubt participant commits when the "
                             "coordinator is silent), forget-decision (decision log not "
-                            "fsynced)", _bugs(TWOPC_BUGS)),
+                            "fsynced)", name_list(TWOPC_BUGS)),
         **_TIMING,
     }
 
