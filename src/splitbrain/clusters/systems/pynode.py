@@ -38,6 +38,34 @@ COMMON_OPTIONS: dict[str, SystemOption] = {
 }
 
 
+def install_sources(node: Node, python: str, lib_dir: str, parts: list[str], note: str) -> None:
+    """Copy parts of our own source tree (packages or modules under ``splitbrain/``) to
+    ``<lib_dir>/splitbrain`` on the node, after checking its python is 3.11+: the node
+    programs need nothing else."""
+    py, lib = shlex.quote(python), shlex.quote(lib_dir)
+    r = node.exec(["sh", "-c", f"command -v {py} >/dev/null && {py} -c "
+                               f"'import sys; sys.exit(sys.version_info < (3, 11))' && "
+                               f"rm -rf {lib}/splitbrain && mkdir -p {lib} "
+                               f"{shlex.quote(node.work_dir)}/logs "
+                               f"{shlex.quote(node.work_dir)}/run"], check=False)
+    if r.rc != 0:
+        raise HarnessError(f"python 3.11+ ({python}) not found on {node.name}: "
+                           f"install python3 or pass -o python=/path/to/python3")
+    src = os.path.dirname(splitbrain.__file__)
+    with tempfile.TemporaryDirectory(prefix="splitbrain-node-") as tmp:
+        stage = os.path.join(tmp, "splitbrain")
+        os.makedirs(stage)
+        for part in parts:
+            if part.endswith(".py"):
+                shutil.copy(os.path.join(src, part), stage)
+            else:
+                shutil.copytree(os.path.join(src, part), os.path.join(stage, part),
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        with open(os.path.join(stage, "__init__.py"), "w") as f:
+            f.write(f'"""splitbrain: {note}."""\n')
+        node.put_file(stage, f"{lib_dir}/splitbrain")
+
+
 class PyNodeClient(Client):
     """A client pinned to one node: ``POST /route`` with JSON, errors as ClientError."""
 
@@ -126,24 +154,9 @@ class PyNodeSystem(System):
     def install(self, node: Node) -> None:
         """Copy ``splitbrain/nodekit.py``, ``splitbrain/<package>/`` and the
         ``extra_packages`` onto the node."""
-        py, lib = shlex.quote(self._opt("python")), shlex.quote(self.lib_dir(node))
-        r = node.exec(["sh", "-c", f"command -v {py} >/dev/null && {py} -c "
-                                   f"'import sys; sys.exit(sys.version_info < (3, 11))' && "
-                                   f"rm -rf {lib}/splitbrain && mkdir -p {lib} "
-                                   f"{shlex.quote(node.work_dir)}/logs"], check=False)
-        if r.rc != 0:
-            raise HarnessError(f"python 3.11+ ({self._opt('python')}) not found on {node.name}: "
-                               f"install python3 or pass -o python=/path/to/python3")
-        src = os.path.dirname(splitbrain.__file__)
-        with tempfile.TemporaryDirectory(prefix=f"splitbrain-{self.package}-") as tmp:
-            stage = os.path.join(tmp, "splitbrain")
-            for pkg in (self.package, *self.extra_packages):
-                shutil.copytree(os.path.join(src, pkg), os.path.join(stage, pkg),
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-            shutil.copy(os.path.join(src, "nodekit.py"), stage)
-            with open(os.path.join(stage, "__init__.py"), "w") as f:
-                f.write(f'"""splitbrain: only the {self.package} node was installed here."""\n')
-            node.put_file(stage, f"{self.lib_dir(node)}/splitbrain")
+        install_sources(node, self._opt("python"), self.lib_dir(node),
+                        [self.package, *self.extra_packages, "nodekit.py"],
+                        f"only the {self.package} node was installed here")
 
     def start(self, node: Node) -> None:
         """Start the node's daemon (a restart after kill reinstalls only if needed)."""

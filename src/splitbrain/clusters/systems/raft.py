@@ -16,14 +16,9 @@ seconds (default 10), so ``-o bug=no-dedup`` shows as writes applied twice.
 
 from __future__ import annotations
 
-import os
-import shlex
-import shutil
-import tempfile
 import time
 from typing import Any, ClassVar
 
-import splitbrain.raft as raft_pkg
 from splitbrain.clusters.node import Node
 from splitbrain.clusters.system import (
     CAS,
@@ -40,6 +35,7 @@ from splitbrain.clusters.system import (
     first_answer,
     name_list,
 )
+from splitbrain.clusters.systems.pynode import install_sources
 from splitbrain.errors import ClientError, HarnessError
 from splitbrain.raft.client import RaftClient, RaftError
 from splitbrain.raft.core import BUGS
@@ -169,24 +165,8 @@ class RaftSystem(System):
     # -- lifecycle ------------------------------------------------------------------
     def install(self, node: Node) -> None:
         """Copy ``splitbrain/raft`` (sources only) and a stub ``splitbrain/__init__.py``."""
-        py, lib = shlex.quote(self._opt("python")), shlex.quote(self.lib_dir(node))
-        # one exec: check python, clear the old copy, make the directories
-        r = node.exec(["sh", "-c", f"command -v {py} >/dev/null && {py} -c "
-                                   f"'import sys; sys.exit(sys.version_info < (3, 11))' && "
-                                   f"rm -rf {lib}/splitbrain && mkdir -p {lib} "
-                                   f"{shlex.quote(node.work_dir)}/logs "
-                                   f"{shlex.quote(node.work_dir)}/run"], check=False)
-        if r.rc != 0:
-            raise HarnessError(f"python 3.11+ ({self._opt('python')}) not found on {node.name}: "
-                               f"install python3 or pass -o python=/path/to/python3")
-        src = os.path.dirname(raft_pkg.__file__)
-        with tempfile.TemporaryDirectory(prefix="splitbrain-raft-") as tmp:
-            stage = os.path.join(tmp, "splitbrain")
-            shutil.copytree(src, os.path.join(stage, "raft"),
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-            with open(os.path.join(stage, "__init__.py"), "w") as f:
-                f.write('"""splitbrain: only the Raft node was installed here."""\n')
-            node.put_file(stage, f"{self.lib_dir(node)}/splitbrain")
+        install_sources(node, self._opt("python"), self.lib_dir(node), ["raft"],
+                        "only the Raft node was installed here")
 
     def command(self, node: Node, *, join: bool = False) -> list[str]:
         """The node's command line (``join``: wait to be added to a running cluster)."""
