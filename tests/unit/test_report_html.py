@@ -294,3 +294,14 @@ def test_lock_lease_warning_and_double_holder_kind_in_the_banner():
                                            "while both leases were valid (a safety bug)"}}})
     assert r == ["lock found the history invalid: 1 time(s) two clients held the lock at "
                  "once while both leases were valid (a safety bug)"]
+
+
+@pytest.mark.parametrize("backend,shown", [("docker", False), ("ssh", True)])
+def test_ssh_login_fields_are_listed_only_for_ssh_runs(tmp_path: Path, backend: str,
+                                                       shown: bool) -> None:
+    spec = SPEC | {"backend": backend, "ssh_user": "tester", "ssh_port": 2222}
+    results = {"valid": True, "test": SPEC["name"], "checkers": {"stats": {"valid": True}}}
+    run = make_run_dir(tmp_path / "store", SPEC["name"], small_history(), results, spec)
+    text = write_report(run).read_text()
+    assert ("<th>ssh_user</th>" in text) is shown
+    assert "<th>seed</th>" in text

@@ -284,13 +284,18 @@ def page_data(run: RunData, table: OpTable, lin: list[dict[str, Any]],
     return {"ops": ops_json(table, descs), "lin": lin, "cx": cx}
 
 
+def _shown(key: str, spec: dict) -> bool:
+    """The ssh login fields matter only for ssh runs: elsewhere they push the plots down."""
+    return not key.startswith("ssh_") or spec.get("backend") == "ssh"
+
+
 def render_report(run: RunData, plotly_href: str = "assets/plotly.min.js",
                   links: list[dict[str, str]] | None = None) -> str:
     """The report page for an already-loaded run, as HTML text."""
     started = run_started(run.run_dir)
     by_type = Counter(str(o.get("type")) for o in run.ops if o.get("process") != "nemesis")
     spec_rows = [(k, v if isinstance(v, str) else json.dumps(v, default=str))
-                 for k, v in run.spec.items()]
+                 for k, v in run.spec.items() if _shown(k, run.spec)]
     table = op_table(run)
     lin = lin_views(run, table, run.results)
     cards = counterexample_cards(run, table, run.results)
