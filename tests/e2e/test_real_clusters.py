@@ -23,13 +23,15 @@ def run_cli(*args: str, timeout: float = 400) -> subprocess.CompletedProcess[str
                           text=True, timeout=timeout)
 
 
-def leftovers() -> list[str]:
+def leftovers(name: str) -> list[str]:
+    """Containers and namespaces left by the run named ``name`` — only ours: other runs
+    (a campaign, another CI job) may share the host."""
     out = []
-    ps = subprocess.run(["docker", "ps", "-aq", "--filter", "label=splitbrain=1"],
-                        capture_output=True, text=True)
+    ps = subprocess.run(["docker", "ps", "-aq", "--filter", "label=splitbrain=1", "--filter",
+                         f"label=splitbrain.test={name}"], capture_output=True, text=True)
     out += [f"container {c}" for c in ps.stdout.split()]
     ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
-    out += [f"netns {n}" for n in ns.stdout.split() if n.startswith("sb-")]
+    out += [f"netns {n}" for n in ns.stdout.split() if n.startswith(netns_name(name, ""))]
     return out
 
 
@@ -40,9 +42,9 @@ def nemesis_ops(run: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_default_test_on_docker(tmp_path: Path, requires_docker: None) -> None:
-    before = set(leftovers())
+    name = f"e2e-default-{os.getpid()}"   # the defaults, under a name only this run uses
     r = run_cli("test", "--backend", "docker", "--time-limit", "20", "--nemesis-interval", "5",
-                "--store", str(tmp_path), "--quiet", "--seed", "1")
+                "--name", name, "--store", str(tmp_path), "--quiet", "--seed", "1")
     assert r.returncode == 0, r.stderr[-3000:]
     run = (tmp_path / "latest").resolve()
     spec = json.loads((run / "test.json").read_text())
@@ -52,7 +54,7 @@ def test_default_test_on_docker(tmp_path: Path, requires_docker: None) -> None:
     assert any(o["f"] == "stop-partition" for o in nemesis_ops(run))
     assert (run / "report.html").stat().st_size > 10_000
     assert list((run / "nodes").glob("n*/raft.log")), "node logs were not collected"
-    assert set(leftovers()) <= before
+    assert not leftovers(name)
 
 
 @pytest.mark.slow
@@ -66,7 +68,7 @@ def test_raft_stale_read_bug_is_found(tmp_path: Path, requires_root: None) -> No
     results = json.loads((tmp_path / "latest" / "results.json").read_text())
     lin = results["checkers"]["linearizability"]
     assert lin["valid"] is False and lin["failures"][0]["failing_op"] is not None
-    assert not [x for x in leftovers() if x.startswith(f"netns {netns_name(name, '')}")]
+    assert not leftovers(name)
 
 
 @pytest.mark.slow
