@@ -304,6 +304,21 @@ def prepare(ops: list[Op], model: Model, failed_cas_observes: bool = False) -> l
 # ------------------------------------------------------------------------------ search
 
 
+def _over_budget(work: int, max_work: int | None, deadline: float | None,
+                 clock: Callable[[], float], csize: int, max_cache: int
+                 ) -> dict[str, Any] | None:
+    """The unknown verdict once a search ran out of work, time or cache; else None.
+    Asked every WORK_QUANTUM steps, so the call costs nothing on the hot path."""
+    if max_work is not None and work > max_work:
+        return {"valid": UNKNOWN_VERDICT, "reason": "work budget ran out", "work": work}
+    if deadline is not None and clock() > deadline:
+        return {"valid": UNKNOWN_VERDICT, "reason": "time limit ran out", "work": work}
+    if csize > max_cache:
+        return {"valid": UNKNOWN_VERDICT, "work": work,
+                "reason": f"memory budget ran out ({csize} cached configurations)"}
+    return None
+
+
 def _search_gen(model: Model, P: _Part, deadline: float | None, max_cache: int,
                 track: bool = False, max_work: int | None = None
                 ) -> Generator[int, None, dict[str, Any]]:
@@ -434,15 +449,9 @@ def _search_gen(model: Model, P: _Part, deadline: float | None, max_cache: int,
                 if work >= next_check:
                     next_check = work + WORK_QUANTUM
                     yield csize
-                    if max_work is not None and work > max_work:
-                        return {"valid": UNKNOWN_VERDICT, "reason": "work budget ran out",
-                                "work": work}
-                    if deadline is not None and clock() > deadline:
-                        return {"valid": UNKNOWN_VERDICT, "reason": "time limit ran out",
-                                "work": work}
-                    if csize > max_cache:
-                        return {"valid": UNKNOWN_VERDICT, "work": work, "reason":
-                                f"memory budget ran out ({csize} cached configurations)"}
+                    out = _over_budget(work, max_work, deadline, clock, csize, max_cache)
+                    if out is not None:
+                        return out
                 continue
             if reach is not None and not dead:
                 # the next read to return must see its value: if the state can no longer
@@ -537,15 +546,9 @@ def _search_gen(model: Model, P: _Part, deadline: float | None, max_cache: int,
                 if work >= next_check:
                     next_check = work + WORK_QUANTUM
                     yield csize
-                    if max_work is not None and work > max_work:
-                        return {"valid": UNKNOWN_VERDICT, "reason": "work budget ran out",
-                                "work": work}
-                    if deadline is not None and clock() > deadline:
-                        return {"valid": UNKNOWN_VERDICT, "reason": "time limit ran out",
-                                "work": work}
-                    if csize > max_cache:
-                        return {"valid": UNKNOWN_VERDICT, "work": work, "reason":
-                                f"memory budget ran out ({csize} cached configurations)"}
+                    out = _over_budget(work, max_work, deadline, clock, csize, max_cache)
+                    if out is not None:
+                        return out
                 cur = -1
                 continue
             cur = -2
@@ -613,13 +616,9 @@ def _search_gen(model: Model, P: _Part, deadline: float | None, max_cache: int,
         if work >= next_check:
             next_check = work + WORK_QUANTUM
             yield csize
-            if max_work is not None and work > max_work:
-                return {"valid": UNKNOWN_VERDICT, "reason": "work budget ran out", "work": work}
-            if deadline is not None and clock() > deadline:
-                return {"valid": UNKNOWN_VERDICT, "reason": "time limit ran out", "work": work}
-            if csize > max_cache:
-                return {"valid": UNKNOWN_VERDICT, "work": work,
-                        "reason": f"memory budget ran out ({csize} cached configurations)"}
+            out = _over_budget(work, max_work, deadline, clock, csize, max_cache)
+            if out is not None:
+                return out
             if not pushed and k < ninfo and infos[k] < cnt:
                 cur = -2 - k  # the info scan was cut short: go on with it
                 continue
