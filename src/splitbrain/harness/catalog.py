@@ -93,21 +93,28 @@ def _class(reg: Registry, name: str) -> Any:
     return getattr(importlib.import_module(mod), attr)
 
 
+def _loaded(reg: Any, name: str) -> tuple[Item, Any]:
+    """A registry entry's Item and its loaded class, or the Item carrying why it failed
+    to load (None for the class)."""
+    item = Item(name, reg.help(name))
+    try:
+        return item, reg.load(name)
+    except HarnessError as e:
+        item.error = str(e)
+        return item, None
+
+
 def systems() -> list[Item]:
     """Every built-in system with its ``-o`` options, capabilities and supported faults."""
     out = []
     for name in SYSTEMS:
-        item = Item(name, SYSTEMS.help(name))
-        try:
-            cls = SYSTEMS.load(name)
-        except HarnessError as e:
-            item.error = str(e)
-            out.append(item)
+        item, cls = _loaded(SYSTEMS, name)
+        out.append(item)
+        if cls is None:
             continue
         item.options = option_infos(cls.options)
         item.capabilities = sorted(cls.capabilities) if cls.capabilities is not None else None
         item.supports = sorted(cls.supports)
-        out.append(item)
     return out
 
 
@@ -115,16 +122,12 @@ def workloads() -> list[Item]:
     """Every built-in workload with its ``-w`` options and the capabilities it needs."""
     out = []
     for name in WORKLOAD_REGISTRY:
-        item = Item(name, WORKLOAD_REGISTRY.help(name))
-        try:
-            cls = WORKLOAD_REGISTRY.load(name)
-        except HarnessError as e:
-            item.error = str(e)
-            out.append(item)
+        item, cls = _loaded(WORKLOAD_REGISTRY, name)
+        out.append(item)
+        if cls is None:
             continue
         item.options = option_infos(cls.declared_options())
         item.capabilities = sorted(cls.requires)
-        out.append(item)
     return out
 
 
